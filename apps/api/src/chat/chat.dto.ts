@@ -1,0 +1,61 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+
+export class ChatRequestDto {
+  @ApiProperty({
+    description: 'The user message.',
+    minLength: 1,
+    maxLength: 10000,
+    example: 'Where is order 1001?',
+  })
+  @IsString()
+  @Length(1, 10000)
+  @Matches(/\S/, { message: 'message must not be blank' })
+  message: string;
+
+  @ApiPropertyOptional({
+    description: 'Continue this conversation; omit to start a new one.',
+    format: 'uuid',
+    example: '0f8fad5b-d9cb-469f-a165-70867728950e',
+  })
+  @IsOptional()
+  @IsUUID('all', { message: 'conversation_id must be a UUID' })
+  conversation_id?: string;
+
+  @ApiPropertyOptional({
+    description: 'The agent of a new conversation (ignored when continuing one). Defaults to `support`.',
+    example: 'support',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  agent_name?: string;
+}
+
+export class ToolUsedDto {
+  @ApiProperty({ example: 'lookup_order' }) tool_name: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { order_number: '1001' } })
+  arguments: Record<string, unknown>;
+  @ApiProperty({ maxLength: 200, example: '{"order_number":"1001","status":"shipped","carrier":"UPS"}' })
+  result_summary: string;
+  @ApiProperty({ example: 12 }) duration_ms: number;
+  @ApiProperty({ example: false }) is_error: boolean;
+}
+
+export const STOP_REASONS = ['end_turn', 'max_iterations', 'cost_limit', 'cancelled', 'max_tokens'] as const;
+
+export class ChatResponseDto {
+  @ApiProperty({ example: '[offline-demo] Order 1001 has shipped with UPS.' }) response: string;
+  @ApiProperty({ format: 'uuid' }) conversation_id: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'The stored assistant message.' })
+  message_id: string | null;
+  @ApiProperty({ example: 'support' }) agent_name: string;
+  @ApiProperty({ type: [ToolUsedDto] }) tools_used: ToolUsedDto[];
+  @ApiProperty({ example: 812, description: 'input_tokens + output_tokens' }) total_tokens: number;
+  @ApiProperty({ example: 640, description: 'Summed over the turn, cache reads and writes included.' })
+  input_tokens: number;
+  @ApiProperty({ example: 172 }) output_tokens: number;
+  @ApiProperty({ example: 0.0045 }) cost_usd: number;
+  @ApiProperty({ example: 950 }) latency_ms: number;
+  @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];
+}

@@ -1,0 +1,47 @@
+// REST's view of a turn: the same event stream the socket and SSE see, collected into one ChatResponse.
+import type { Turn } from '@lib/chat';
+import type { ChatResponseDto, ToolUsedDto } from './chat.dto';
+
+export async function collectTurn(turn: Turn): Promise<ChatResponseDto> {
+  const tools = new Map<string, ToolUsedDto>();
+  for await (const event of turn.events) {
+    switch (event.type) {
+      case 'tool_start':
+        tools.set(event.tool_use_id, {
+          tool_name: event.tool_name,
+          arguments: event.arguments,
+          result_summary: '',
+          duration_ms: 0,
+          is_error: false,
+        });
+        break;
+      case 'tool_end': {
+        const used = tools.get(event.tool_use_id);
+        if (used)
+          Object.assign(used, {
+            result_summary: event.result_summary,
+            duration_ms: event.duration_ms,
+            is_error: event.is_error,
+          });
+        break;
+      }
+      case 'done':
+        return {
+          response: event.response,
+          conversation_id: turn.conversationId,
+          message_id: event.message_id,
+          agent_name: turn.agentName,
+          tools_used: [...tools.values()],
+          total_tokens: event.tokens_used,
+          input_tokens: event.input_tokens,
+          output_tokens: event.output_tokens,
+          cost_usd: event.cost_usd,
+          latency_ms: event.latency_ms,
+          stop_reason: event.stop_reason,
+        };
+      default:
+        break;
+    }
+  }
+  throw new Error('The turn ended without a done event.');
+}

@@ -1,0 +1,112 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+
+export class CreateConversationDto {
+  @ApiProperty({ example: 'support' })
+  @IsString()
+  @Length(1, 100)
+  agent_name: string;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 1,
+    example: 0.3,
+    description: "Overrides the agent's temperature.",
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(1)
+  temperature?: number;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 25,
+    example: 6,
+    description: "Overrides the agent's limit of model calls per turn.",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(25)
+  max_iterations?: number;
+
+  @ApiPropertyOptional({ maxLength: 200, example: 'Order questions' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  title?: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { customer_id: 'c_42' } })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, unknown>;
+}
+
+export class PageQueryDto {
+  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'page must be a whole number' })
+  @Min(1)
+  page: number = 1;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'page_size must be a whole number' })
+  @Min(1)
+  @Max(100)
+  page_size: number = 20;
+}
+
+export class ConversationSummaryDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'support' }) agent_name: string;
+  @ApiProperty({ nullable: true, type: String, example: 'Where is order 1001?' }) title: string | null;
+  @ApiProperty({ example: 2 }) message_count: number;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) last_message_at: string | null;
+  @ApiProperty({ enum: ['active', 'archived'] }) status: 'active' | 'archived';
+  @ApiProperty({ example: 812 }) total_tokens: number;
+  @ApiProperty({ example: 0.0045 }) cost_usd: number;
+}
+
+const CONTENT_BLOCK_SCHEMA = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { type: 'string', enum: ['text', 'tool_use', 'tool_result'] },
+    text: { type: 'string' },
+    id: { type: 'string' },
+    name: { type: 'string' },
+    input: { type: 'object', additionalProperties: true },
+    tool_use_id: { type: 'string' },
+    content: { type: 'string' },
+    is_error: { type: 'boolean' },
+  },
+};
+
+export class MessageDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: ['user', 'assistant'] }) role: 'user' | 'assistant';
+  @ApiProperty({
+    oneOf: [{ type: 'string' }, { type: 'array', items: CONTENT_BLOCK_SCHEMA }],
+    description: 'A string, or Anthropic-style content blocks (text, tool_use, tool_result).',
+    example: [{ type: 'text', text: 'Where is order 1001?' }],
+  })
+  content: unknown;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+}
+
+export class ConversationDetailDto extends ConversationSummaryDto {
+  @ApiProperty({ type: [MessageDto] }) messages: MessageDto[];
+}
+
+export class ConversationListDto {
+  @ApiProperty({ type: [ConversationSummaryDto] }) conversations: ConversationSummaryDto[];
+  @ApiProperty({ example: 42 }) total: number;
+  @ApiProperty({ example: 1 }) page: number;
+  @ApiProperty({ example: 20 }) page_size: number;
+}

@@ -1,0 +1,20 @@
+import type { Conversation, StoredMessage } from '@lib/conversations';
+import type { ConversationSummaryDto, MessageDto } from './conversation.dto';
+
+export function toSummary(c: Conversation): ConversationSummaryDto {
+  return {
+    id: c.id,
+    agent_name: c.agentName,
+    title: c.title,
+    message_count: c.messageCount,
+    created_at: c.createdAt.toISOString(),
+    last_message_at: c.lastMessageAt ? c.lastMessageAt.toISOString() : null,
+    status: c.status,
+    total_tokens: c.inputTokens + c.outputTokens,
+    cost_usd: c.costUsd,
+  };
+}
+
+export function toMessage(m: StoredMessage): MessageDto {
+  return { id: m.id, role: m.role, content: m.content, created_at: m.createdAt.toISOString() };
+}

@@ -1,0 +1,23 @@
+// Swagger declarations of the error answers a route can give, all in the one envelope.
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import { ErrorEnvelopeDto } from './error-envelope';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: '`validation_error`: bad fields (one detail per field), malformed JSON, bad query values or path ids.',
+  404: '`not_found`: no such resource for this tenant.',
+  409: '`conversation_busy`: a turn is already running on the conversation.',
+  413: '`payload_too_large`: the body is over the limit.',
+  429: '`rate_limited`: retry after the `Retry-After` seconds.',
+  500: '`internal_error`.',
+  502: '`upstream_error`: the model provider failed.',
+  503: '`service_unavailable`: the database or Redis is down.',
+};
+
+export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...[...new Set([...statuses, 500])].map((status) =>
+      ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorEnvelopeDto }),
+    ),
+  );
+}

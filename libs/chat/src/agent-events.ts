@@ -1,0 +1,58 @@
+// The events of one agent turn: what REST collects, SSE writes, the gateway emits and the task processor follows.
+import type { ChatMessage } from '@lib/llm';
+import type { LlmCallRecord } from '@lib/conversations';
+
+export type StopReason = 'end_turn' | 'max_iterations' | 'cost_limit' | 'cancelled' | 'max_tokens';
+
+export interface TextEvent {
+  type: 'text';
+  content: string;
+}
+
+export interface ToolStartEvent {
+  type: 'tool_start';
+  tool_name: string;
+  tool_use_id: string;
+  arguments: Record<string, unknown>;
+}
+
+export interface ToolEndEvent {
+  type: 'tool_end';
+  tool_name: string;
+  tool_use_id: string;
+  duration_ms: number;
+  is_error: boolean;
+  result_summary: string;
+}
+
+export interface TurnUsage {
+  /** Includes cache writes and reads, as the contract counts input. */
+  input_tokens: number;
+  output_tokens: number;
+  tokens_used: number;
+  cost_usd: number;
+}
+
+/** The runner's last event: the turn as it should be stored. */
+export interface RunnerDoneEvent {
+  type: 'runner_done';
+  stop_reason: StopReason;
+  response: string;
+  messages: ChatMessage[];
+  llm_calls: LlmCallRecord[];
+  usage: TurnUsage;
+  iterations: number;
+}
+
+/** The last event a transport sees: the turn is stored and `message_id` names its answer. */
+export interface DoneEvent extends TurnUsage {
+  type: 'done';
+  message_id: string | null;
+  stop_reason: StopReason;
+  latency_ms: number;
+  response: string;
+}
+
+export type AgentEvent = TextEvent | ToolStartEvent | ToolEndEvent;
+export type RunnerEvent = AgentEvent | RunnerDoneEvent;
+export type TurnEvent = AgentEvent | DoneEvent;

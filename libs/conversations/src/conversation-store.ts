@@ -1,0 +1,282 @@
+// The conversation history in PostgreSQL: tenant-scoped reads, and each turn appended in one transaction.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { IdGenerator, NotFoundError } from '@lib/core';
+import type { ChatMessage } from '@lib/llm';
+import { ConversationEntity, MessageEntity } from './entities';
+import type {
+  AppendedTurn,
+  Conversation,
+  LlmCallRecord,
+  NewConversation,
+  Page,
+  StoredMessage,
+  TurnRecord,
+} from './records';
+
+const TITLE_LENGTH = 80;
+
+function toConversation(row: ConversationEntity): Conversation {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    agentName: row.agent_name,
+    title: row.title,
+    status: row.status,
+    temperature: row.temperature,
+    maxIterations: row.max_iterations,
+    metadata: row.metadata,
+    messageCount: row.message_count,
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    costUsd: Number(row.cost_usd),
+    createdAt: new Date(row.created_at),
+    lastMessageAt: row.last_message_at ? new Date(row.last_message_at) : null,
+  };
+}
+
+/** A title from the first user message, when the client gave none. */
+export function titleFrom(messages: ChatMessage[]): string | null {
+  const first = messages.find((m) => m.role === 'user');
+  if (!first) return null;
+  const text =
+    typeof first.content === 'string'
+      ? first.content
+      : first.content.map((b) => (b.type === 'text' ? b.text : '')).join(' ');
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  if (!oneLine) return null;
+  return oneLine.length <= TITLE_LENGTH ? oneLine : `${oneLine.slice(0, TITLE_LENGTH - 1)}…`;
+}
+
+@Injectable()
+export class ConversationStore {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  async create(tenantId: string, input: NewConversation): Promise<Conversation> {
+    const rows: ConversationEntity[] = await this.dataSource.query(
+      `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      [
+        input.id,
+        tenantId,
+        input.agentName,
+        input.title ?? null,
+        input.temperature ?? null,
+        input.maxIterations ?? null,
+        JSON.stringify(input.metadata ?? {}),
+      ],
+    );
+    return toConversation(rows[0]);
+  }
+
+  /** The conversation, or NotFoundError — also when it belongs to another tenant. */
+  async get(tenantId: string, id: string): Promise<Conversation> {
+    const rows: ConversationEntity[] = await this.dataSource.query(
+      `SELECT * FROM conversations WHERE id = $1 AND tenant_id = $2`,
+      [id, tenantId],
+    );
+    if (!rows.length) throw new NotFoundError(`Conversation ${id}`);
+    return toConversation(rows[0]);
+  }
+
+  async list(tenantId: string, page: number, pageSize: number): Promise<Page<Conversation>> {
+    const [rows, count] = await Promise.all([
+      this.dataSource.query(
+        `SELECT * FROM conversations WHERE tenant_id = $1
+         ORDER BY last_activity_at DESC, id DESC LIMIT $2 OFFSET $3`,
+        [tenantId, pageSize, (page - 1) * pageSize],
+      ) as Promise<ConversationEntity[]>,
+      this.dataSource.query(`SELECT count(*)::int AS total FROM conversations WHERE tenant_id = $1`, [
+        tenantId,
+      ]) as Promise<Array<{ total: number }>>,
+    ]);
+    return { items: rows.map(toConversation), total: count[0].total };
+  }
+
+  /** The stored messages in order. The caller has already resolved the conversation for its tenant. */
+  async messages(conversationId: string): Promise<StoredMessage[]> {
+    const rows: MessageEntity[] = await this.dataSource.query(
+      `SELECT id, role, content, created_at FROM messages WHERE conversation_id = $1 ORDER BY seq`,
+      [conversationId],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      role: r.role,
+      content: r.content,
+      createdAt: new Date(r.created_at),
+    }));
+  }
+
+  /** The history as the model takes it. */
+  async history(conversationId: string): Promise<ChatMessage[]> {
+    const rows: Array<Pick<MessageEntity, 'role' | 'content'>> = await this.dataSource.query(
+      `SELECT role, content FROM messages WHERE conversation_id = $1 ORDER BY seq`,
+      [conversationId],
+    );
+    return rows.map((r) => ({ role: r.role, content: r.content }));
+  }
+
+  async delete(tenantId: string, id: string): Promise<void> {
+    const result: [unknown[], number] = await this.dataSource.query(
+      `DELETE FROM conversations WHERE id = $1 AND tenant_id = $2`,
+      [id, tenantId],
+    );
+    if (!result[1]) throw new NotFoundError(`Conversation ${id}`);
+  }
+
+  /**
+   * Appends a turn's messages and model calls, and updates the conversation's totals, in one
+   * transaction: either the whole turn is stored or nothing is.
+   */
+  async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
+    return this.dataSource.transaction(async (em) => {
+      if (turn.create) {
+        await em.query(
+          `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [
+            turn.create.id,
+            turn.tenantId,
+            turn.create.agentName,
+            turn.create.title ?? titleFrom(turn.messages),
+            turn.create.temperature ?? null,
+            turn.create.maxIterations ?? null,
+            JSON.stringify(turn.create.metadata ?? {}),
+          ],
+        );
+      }
+      const locked: Array<{ message_count: number; title: string | null }> = await em.query(
+        `SELECT message_count, title FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`,
+        [turn.conversationId, turn.tenantId],
+      );
+      if (!locked.length) throw new NotFoundError(`Conversation ${turn.conversationId}`);
+      const messageIds = await this.insertMessages(
+        em,
+        turn.conversationId,
+        locked[0].message_count,
+        turn.messages,
+      );
+      await this.insertLlmCalls(em, turn.tenantId, turn.conversationId, turn.agentName, turn.llmCalls);
+      const input = turn.llmCalls.reduce(
+        (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
+        0,
+      );
+      const output = turn.llmCalls.reduce((n, c) => n + c.output_tokens, 0);
+      const cost = turn.llmCalls.reduce((n, c) => n + c.cost_usd, 0);
+      const [updated] = (await em.query(
+        `UPDATE conversations SET
+           message_count = message_count + $2,
+           input_tokens = input_tokens + $3,
+           output_tokens = output_tokens + $4,
+           cost_usd = cost_usd + $5,
+           title = COALESCE(title, $6),
+           last_message_at = now(),
+           last_activity_at = now()
+         WHERE id = $1 RETURNING *`,
+        [turn.conversationId, turn.messages.length, input, output, cost, titleFrom(turn.messages)],
+      )) as [ConversationEntity[], number];
+      return { messageIds, conversation: toConversation(updated[0]) };
+    });
+  }
+
+  /**
+   * Records model calls of a turn that failed before it could be stored: they were made and
+   * billed, so usage must still count them, while the history stays as it was.
+   */
+  async recordOrphanCalls(
+    tenantId: string,
+    conversationId: string | null,
+    agentName: string,
+    calls: LlmCallRecord[],
+  ): Promise<void> {
+    if (!calls.length) return;
+    await this.dataSource.transaction(async (em) => {
+      let target = conversationId;
+      if (target) {
+        const exists: unknown[] = await em.query(
+          `SELECT 1 FROM conversations WHERE id = $1 AND tenant_id = $2`,
+          [target, tenantId],
+        );
+        if (!exists.length) target = null;
+      }
+      await this.insertLlmCalls(em, tenantId, target, agentName, calls);
+      if (target) {
+        const input = calls.reduce(
+          (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
+          0,
+        );
+        const output = calls.reduce((n, c) => n + c.output_tokens, 0);
+        const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
+        await em.query(
+          `UPDATE conversations SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3,
+             cost_usd = cost_usd + $4 WHERE id = $1`,
+          [target, input, output, cost],
+        );
+      }
+    });
+  }
+
+  private async insertMessages(
+    em: EntityManager,
+    conversationId: string,
+    firstSeq: number,
+    messages: ChatMessage[],
+  ): Promise<string[]> {
+    if (!messages.length) return [];
+    const ids = messages.map(() => this.ids.uuid());
+    const params: unknown[] = [];
+    const values = messages.map((m, i) => {
+      params.push(ids[i], conversationId, firstSeq + i, m.role, JSON.stringify(m.content));
+      const p = i * 5;
+      return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
+    });
+    await em.query(
+      `INSERT INTO messages (id, conversation_id, seq, role, content) VALUES ${values.join(', ')}`,
+      params,
+    );
+    return ids;
+  }
+
+  private async insertLlmCalls(
+    em: EntityManager,
+    tenantId: string,
+    conversationId: string | null,
+    agentName: string,
+    calls: LlmCallRecord[],
+  ): Promise<void> {
+    if (!calls.length) return;
+    const params: unknown[] = [];
+    const columns = 12;
+    const values = calls.map((c, i) => {
+      params.push(
+        this.ids.uuid(),
+        tenantId,
+        conversationId,
+        agentName,
+        c.model,
+        c.input_tokens,
+        c.output_tokens,
+        c.cache_creation_input_tokens,
+        c.cache_read_input_tokens,
+        c.cost_usd,
+        c.latency_ms,
+        c.time_to_first_token_ms,
+      );
+      const p = i * (columns + 1);
+      params.push(c.stop_reason);
+      const slots = Array.from({ length: columns + 1 }, (_, k) => `$${p + k + 1}`);
+      return `(${slots.join(', ')})`;
+    });
+    await em.query(
+      `INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
+         cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
+         stop_reason)
+       VALUES ${values.join(', ')}`,
+      params,
+    );
+  }
+}

@@ -1,0 +1,52 @@
+// Table mappings of the conversation history; they stay inside this lib (callers get plain records).
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { ContentBlock, Role } from '@lib/llm';
+
+const numeric = { to: (v: number) => v, from: (v: string | null) => (v === null ? 0 : Number(v)) };
+
+@Entity({ name: 'conversations' })
+export class ConversationEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('text') tenant_id: string;
+  @Column('text') agent_name: string;
+  @Column('text', { nullable: true }) title: string | null;
+  @Column('text') status: 'active' | 'archived';
+  @Column('real', { nullable: true }) temperature: number | null;
+  @Column('integer', { nullable: true }) max_iterations: number | null;
+  @Column('jsonb') metadata: Record<string, unknown>;
+  @Column('integer') message_count: number;
+  @Column('bigint', { transformer: numeric }) input_tokens: number;
+  @Column('bigint', { transformer: numeric }) output_tokens: number;
+  @Column('numeric', { transformer: numeric }) cost_usd: number;
+  @Column('timestamptz') created_at: Date;
+  @Column('timestamptz', { nullable: true }) last_message_at: Date | null;
+  @Column('timestamptz') last_activity_at: Date;
+}
+
+@Entity({ name: 'messages' })
+export class MessageEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid') conversation_id: string;
+  @Column('integer') seq: number;
+  @Column('text') role: Role;
+  @Column('jsonb') content: string | ContentBlock[];
+  @Column('timestamptz') created_at: Date;
+}
+
+@Entity({ name: 'llm_calls' })
+export class LlmCallEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('text') tenant_id: string;
+  @Column('uuid', { nullable: true }) conversation_id: string | null;
+  @Column('text') agent_name: string;
+  @Column('text') model: string;
+  @Column('integer') input_tokens: number;
+  @Column('integer') output_tokens: number;
+  @Column('integer') cache_creation_input_tokens: number;
+  @Column('integer') cache_read_input_tokens: number;
+  @Column('numeric', { transformer: numeric }) cost_usd: number;
+  @Column('integer') latency_ms: number;
+  @Column('integer', { nullable: true }) time_to_first_token_ms: number | null;
+  @Column('text') stop_reason: string;
+  @Column('timestamptz') created_at: Date;
+}

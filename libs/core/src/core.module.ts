@@ -1,0 +1,66 @@
+// What every process needs: validated configuration, the database, Redis, the clock and logging.
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig } from './config/app-config';
+import { loadConfig } from './config/load-config';
+import { processEnv } from './config/process-env';
+import { Clock, SystemClock } from './clock';
+import { dataSourceOptions } from './database/data-source-options';
+import { loggerOptions } from './logging/logger-options';
+import { RedisService } from './redis/redis.service';
+import { IdGenerator, RandomIdGenerator } from './id-generator';
+
+export interface CoreModuleOptions {
+  /** The environment to configure from; the process environment when omitted. */
+  env?: Record<string, string | undefined>;
+}
+
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(options: CoreModuleOptions = {}): DynamicModule {
+    const env = options.env ?? processEnv();
+    return {
+      module: CoreModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          ignoreEnvVars: true,
+          load: [() => ({ app: loadConfig(env) })],
+        }),
+        LoggerModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (configService: ConfigService) => loggerOptions(configService.get<AppConfig>('app')!),
+        }),
+        TypeOrmModule.forRootAsync({
+          inject: [ConfigService],
+          useFactory: (configService: ConfigService) => {
+            const config = configService.get<AppConfig>('app')!;
+            return {
+              ...dataSourceOptions(config),
+              autoLoadEntities: true,
+              migrationsRun: config.databaseMigrate,
+              migrationsTransactionMode: 'each' as const,
+              retryAttempts: config.nodeEnv === 'test' ? 0 : 10,
+              retryDelay: 2000,
+            };
+          },
+        }),
+      ],
+      providers: [
+        {
+          provide: AppConfig,
+          inject: [ConfigService],
+          useFactory: (c: ConfigService) => c.get<AppConfig>('app')!,
+        },
+        { provide: Clock, useClass: SystemClock },
+        { provide: IdGenerator, useClass: RandomIdGenerator },
+        RedisService,
+      ],
+      exports: [AppConfig, Clock, IdGenerator, RedisService],
+    };
+  }
+}

@@ -1,0 +1,73 @@
+// Domain exceptions carry a contract error type; the API's one global filter maps each type to its HTTP status.
+export type ErrorType =
+  | 'validation_error'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conversation_busy'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'budget_exceeded'
+  | 'upstream_error'
+  | 'service_unavailable'
+  | 'internal_error';
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly details?: ErrorDetail[],
+    /** Seconds a client should wait before retrying (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, details?: ErrorDetail[]) {
+    super('validation_error', message, details);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(what: string) {
+    super('not_found', `${what} was not found.`);
+  }
+}
+
+export class ConversationBusyError extends DomainError {
+  constructor(
+    readonly conversationId: string,
+    readonly runningSince: Date,
+  ) {
+    super(
+      'conversation_busy',
+      `Conversation ${conversationId} already has a turn running since ${runningSince.toISOString()}; join it to follow that turn or retry when it ends.`,
+    );
+  }
+}
+
+export class UpstreamError extends DomainError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super('upstream_error', message, undefined, retryAfterSeconds);
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super('rate_limited', message, undefined, retryAfterSeconds);
+  }
+}
+
+export class ServiceUnavailableError extends DomainError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super('service_unavailable', message, undefined, retryAfterSeconds);
+  }
+}

@@ -1,0 +1,28 @@
+// The process's shared Redis connection (locks, idempotency, health). Bull and Socket.IO open their own.
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+
+@Injectable()
+export class RedisService implements OnModuleDestroy {
+  readonly client: Redis;
+
+  constructor(config: AppConfig) {
+    this.client = new Redis(config.redisUrl, {
+      // Fail a command quickly when Redis is away instead of queueing requests forever.
+      maxRetriesPerRequest: 1,
+      connectTimeout: 5_000,
+      lazyConnect: false,
+    });
+    // Connection errors surface through the commands that fail and through /health/ready.
+    this.client.on('error', () => undefined);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

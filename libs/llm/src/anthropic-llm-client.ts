@@ -1,0 +1,398 @@
+// The Anthropic adapter: one shared SDK client, streamed Messages API calls, provider failures classified as LlmError.
+import Anthropic, {
+  AnthropicError,
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from '@anthropic-ai/sdk';
+import type { Logger as SdkLogger } from '@anthropic-ai/sdk/client';
+import { format } from 'node:util';
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@lib/core';
+import type { ChatMessage, ContentBlock, TextBlock, ToolUseBlock } from './content';
+import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmUsage } from './llm-client';
+import { LlmError } from './llm-error';
+
+type MessageParam = Anthropic.Messages.MessageParam;
+type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
+type StreamParams = Anthropic.Messages.MessageStreamParams;
+type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
+
+/** Error codes of a 429 that is a spend limit, not a rate: waiting a minute does not help. */
+const SPEND_LIMIT_CODES = new Set(['contract_spend_limit_reached', 'enforced_spend_limit_reached']);
+const SPEND_LIMIT_WORDING = /spend(ing)? limit|usage limit|credit balance|billing/i;
+
+@Injectable()
+export class AnthropicLlmClient extends LlmClient {
+  readonly kind = 'anthropic';
+  private readonly logger = new Logger(AnthropicLlmClient.name);
+  private readonly client: Anthropic;
+
+  constructor(private readonly config: AppConfig) {
+    super();
+    this.client = new Anthropic({
+      apiKey: config.anthropicApiKey,
+      // null, not undefined: the SDK would otherwise read ANTHROPIC_BASE_URL itself, behind the config's back.
+      baseURL: config.anthropicBaseUrl ?? null,
+      maxRetries: config.llmMaxRetries,
+      timeout: config.llmTimeoutMs,
+      logger: sdkLogger(this.logger),
+    });
+  }
+
+  modelFor(requested: string): string {
+    return requested || this.config.anthropicModel;
+  }
+
+  async *stream(request: LlmRequest): AsyncGenerator<LlmStreamEvent> {
+    const startedAt = performance.now();
+    let firstDeltaAt: number | null = null;
+    const stream = this.client.messages.stream(this.paramsFor(request), { signal: request.signal });
+    // The SDK's timeout stops at the response headers; a stream that goes quiet afterwards would hang forever.
+    const watchdog = new StallWatchdog(this.config.llmTimeoutMs, () => stream.abort());
+    stream.on('connect', () => watchdog.touch());
+    const blocks = new BlockAssembler();
+    let result: LlmResult;
+    try {
+      // Raw events, not the `text` listener: each delta is yielded the moment it arrives.
+      for await (const event of stream) {
+        watchdog.touch();
+        if (event.type === 'content_block_delta' && firstDeltaAt === null) firstDeltaAt = performance.now();
+        const text = blocks.add(event);
+        if (text) yield { type: 'text', text };
+      }
+      // The event iterator ends quietly on some failures; the final message is where they surface.
+      const message = await stream.finalMessage();
+      const finishedAt = performance.now();
+      result = {
+        model: message.model,
+        content: blocks.content(message.stop_reason === 'max_tokens'),
+        stop_reason: message.stop_reason ?? 'end_turn',
+        usage: usageOf(message.usage),
+        latency_ms: Math.round(finishedAt - startedAt),
+        time_to_first_token_ms: firstDeltaAt === null ? null : Math.round(firstDeltaAt - startedAt),
+      };
+    } catch (error) {
+      throw this.toLlmError(error, {
+        stalled: watchdog.fired,
+        callerAborted: request.signal?.aborted === true,
+      });
+    } finally {
+      watchdog.stop();
+      // Reached early when the consumer stops reading: the HTTP request must not outlive it.
+      if (!stream.ended) stream.abort();
+    }
+    yield { type: 'result', result };
+  }
+
+  private paramsFor(request: LlmRequest): StreamParams {
+    return {
+      model: this.modelFor(request.model),
+      max_tokens: request.maxTokens,
+      // No `temperature`: this SDK sends anthropic-version 2026-10-21, which answers 400 to any sampling
+      // parameter ("Extra inputs are not permitted"), and its types no longer have one.
+      ...(request.system ? { system: request.system } : {}),
+      messages: request.messages.map(toMessageParam),
+      ...(request.tools.length
+        ? {
+            tools: request.tools.map((tool) => ({
+              name: tool.name,
+              description: tool.description,
+              input_schema: tool.input_schema as Anthropic.Messages.Tool.InputSchema,
+            })),
+          }
+        : {}),
+    };
+  }
+
+  private toLlmError(error: unknown, context: { stalled: boolean; callerAborted: boolean }): LlmError {
+    if (error instanceof LlmError) return error;
+    if (context.stalled) {
+      return withCause(
+        new LlmError(
+          'connection',
+          `The model provider sent nothing for ${Math.round(this.config.llmTimeoutMs / 1000)} s, so the answer was abandoned.`,
+        ),
+        error,
+      );
+    }
+    if (error instanceof APIUserAbortError || context.callerAborted) {
+      return withCause(new LlmError('aborted', 'The model call was cancelled.'), error);
+    }
+    if (error instanceof APIConnectionTimeoutError) {
+      return withCause(new LlmError('connection', 'The model provider did not answer in time.'), error);
+    }
+    if (error instanceof APIConnectionError) {
+      return withCause(new LlmError('connection', 'The model provider could not be reached.'), error);
+    }
+    if (error instanceof APIError) return withCause(classifyApiError(error), error);
+    if (error instanceof AnthropicError || isFetchTermination(error)) {
+      if (error instanceof AnthropicError && error.cause instanceof SyntaxError) {
+        return withCause(
+          new LlmError('server_error', 'The model provider sent a malformed stream event.'),
+          error,
+        );
+      }
+      return withCause(
+        new LlmError(
+          'connection',
+          'The connection to the model provider was lost before the answer was complete.',
+        ),
+        error,
+      );
+    }
+    this.logger.error(`Unexpected failure during a model call: ${String(error)}`);
+    return withCause(new LlmError('server_error', 'The model call failed unexpectedly.'), error);
+  }
+}
+
+/** Maps an HTTP error, or an SSE `error` event (no status), onto an error kind. */
+function classifyApiError(error: APIError): LlmError {
+  const status = error.status;
+  const type = error.type ?? errorTypeOf(error.error);
+  const requestRef = error.requestID ? ` (request ${error.requestID})` : '';
+  const providerSays = error.apiMessage ? `: ${redact(error.apiMessage)}` : '.';
+
+  if (status === undefined) {
+    // An `error` event after HTTP 200: the status is gone, the type says what happened.
+    switch (type) {
+      case 'overloaded_error':
+        return new LlmError(
+          'overloaded',
+          `The model provider is overloaded and stopped mid-answer${requestRef}.`,
+        );
+      case 'rate_limit_error':
+        return new LlmError(
+          'rate_limited',
+          `The model provider's rate limit stopped the answer${requestRef}.`,
+        );
+      case 'invalid_request_error':
+        return new LlmError(
+          'invalid_request',
+          `The model provider rejected the request mid-answer${providerSays}`,
+        );
+      default:
+        return new LlmError('server_error', `The model provider failed mid-answer${requestRef}.`);
+    }
+  }
+  if (status === 429) {
+    const spendLimit =
+      (error.errorCode !== null && SPEND_LIMIT_CODES.has(error.errorCode)) ||
+      SPEND_LIMIT_WORDING.test(error.apiMessage ?? '');
+    if (spendLimit) {
+      return new LlmError(
+        'billing',
+        `The model provider's spend limit has been reached${requestRef}.`,
+        status,
+      );
+    }
+    return new LlmError(
+      'rate_limited',
+      `The model provider's rate limit was reached${requestRef}.`,
+      status,
+      retryAfterSeconds(error.headers),
+    );
+  }
+  if (status === 529) {
+    return new LlmError('overloaded', `The model provider is overloaded${requestRef}.`, status);
+  }
+  if (status === 401 || status === 403) {
+    return new LlmError(
+      'authentication',
+      status === 401
+        ? `The model provider rejected the API key${requestRef}.`
+        : `The API key is not allowed to use this model or resource${requestRef}.`,
+      status,
+    );
+  }
+  if (status === 402) {
+    return new LlmError(
+      'billing',
+      `The model provider refused the call for billing reasons${requestRef}.`,
+      status,
+    );
+  }
+  if (status >= 500 || status === 408 || status === 409) {
+    return new LlmError(
+      'server_error',
+      `The model provider failed with status ${status}${requestRef}.`,
+      status,
+    );
+  }
+  return new LlmError(
+    'invalid_request',
+    `The model provider rejected the request (${status})${providerSays}`,
+    status,
+  );
+}
+
+function errorTypeOf(body: unknown): string | null {
+  const type = (body as { error?: { type?: unknown } } | undefined)?.error?.type;
+  return typeof type === 'string' ? type : null;
+}
+
+function retryAfterSeconds(headers: Headers | undefined): number | undefined {
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return ms / 1000;
+  const raw = headers?.get('retry-after');
+  if (!raw) return undefined;
+  const seconds = Number.parseFloat(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/** Provider messages can quote what was sent; keep anything shaped like a key out of ours. */
+function redact(text: string): string {
+  const clipped = text.length > 300 ? `${text.slice(0, 300)}…` : text;
+  return clipped.replace(/\b(sk-ant-|sk-)[A-Za-z0-9_-]{8,}/g, '$1[redacted]');
+}
+
+/** undici's own error for a body cut mid-way, should it ever reach us unwrapped. */
+function isFetchTermination(error: unknown): boolean {
+  return error instanceof TypeError && /terminated|fetch failed|socket/i.test(error.message);
+}
+
+function withCause(error: LlmError, cause: unknown): LlmError {
+  error.cause = cause;
+  return error;
+}
+
+function usageOf(usage: Anthropic.Messages.Usage): LlmUsage {
+  return {
+    input_tokens: usage.input_tokens ?? 0,
+    output_tokens: usage.output_tokens ?? 0,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+    cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+  };
+}
+
+function toMessageParam(message: ChatMessage): MessageParam {
+  if (typeof message.content === 'string') return { role: message.role, content: message.content };
+  return { role: message.role, content: message.content.map(toBlockParam) };
+}
+
+function toBlockParam(block: ContentBlock): ContentBlockParam {
+  switch (block.type) {
+    case 'text':
+      return { type: 'text', text: block.text };
+    case 'tool_use':
+      return { type: 'tool_use', id: block.id, name: block.name, input: block.input };
+    case 'tool_result':
+      return {
+        type: 'tool_result',
+        tool_use_id: block.tool_use_id,
+        content: block.content,
+        ...(block.is_error ? { is_error: true } : {}),
+      };
+  }
+}
+
+interface PendingToolUse {
+  type: 'tool_use';
+  id: string;
+  name: string;
+  json: string;
+}
+
+/**
+ * Rebuilds the content blocks from raw events. The SDK's own snapshot repairs truncated tool input
+ * JSON into a partial object, which must never reach a tool; here the JSON is parsed strictly.
+ */
+class BlockAssembler {
+  private readonly blocks: Array<TextBlock | PendingToolUse | undefined> = [];
+
+  /** Returns the text delta the event carries, if any. */
+  add(event: RawEvent): string | undefined {
+    switch (event.type) {
+      case 'content_block_start': {
+        const block = event.content_block;
+        if (block.type === 'text') this.blocks[event.index] = { type: 'text', text: block.text ?? '' };
+        else if (block.type === 'tool_use') {
+          this.blocks[event.index] = { type: 'tool_use', id: block.id, name: block.name, json: '' };
+        }
+        return undefined;
+      }
+      case 'content_block_delta': {
+        const block = this.blocks[event.index];
+        if (event.delta.type === 'text_delta' && block?.type === 'text') {
+          block.text += event.delta.text;
+          return event.delta.text || undefined;
+        }
+        if (event.delta.type === 'input_json_delta' && block?.type === 'tool_use') {
+          block.json += event.delta.partial_json;
+        }
+        return undefined;
+      }
+      default:
+        // Pings never get here; message-level events are read from the final message; unknown ones are ignored.
+        return undefined;
+    }
+  }
+
+  /** With `truncated` (max_tokens), a tool use whose input did not finish is dropped instead of failing the call. */
+  content(truncated: boolean): Array<TextBlock | ToolUseBlock> {
+    const content: Array<TextBlock | ToolUseBlock> = [];
+    for (const block of this.blocks) {
+      if (!block) continue;
+      if (block.type === 'text') {
+        content.push(block);
+        continue;
+      }
+      const input = parseToolInput(block.json);
+      if (input === undefined) {
+        if (truncated) continue;
+        throw new LlmError('server_error', `The model sent unreadable input for the tool "${block.name}".`);
+      }
+      content.push({ type: 'tool_use', id: block.id, name: block.name, input });
+    }
+    return content;
+  }
+}
+
+function parseToolInput(json: string): Record<string, unknown> | undefined {
+  if (json.trim() === '') return {};
+  try {
+    const value: unknown = JSON.parse(json);
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fires once when `touch()` has not been called for `ms`; idle until the first touch. */
+class StallWatchdog {
+  fired = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ms: number,
+    private readonly onStall: () => void,
+  ) {}
+
+  touch(): void {
+    if (this.fired || this.ms <= 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.onStall();
+    }, this.ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+function sdkLogger(logger: Logger): SdkLogger {
+  return {
+    error: (message, ...rest) => logger.error(format(message, ...rest)),
+    warn: (message, ...rest) => logger.warn(format(message, ...rest)),
+    info: (message, ...rest) => logger.log(format(message, ...rest)),
+    debug: (message, ...rest) => logger.debug(format(message, ...rest)),
+  };
+}

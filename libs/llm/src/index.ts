@@ -1,0 +1,10 @@
+export type { ChatMessage, ContentBlock, Role, TextBlock, ToolResultBlock, ToolUseBlock } from './content';
+export { LlmClient } from './llm-client';
+export type { LlmRequest, LlmResult, LlmStreamEvent, LlmUsage, ToolSpec } from './llm-client';
+export { LlmError } from './llm-error';
+export type { LlmErrorKind } from './llm-error';
+export { DEFAULT_PRICES, PriceTable, roundUsd } from './pricing';
+export type { ModelPrice, PricedCall } from './pricing';
+export { AnthropicLlmClient } from './anthropic-llm-client';
+export { OfflineLlmClient, OFFLINE_LABEL, OFFLINE_MODEL } from './offline-llm-client';
+export { LlmModule, createLlmClient } from './llm.module';

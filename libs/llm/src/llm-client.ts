@@ -1,0 +1,51 @@
+// The model port: every caller talks to this, never to an SDK.
+import type { ChatMessage, TextBlock, ToolUseBlock } from './content';
+
+export interface ToolSpec {
+  name: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+}
+
+export interface LlmRequest {
+  model: string;
+  system: string;
+  messages: ChatMessage[];
+  tools: ToolSpec[];
+  temperature: number;
+  maxTokens: number;
+  signal?: AbortSignal;
+}
+
+/** Token counts as the provider reports them: `input_tokens` is the uncached input only. */
+export interface LlmUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
+export interface LlmResult {
+  /** The model that answered, as the provider names it (`offline-demo` for the offline model). */
+  model: string;
+  content: Array<TextBlock | ToolUseBlock>;
+  stop_reason: string;
+  usage: LlmUsage;
+  latency_ms: number;
+  /** Milliseconds from the request to the first streamed delta, when there was one. */
+  time_to_first_token_ms: number | null;
+}
+
+export type LlmStreamEvent = { type: 'text'; text: string } | { type: 'result'; result: LlmResult };
+
+/**
+ * A model client. `stream` yields text deltas as the provider emits them and ends with exactly
+ * one `result` event; failures are thrown as `LlmError`.
+ */
+export abstract class LlmClient {
+  /** `anthropic` or `offline-demo`. */
+  abstract readonly kind: string;
+  /** The model name a caller should show when its agent names none of its own. */
+  abstract modelFor(requested: string): string;
+  abstract stream(request: LlmRequest): AsyncIterable<LlmStreamEvent>;
+}

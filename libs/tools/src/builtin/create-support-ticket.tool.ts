@@ -1,0 +1,134 @@
+// Opens a ticket for a human to follow up; one ticket per tool call, however often the call is re-run.
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Tool, ToolContext } from '../tool';
+import { CREATE_SUPPORT_TICKET } from './tool-names';
+
+export type TicketPriority = 'low' | 'normal' | 'high' | 'urgent';
+
+export type CreateSupportTicketInput = {
+  subject: string;
+  description: string;
+  priority?: TicketPriority;
+  customer_email?: string;
+};
+
+export interface SupportTicket {
+  ticket_number: string;
+  status: string;
+  priority: TicketPriority;
+  subject: string;
+  customer_email: string | null;
+  created_at: string;
+  /** False when this tool call had already opened the ticket (a re-run): nothing new was created. */
+  created: boolean;
+}
+
+interface TicketRow {
+  ticket_number: string;
+  status: string;
+  priority: TicketPriority;
+  subject: string;
+  customer_email: string | null;
+  created_at: Date;
+}
+
+const TICKET_COLUMNS = 'ticket_number, status, priority, subject, customer_email, created_at';
+// Must match the expression of the unique index support_tickets_tool_call_key.
+const NO_TASK = '00000000-0000-0000-0000-000000000000';
+
+@Injectable()
+export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
+  readonly name = CREATE_SUPPORT_TICKET;
+  readonly description =
+    'Opens a support ticket so that a human from the support team follows up with the customer. Use it when ' +
+    'the customer needs something your other tools cannot do (a damaged or missing item, a billing correction, ' +
+    'account recovery, a bug report) or asks for a human; do not use it for questions the knowledge base ' +
+    'answers. Include everything the team needs in the description. Returns JSON {ticket_number, status, ' +
+    'priority, subject, customer_email, created_at, created}: tell the customer the ticket_number. created is ' +
+    'false when this same call had already opened the ticket; it is not opened twice.';
+  readonly inputSchema = {
+    type: 'object',
+    properties: {
+      subject: {
+        type: 'string',
+        minLength: 3,
+        maxLength: 200,
+        pattern: '\\S',
+        description: 'A one-line summary of the problem, e.g. "Order 1001 arrived with a broken keyboard".',
+      },
+      description: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 5000,
+        pattern: '\\S',
+        description:
+          'What happened and what the customer needs, with the facts you gathered: order numbers, dates, ' +
+          'error messages, what was already tried.',
+      },
+      priority: {
+        type: 'string',
+        enum: ['low', 'normal', 'high', 'urgent'],
+        description:
+          'How fast the team should respond (default "normal"). "urgent" only for outages, security problems ' +
+          'or money charged in error; "high" when the customer is blocked.',
+      },
+      customer_email: {
+        type: 'string',
+        maxLength: 254,
+        pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$',
+        description:
+          'The customer\'s email address for the reply, if they gave one, e.g. "jane.doe@example.com".',
+      },
+    },
+    required: ['subject', 'description'],
+    additionalProperties: false,
+  };
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  async execute(input: CreateSupportTicketInput, context: ToolContext): Promise<SupportTicket> {
+    // A call the caller has given up on must not leave a ticket behind that nobody told the customer about.
+    context.signal.throwIfAborted();
+    const inserted = await this.dataSource.query<TicketRow[]>(
+      `INSERT INTO support_tickets
+         (tenant_id, conversation_id, task_id, tool_use_id, subject, description, priority, customer_email)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (tenant_id, tool_use_id, (coalesce(task_id, '${NO_TASK}'::uuid))) DO NOTHING
+       RETURNING ${TICKET_COLUMNS}`,
+      [
+        context.tenantId,
+        context.conversationId || null,
+        context.taskId ?? null,
+        context.toolUseId,
+        input.subject.trim(),
+        input.description.trim(),
+        input.priority ?? 'normal',
+        input.customer_email ?? null,
+      ],
+    );
+    if (inserted[0]) return toTicket(inserted[0], true);
+
+    // DO NOTHING waited for any concurrent insert of the same call to commit, so the row is visible now.
+    const existing = await this.dataSource.query<TicketRow[]>(
+      `SELECT ${TICKET_COLUMNS}
+         FROM support_tickets
+        WHERE tenant_id = $1 AND tool_use_id = $2 AND coalesce(task_id, '${NO_TASK}'::uuid) = coalesce($3::uuid, '${NO_TASK}'::uuid)`,
+      [context.tenantId, context.toolUseId, context.taskId ?? null],
+    );
+    if (!existing[0]) throw new Error('The ticket of this tool call was neither created nor found.');
+    return toTicket(existing[0], false);
+  }
+}
+
+function toTicket(row: TicketRow, created: boolean): SupportTicket {
+  return {
+    ticket_number: row.ticket_number,
+    status: row.status,
+    priority: row.priority,
+    subject: row.subject,
+    customer_email: row.customer_email,
+    created_at: row.created_at.toISOString(),
+    created,
+  };
+}

@@ -1,0 +1,53 @@
+// The Tool contract: what the agent runner may call on the model's behalf.
+export interface ToolContext {
+  tenantId: string;
+  conversationId: string;
+  /** The model's `tool_use` id: side-effecting tools use it (with taskId) to stay idempotent on re-runs. */
+  toolUseId: string;
+  taskId?: string;
+  signal: AbortSignal;
+  /**
+   * The tools the calling agent may use. When given, the registry refuses any other name, so a model
+   * cannot reach a tool its agent was not configured with by naming it.
+   */
+  allowedTools?: readonly string[];
+}
+
+export interface Tool<Input = Record<string, unknown>> {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema (draft 2020-12 subset that ajv accepts) of the input object. */
+  readonly inputSchema: Record<string, unknown>;
+  /** Overrides the registry's default timeout. */
+  readonly timeoutMs?: number;
+  /** Returns a JSON-serialisable value or a string; throws to report a failure to the model. */
+  execute(input: Input, context: ToolContext): Promise<unknown>;
+}
+
+/** What the registry hands back for one `tool_use`: always a result, never a throw. */
+export interface ToolOutcome {
+  tool_use_id: string;
+  tool_name: string;
+  /** The text that goes back to the model in the `tool_result` block. */
+  content: string;
+  is_error: boolean;
+  duration_ms: number;
+}
+
+/** A tool's description as the model and `GET /v1/tools` see it. */
+export interface ToolSpec {
+  name: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+}
+
+/**
+ * A failure the tool reports to the model on purpose ("No order with number 1234"): its message is
+ * written for the model and passed through as it is. Other errors are reduced to a safe sentence.
+ */
+export class ToolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolError';
+  }
+}
