@@ -1,6 +1,6 @@
 // The HTTP surface that does not need the model: validation, errors, headers, pagination, docs and health.
 import { randomUUID } from 'node:crypto';
-import { request, startTestApp, TestApp } from './support/app';
+import { startTestApp, TestApp } from './support/app';
 
 describe('REST API surface', () => {
   let t: TestApp;
@@ -24,7 +24,7 @@ describe('REST API surface', () => {
       ['an unknown agent_name', { message: 'hi', agent_name: 'nobody' }, 'agent_name'],
       ['an unknown field', { message: 'hi', model: 'claude' }, 'model'],
     ])('answers 400 validation_error naming the field for %s', async (_case, body, field) => {
-      const res = await request(t.url, 'POST', '/v1/chat', { json: body });
+      const res = await t.request('POST', '/v1/chat', { json: body });
       expect(res.status).toBe(400);
       expect(res.body.error.type).toBe('validation_error');
       expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
@@ -32,14 +32,14 @@ describe('REST API surface', () => {
     });
 
     it('gives one detail per field when several fields are wrong', async () => {
-      const res = await request(t.url, 'POST', '/v1/chat', { json: { message: '', conversation_id: 'x' } });
+      const res = await t.request('POST', '/v1/chat', { json: { message: '', conversation_id: 'x' } });
       expect(res.status).toBe(400);
       const fields = res.body.error.details.map((d: { field: string }) => d.field).sort();
       expect(fields).toEqual(['conversation_id', 'message']);
     });
 
     it('answers 400 validation_error for malformed JSON', async () => {
-      const res = await request(t.url, 'POST', '/v1/chat', { raw: '{"message": "hi"' });
+      const res = await t.request('POST', '/v1/chat', { raw: '{"message": "hi"' });
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({
         type: 'validation_error',
@@ -48,19 +48,19 @@ describe('REST API surface', () => {
     });
 
     it('answers 400 when the body is a JSON array instead of an object', async () => {
-      const res = await request(t.url, 'POST', '/v1/chat', { json: [{ message: 'hi' }] });
+      const res = await t.request('POST', '/v1/chat', { json: [{ message: 'hi' }] });
       expect(res.status).toBe(400);
       expect(res.body.error.type).toBe('validation_error');
     });
 
     it('answers 413 payload_too_large for a body over the limit', async () => {
-      const res = await request(t.url, 'POST', '/v1/chat', { json: { message: 'x'.repeat(2_000_000) } });
+      const res = await t.request('POST', '/v1/chat', { json: { message: 'x'.repeat(2_000_000) } });
       expect(res.status).toBe(413);
       expect(res.body.error.type).toBe('payload_too_large');
     });
 
     it('answers 404 not_found for an unknown conversation id', async () => {
-      const res = await request(t.url, 'POST', '/v1/chat', {
+      const res = await t.request('POST', '/v1/chat', {
         json: { message: 'hi', conversation_id: randomUUID() },
       });
       expect(res.status).toBe(404);
@@ -70,26 +70,26 @@ describe('REST API surface', () => {
 
   describe('errors and headers', () => {
     it('answers an unknown route with the not_found envelope', async () => {
-      const res = await request(t.url, 'GET', '/v1/nothing-here');
+      const res = await t.request('GET', '/v1/nothing-here');
       expect(res.status).toBe(404);
       expect(res.body.error).toMatchObject({ type: 'not_found', message: 'No route GET /v1/nothing-here.' });
     });
 
     it('keeps a valid incoming X-Request-ID and reports the response time', async () => {
-      const res = await request(t.url, 'GET', '/v1/agents', { headers: { 'x-request-id': 'client-req-42' } });
+      const res = await t.request('GET', '/v1/agents', { headers: { 'x-request-id': 'client-req-42' } });
       expect(res.headers.get('x-request-id')).toBe('client-req-42');
       expect(res.headers.get('x-response-time')).toMatch(/^\d+(\.\d+)?ms$/);
     });
 
     it('replaces a malformed X-Request-ID with a new UUID', async () => {
-      const res = await request(t.url, 'GET', '/v1/agents', {
+      const res = await t.request('GET', '/v1/agents', {
         headers: { 'x-request-id': 'bad id with spaces' },
       });
       expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
 
     it('answers a non-UUID path id with 400, never a database error', async () => {
-      const res = await request(t.url, 'GET', '/v1/conversations/not-a-uuid');
+      const res = await t.request('GET', '/v1/conversations/not-a-uuid');
       expect(res.status).toBe(400);
       expect(res.body.error).toMatchObject({
         type: 'validation_error',
@@ -100,7 +100,7 @@ describe('REST API surface', () => {
 
   describe('conversations', () => {
     it('creates a conversation with overrides and reads it back empty', async () => {
-      const created = await request(t.url, 'POST', '/v1/conversations', {
+      const created = await t.request('POST', '/v1/conversations', {
         json: {
           agent_name: 'sales',
           title: 'Quote for ACME',
@@ -119,7 +119,7 @@ describe('REST API surface', () => {
         cost_usd: 0,
         last_message_at: null,
       });
-      const read = await request(t.url, 'GET', `/v1/conversations/${created.body.id}`);
+      const read = await t.request('GET', `/v1/conversations/${created.body.id}`);
       expect(read.status).toBe(200);
       expect(read.body.messages).toEqual([]);
     });
@@ -131,7 +131,7 @@ describe('REST API surface', () => {
       [{ agent_name: 'support', metadata: 'not an object' }, 'metadata'],
       [{}, 'agent_name'],
     ])('refuses %j with a detail on %s', async (body, field) => {
-      const res = await request(t.url, 'POST', '/v1/conversations', { json: body });
+      const res = await t.request('POST', '/v1/conversations', { json: body });
       expect(res.status).toBe(400);
       expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
     });
@@ -141,17 +141,17 @@ describe('REST API surface', () => {
       try {
         const ids: string[] = [];
         for (let i = 0; i < 5; i++) {
-          const res = await request(own.url, 'POST', '/v1/conversations', {
+          const res = await own.request('POST', '/v1/conversations', {
             json: { agent_name: 'support', title: `c${i}` },
           });
           ids.push(res.body.id);
         }
-        const first = await request(own.url, 'GET', '/v1/conversations?page=1&page_size=2');
-        const third = await request(own.url, 'GET', '/v1/conversations?page=3&page_size=2');
+        const first = await own.request('GET', '/v1/conversations?page=1&page_size=2');
+        const third = await own.request('GET', '/v1/conversations?page=3&page_size=2');
         expect(first.body).toMatchObject({ total: 5, page: 1, page_size: 2 });
         expect(first.body.conversations.map((c: { id: string }) => c.id)).toEqual([ids[4], ids[3]]);
         expect(third.body.conversations.map((c: { id: string }) => c.id)).toEqual([ids[0]]);
-        const defaults = await request(own.url, 'GET', '/v1/conversations');
+        const defaults = await own.request('GET', '/v1/conversations');
         expect(defaults.body).toMatchObject({ page: 1, page_size: 20, total: 5 });
       } finally {
         await own.close();
@@ -161,24 +161,24 @@ describe('REST API surface', () => {
     it.each(['page=0', 'page=abc', 'page_size=101', 'page_size=0', 'page=1.5', 'sort=asc'])(
       'answers 400 for the bad query %s',
       async (query) => {
-        const res = await request(t.url, 'GET', `/v1/conversations?${query}`);
+        const res = await t.request('GET', `/v1/conversations?${query}`);
         expect(res.status).toBe(400);
         expect(res.body.error.type).toBe('validation_error');
       },
     );
 
     it('deletes a conversation, then answers 404 for it', async () => {
-      const created = await request(t.url, 'POST', '/v1/conversations', { json: { agent_name: 'support' } });
-      const removed = await request(t.url, 'DELETE', `/v1/conversations/${created.body.id}`);
+      const created = await t.request('POST', '/v1/conversations', { json: { agent_name: 'support' } });
+      const removed = await t.request('DELETE', `/v1/conversations/${created.body.id}`);
       expect(removed.status).toBe(204);
-      expect((await request(t.url, 'GET', `/v1/conversations/${created.body.id}`)).status).toBe(404);
-      expect((await request(t.url, 'DELETE', `/v1/conversations/${created.body.id}`)).status).toBe(404);
+      expect((await t.request('GET', `/v1/conversations/${created.body.id}`)).status).toBe(404);
+      expect((await t.request('DELETE', `/v1/conversations/${created.body.id}`)).status).toBe(404);
     });
   });
 
   describe('catalog', () => {
     it('lists the built-in agents with their tools and the offline model', async () => {
-      const res = await request(t.url, 'GET', '/v1/agents');
+      const res = await t.request('GET', '/v1/agents');
       expect(res.status).toBe(200);
       expect(res.body.map((a: { name: string }) => a.name)).toEqual(['sales', 'support']);
       const support = res.body.find((a: { name: string }) => a.name === 'support');
@@ -191,7 +191,7 @@ describe('REST API surface', () => {
     });
 
     it('lists every built-in tool with its JSON-schema input', async () => {
-      const res = await request(t.url, 'GET', '/v1/tools');
+      const res = await t.request('GET', '/v1/tools');
       expect(res.body.map((tool: { name: string }) => tool.name).sort()).toEqual([
         'calculator',
         'create_support_ticket',
@@ -207,7 +207,7 @@ describe('REST API surface', () => {
 
   describe('docs and health', () => {
     it('serves an OpenAPI document with every route, body and error envelope', async () => {
-      const res = await request(t.url, 'GET', '/docs-json');
+      const res = await t.request('GET', '/docs-json');
       expect(res.status).toBe(200);
       const paths = res.body.paths;
       expect(Object.keys(paths).sort()).toEqual(
@@ -237,8 +237,8 @@ describe('REST API surface', () => {
     });
 
     it('reports live and ready while PostgreSQL and Redis answer', async () => {
-      expect((await request(t.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
-      const ready = await request(t.url, 'GET', '/health/ready');
+      expect((await t.request('GET', '/health/live')).body).toEqual({ status: 'ok' });
+      const ready = await t.request('GET', '/health/ready');
       expect(ready.status).toBe(200);
       expect(ready.body.info).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' } });
     });
@@ -246,7 +246,7 @@ describe('REST API surface', () => {
     it('answers 503 service_unavailable from /health/ready when Redis is down', async () => {
       const broken = await startTestApp({ REDIS_URL: 'redis://127.0.0.1:1' });
       try {
-        const ready = await request(broken.url, 'GET', '/health/ready');
+        const ready = await broken.request('GET', '/health/ready');
         expect(ready.status).toBe(503);
         expect(ready.body.error.type).toBe('service_unavailable');
         expect(ready.body.error.details).toEqual([expect.objectContaining({ field: 'redis' })]);

@@ -1,7 +1,7 @@
 // POST /v1/chat end to end: the real app and the real Anthropic SDK against the fake Messages API, history in PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { FakeAnthropic } from './support/fake-anthropic';
-import { request, startTestApp, TestApp } from './support/app';
+import { startTestApp, TestApp } from './support/app';
 import { openTestDataSource } from './support/database';
 import type { DataSource } from 'typeorm';
 
@@ -30,8 +30,8 @@ describe('POST /v1/chat against the Anthropic API', () => {
   });
 
   const chat = (json: unknown, headers?: Record<string, string>) =>
-    request(t.url, 'POST', '/v1/chat', { json, headers });
-  const conversation = (id: string) => request(t.url, 'GET', `/v1/conversations/${id}`);
+    t.request('POST', '/v1/chat', { json, headers });
+  const conversation = (id: string) => t.request('GET', `/v1/conversations/${id}`);
 
   it('answers a plain turn and stores it with its model call', async () => {
     fake.enqueue({ text: 'Hello! How can I help?', usage: { input_tokens: 120, output_tokens: 8 } });
@@ -168,7 +168,7 @@ describe('POST /v1/chat against the Anthropic API', () => {
   });
 
   it('stops at max_iterations with every tool_use answered in the stored history', async () => {
-    const created = await request(t.url, 'POST', '/v1/conversations', {
+    const created = await t.request('POST', '/v1/conversations', {
       json: { agent_name: 'support', max_iterations: 2 },
     });
     fake.respondWith((req) => ({
@@ -261,10 +261,10 @@ describe('POST /v1/chat against the Anthropic API', () => {
 
   it('creates no conversation when the first turn of a new one fails', async () => {
     fake.enqueue({ status: 500 });
-    const before = await request(t.url, 'GET', '/v1/conversations?page_size=100');
+    const before = await t.request('GET', '/v1/conversations?page_size=100');
     const res = await chat({ message: 'Hello?' });
     expect(res.status).toBe(502);
-    const after = await request(t.url, 'GET', '/v1/conversations?page_size=100');
+    const after = await t.request('GET', '/v1/conversations?page_size=100');
     expect(after.body.total).toBe(before.body.total);
   });
 
@@ -309,7 +309,7 @@ describe('POST /v1/chat against the Anthropic API', () => {
         fake.enqueue({ text: 'Tenant A.' }, { text: 'Tenant B.' });
         const key = `key-${randomUUID()}`;
         const a = await chat({ message: 'Same' }, { 'idempotency-key': key });
-        const b = await request(other.url, 'POST', '/v1/chat', {
+        const b = await other.request('POST', '/v1/chat', {
           json: { message: 'Same' },
           headers: { 'idempotency-key': key },
         });
@@ -324,7 +324,7 @@ describe('POST /v1/chat against the Anthropic API', () => {
   it('answers 409 conversation_busy while another turn runs on the conversation', async () => {
     const gate = fake.gate();
     fake.enqueue({ text: 'Slow answer here', gate }, { text: 'Second' });
-    const created = await request(t.url, 'POST', '/v1/conversations', { json: { agent_name: 'support' } });
+    const created = await t.request('POST', '/v1/conversations', { json: { agent_name: 'support' } });
     const running = chat({ message: 'first', conversation_id: created.body.id });
     while (!gate.isWaiting) await new Promise((r) => setTimeout(r, 5));
     const busy = await chat({ message: 'second', conversation_id: created.body.id });

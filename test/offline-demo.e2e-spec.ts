@@ -1,5 +1,5 @@
 // Without ANTHROPIC_API_KEY the offline demo model answers: it calls the real built-in tools and labels itself.
-import { request, startTestApp, TestApp } from './support/app';
+import { startTestApp, TestApp } from './support/app';
 
 describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
   let t: TestApp;
@@ -13,7 +13,7 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
   });
 
   it('answers "Where is order 1001?" after a real lookup_order call, stored in PostgreSQL', async () => {
-    const res = await request(t.url, 'POST', '/v1/chat', { json: { message: 'Where is order 1001?' } });
+    const res = await t.request('POST', '/v1/chat', { json: { message: 'Where is order 1001?' } });
     expect(res.status).toBe(200);
     expect(res.body.tools_used).toEqual([
       expect.objectContaining({
@@ -27,7 +27,7 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
     expect(res.body.stop_reason).toBe('end_turn');
     expect(res.body.cost_usd).toBe(0);
 
-    const stored = await request(t.url, 'GET', `/v1/conversations/${res.body.conversation_id}`);
+    const stored = await t.request('GET', `/v1/conversations/${res.body.conversation_id}`);
     const blocks = stored.body.messages.flatMap((m: { content: unknown }) =>
       Array.isArray(m.content) ? m.content : [],
     );
@@ -43,7 +43,7 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
   });
 
   it('searches the knowledge base for a how-to question', async () => {
-    const res = await request(t.url, 'POST', '/v1/chat', {
+    const res = await t.request('POST', '/v1/chat', {
       json: { message: 'How do I reset my password?' },
     });
     expect(res.body.tools_used.map((u: { tool_name: string }) => u.tool_name)).toEqual([
@@ -53,13 +53,13 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
   });
 
   it('uses the calculator for arithmetic', async () => {
-    const res = await request(t.url, 'POST', '/v1/chat', { json: { message: 'What is 12 * (3 + 4)?' } });
+    const res = await t.request('POST', '/v1/chat', { json: { message: 'What is 12 * (3 + 4)?' } });
     expect(res.body.tools_used).toEqual([expect.objectContaining({ tool_name: 'calculator' })]);
     expect(res.body.response).toContain('84');
   });
 
   it('names itself offline-demo as the model of every agent', async () => {
-    const res = await request(t.url, 'GET', '/v1/agents');
+    const res = await t.request('GET', '/v1/agents');
     expect(res.body.every((a: { model: string }) => a.model === 'offline-demo')).toBe(true);
   });
 });

@@ -1,6 +1,8 @@
-// Boots the real API (Fastify, PostgreSQL, Redis) on a loopback port for one e2e file, under a tenant of its own.
+// Boots the real API (Fastify, PostgreSQL, Redis) on a loopback port for one e2e file, under a tenant of its own
+// with a user key and an admin key of that tenant.
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ApiKeyService } from '@lib/auth';
 import { createApp } from '../../apps/api/src/bootstrap';
 import { openTestDataSource } from './database';
 import { testEnv } from './test-env';
@@ -9,19 +11,40 @@ export interface TestApp {
   app: NestFastifyApplication;
   url: string;
   tenantId: string;
+  /** A `user` key of the tenant: what `request` sends unless told otherwise. */
+  userKey: string;
+  userKeyId: string;
+  /** An `admin` key of the tenant. */
+  adminKey: string;
+  adminKeyId: string;
+  /** A request to this app with the user key; `key` sends another one, `key: null` none. */
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<JsonResponse<T>>;
   close(): Promise<void>;
 }
+
+/** The user key of every running test app, by URL, so a plain `request(t.url, …)` is authenticated too. */
+const defaultKeys = new Map<string, string>();
 
 export async function startTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
   const tenantId = `test-${randomUUID()}`;
   const app = await createApp({ env: testEnv({ DEFAULT_TENANT: tenantId, ...overrides }) });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const keys = app.get(ApiKeyService);
+  const user = await keys.create({ tenant: tenantId, role: 'user', name: 'e2e user' });
+  const admin = await keys.create({ tenant: tenantId, role: 'admin', name: 'e2e admin' });
+  defaultKeys.set(url, user.key);
   return {
     app,
     url,
     tenantId,
+    userKey: user.key,
+    userKeyId: user.id,
+    adminKey: admin.key,
+    adminKeyId: admin.id,
+    request: (method, path, requestOptions) => request(url, method, path, requestOptions),
     close: async () => {
+      defaultKeys.delete(url);
       await app.close();
       await removeTenantData(tenantId);
     },
@@ -36,6 +59,8 @@ export async function removeTenantData(tenantId: string): Promise<void> {
     await dataSource.query(`DELETE FROM conversations WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM idempotency_keys WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM support_tickets WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM tasks WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM api_keys WHERE tenant_id = $1`, [tenantId]);
   } finally {
     await dataSource.destroy();
   }
@@ -47,14 +72,25 @@ export interface JsonResponse<T = any> {
   body: T;
 }
 
+export interface RequestOptions {
+  json?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+  /** The API key to send as `Authorization: Bearer`; by default the app's user key, `null` sends none. */
+  key?: string | null;
+}
+
 /** A real HTTP request with a JSON (or raw) body; the answer parsed when it is JSON. */
 export async function request<T = any>(
   base: string,
   method: string,
   path: string,
-  options: { json?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  options: RequestOptions = {},
 ): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = { ...options.headers };
+  const headers: Record<string, string> = {};
+  const key = options.key === undefined ? defaultKeys.get(base) : options.key;
+  if (key !== null && key !== undefined) headers.authorization = `Bearer ${key}`;
+  Object.assign(headers, options.headers);
   let body: string | undefined;
   if (options.json !== undefined) {
     headers['content-type'] = 'application/json';

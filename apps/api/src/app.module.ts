@@ -1,40 +1,73 @@
-// The API process: HTTP controllers over the libs, with the global pipe, filter and tenant guard.
+// The API process: HTTP controllers over the libs, with the global pipe, filter, API-key guard and rate limit.
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { CoreModule, CoreModuleOptions } from '@lib/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { ApiKeyGuard, AuthModule, RedisThrottlerStorage } from '@lib/auth';
+import { AppConfig, CoreModule, CoreModuleOptions, loadConfig, processEnv } from '@lib/core';
 import { AgentsModule } from '@lib/agents';
 import { ChatModule } from '@lib/chat';
 import { ConversationsModule } from '@lib/conversations';
 import { LlmModule } from '@lib/llm';
 import { ToolsModule } from '@lib/tools';
+import { RealtimeModule } from '@lib/realtime';
+import { TasksModule } from '@lib/tasks';
+import { TaskProcessorsModule } from '../../worker/src/processors/task-processors.module';
+import { ApiKeysController } from './admin/api-keys.controller';
 import { CatalogController } from './catalog/catalog.controller';
 import { ChatController } from './chat/chat.controller';
 import { ConversationsController } from './conversations/conversations.controller';
 import { HealthController } from './health/health.controller';
+import { TasksController } from './tasks/tasks.controller';
+import { SseStreams } from './chat/sse-stream';
+import { ChatGateway } from './realtime/chat.gateway';
+import { TaskLookup } from './realtime/task-lookup';
 import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
-import { TenantGuard } from './http/tenant';
+import { ApiKeyThrottlerGuard, throttlerOptions } from './http/rate-limit.guard';
 import { createValidationPipe } from './http/validation';
 
 @Module({})
 export class AppModule {
   static forRoot(options: CoreModuleOptions = {}): DynamicModule {
+    // Single-machine installs run the queue consumers in this process too (RUN_WORKERS_IN_API).
+    const { runWorkersInApi } = loadConfig(options.env ?? processEnv());
     return {
       module: AppModule,
       imports: [
         CoreModule.forRoot(options),
         TerminusModule.forRoot({ logger: false }),
+        AuthModule,
+        ThrottlerModule.forRootAsync({
+          imports: [AuthModule],
+          inject: [AppConfig, RedisThrottlerStorage],
+          useFactory: throttlerOptions,
+        }),
         AgentsModule,
         ConversationsModule,
         LlmModule,
         ToolsModule,
         ChatModule,
+        RealtimeModule,
+        TasksModule,
+        ...(runWorkersInApi ? [TaskProcessorsModule] : []),
       ],
-      controllers: [ChatController, ConversationsController, CatalogController, HealthController],
+      controllers: [
+        ChatController,
+        ConversationsController,
+        CatalogController,
+        HealthController,
+        ApiKeysController,
+        TasksController,
+      ],
       providers: [
+        SseStreams,
+        ChatGateway,
+        TaskLookup,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
-        { provide: APP_GUARD, useClass: TenantGuard },
+        // In this order: the key is known before its rate limit is counted.
+        { provide: APP_GUARD, useExisting: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: ApiKeyThrottlerGuard },
       ],
     };
   }

@@ -1,12 +1,16 @@
 // Builds the configured API application; main.ts and the end-to-end tests both start it from here.
+import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
+import { AdminKeyBootstrap } from '@lib/auth';
 import { AppConfig, CoreModuleOptions, loadConfig, processEnv } from '@lib/core';
 import { AppModule } from './app.module';
+import { mountQueueBoard } from './admin/queue-board';
+import { RedisIoAdapter } from './realtime/redis-io.adapter';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -26,8 +30,40 @@ export function openApiDocument(app: NestFastifyApplication) {
         'Every error answers `{"error": {"type", "message", "details"?, "request_id"}}`.',
     )
     .setVersion('1')
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'API key',
+      description:
+        'An API key (`ak_live_…`): from ADMIN_API_KEY, `npm run keys:create` or `POST /v1/admin/api-keys`.',
+    })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return declareApiKeyAuth(SwaggerModule.createDocument(app, config));
+}
+
+const ERROR_ENVELOPE = { $ref: '#/components/schemas/ErrorEnvelopeDto' };
+const AUTH_ERRORS: Record<string, string> = {
+  '401': '`unauthorized`: no API key, or a malformed, unknown or revoked one.',
+  '429': '`rate_limited`: retry after the `Retry-After` seconds.',
+};
+
+/** Every /v1 operation sits behind the API-key guard: the document says so even where a controller forgot to. */
+function declareApiKeyAuth(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
+      const operation = item[method];
+      if (!operation) continue;
+      if (!operation.security?.length) operation.security = [{ bearer: [] }];
+      for (const [status, description] of Object.entries(AUTH_ERRORS)) {
+        operation.responses[status] ??= {
+          description,
+          content: { 'application/json': { schema: ERROR_ENVELOPE } },
+        };
+      }
+    }
+  }
+  return document;
 }
 
 export async function createApp(options: CoreModuleOptions = {}): Promise<NestFastifyApplication> {
@@ -44,6 +80,29 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  // Swagger UI loads only its own scripts (no inline ones), so the default policy fits it; plain-HTTP
+  // deployments behind a TLS proxy must not have their requests upgraded.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  if (config.corsOrigins.length) {
+    app.enableCors({
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      credentials: config.corsAllowCredentials,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-ID'],
+      exposedHeaders: [
+        'X-Request-ID',
+        'X-Response-Time',
+        'Retry-After',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+      ],
+      maxAge: 600,
+    });
+  }
+  app.useWebSocketAdapter(new RedisIoAdapter(app, config));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-ID', request.id);
@@ -53,6 +112,10 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
   SwaggerModule.setup('docs', app, () => openApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',
+    swaggerOptions: { persistAuthorization: true },
   });
+  await mountQueueBoard(app);
+  // After migrations (they ran while the app was created): ADMIN_API_KEY, or a local key in development.
+  await app.get(AdminKeyBootstrap).ensureAdminKey();
   return app;
 }

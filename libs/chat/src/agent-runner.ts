@@ -23,10 +23,15 @@ export interface RunRequest {
   conversationId: string;
   taskId?: string;
   signal: AbortSignal;
+  /** Called when an iteration (a model call and its tools) has finished and the loop goes on. */
+  onIteration?: IterationHook;
   /** Conversation-level overrides of the agent's defaults. */
   temperature?: number | null;
   maxIterations?: number | null;
 }
+
+/** Progress of a turn: `iteration` model calls (with their tools) are done, of at most `maxIterations`. */
+export type IterationHook = (progress: { iteration: number; maxIterations: number }) => Promise<void> | void;
 
 /** A turn that failed; `llmCalls` are the calls made (and billed) before it did. */
 export class AgentTurnError extends Error {
@@ -127,6 +132,10 @@ export class AgentRunner {
         stopReason = 'max_iterations';
         break;
       }
+      // A failing hook (e.g. progress not recorded) must not fail the turn it only observes.
+      await (async () => request.onIteration?.({ iteration: iterations, maxIterations }))().catch(
+        () => undefined,
+      );
     }
 
     const input = calls.reduce(

@@ -5,7 +5,7 @@ import { AgentDefinition, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
 import { LlmError } from '@lib/llm';
 import type { TurnEvent } from './agent-events';
-import { AgentRunner, AgentTurnError } from './agent-runner';
+import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
 
 export interface TurnRequest {
   tenantId: string;
@@ -14,6 +14,12 @@ export interface TurnRequest {
   agentName?: string;
   /** Aborting it cancels the turn: the turn still ends with `done` and `stop_reason: "cancelled"`. */
   signal?: AbortSignal;
+  /** The background task running this turn: tools get it in their context (idempotent side effects). */
+  taskId?: string;
+  /** The id of the conversation to start when `conversationId` is omitted (a task's re-run reuses its id). */
+  newConversationId?: string;
+  /** Called when an iteration (a model call and its tools) has finished and the loop goes on. */
+  onIteration?: IterationHook;
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
@@ -56,14 +62,16 @@ export class ChatService {
       };
     }
     const agent = this.agents.resolve(request.agentName ?? DEFAULT_AGENT);
-    const conversationId = this.ids.uuid();
-    // Nobody else knows this id yet; the lock still marks the turn as running for `join` and busy checks.
+    const conversationId = request.newConversationId ?? this.ids.uuid();
+    // The conversation exists while its first turn runs, so clients can join, cancel or find it busy;
+    // a first turn that fails removes it again (see run()).
+    const created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
     const lease = await this.lock.acquire(conversationId);
     return {
       conversationId,
       agentName: agent.name,
-      isNewConversation: true,
-      events: this.run(request, agent, conversationId, lease, true, {}),
+      isNewConversation: created,
+      events: this.run(request, agent, conversationId, lease, created, {}),
     };
   }
 
@@ -77,7 +85,7 @@ export class ChatService {
   ): AsyncGenerator<TurnEvent> {
     const startedAt = performance.now();
     try {
-      const history = isNew ? [] : await this.store.history(conversationId);
+      const history = await this.store.history(request.tenantId, conversationId);
       const events = this.runner.run({
         agent,
         history,
@@ -85,6 +93,8 @@ export class ChatService {
         tenantId: request.tenantId,
         conversationId,
         signal: request.signal ?? new AbortController().signal,
+        taskId: request.taskId,
+        onIteration: request.onIteration,
         ...overrides,
       });
       for await (const event of events) {
@@ -96,7 +106,6 @@ export class ChatService {
           tenantId: request.tenantId,
           conversationId,
           agentName: agent.name,
-          create: isNew ? { id: conversationId, agentName: agent.name } : undefined,
           messages: event.messages,
           llmCalls: event.llm_calls,
         });
@@ -113,13 +122,18 @@ export class ChatService {
     } catch (error) {
       if (error instanceof AgentTurnError) {
         await this.store
-          .recordOrphanCalls(request.tenantId, isNew ? null : conversationId, agent.name, error.llmCalls)
+          .recordOrphanCalls(request.tenantId, conversationId, agent.name, error.llmCalls)
           .catch((e: Error) =>
             this.logger.error(`Could not record the model calls of a failed turn: ${e.message}`),
           );
-        throw toDomainError(error.cause);
       }
-      throw error;
+      // A conversation that only existed for this failed first turn goes away with it.
+      if (isNew) {
+        await this.store
+          .deleteIfEmpty(request.tenantId, conversationId)
+          .catch((e: Error) => this.logger.error(`Could not remove an empty conversation: ${e.message}`));
+      }
+      throw error instanceof AgentTurnError ? toDomainError(error.cause) : error;
     } finally {
       await lease.release();
     }

@@ -25,6 +25,13 @@ export class ConversationLock {
     return `conversation-lock:${conversationId}`;
   }
 
+  /** When the running turn took the conversation's lock, or undefined when no turn runs. */
+  async runningSince(conversationId: string): Promise<Date | undefined> {
+    const holder = await this.redis.client.get(this.key(conversationId));
+    const startedAt = Number(holder?.split('|')[1]);
+    return holder && Number.isFinite(startedAt) ? new Date(startedAt) : undefined;
+  }
+
   /**
    * Takes the conversation's lease or throws ConversationBusyError saying since when the running
    * turn holds it. The lease is renewed at a third of its TTL, so a crashed instance blocks the

@@ -73,6 +73,32 @@ export class ConversationStore {
     return toConversation(rows[0]);
   }
 
+  /** Creates the conversation unless it exists; true when this call created it. */
+  async ensure(tenantId: string, input: NewConversation): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING 1`,
+      [
+        input.id,
+        tenantId,
+        input.agentName,
+        input.title ?? null,
+        input.temperature ?? null,
+        input.maxIterations ?? null,
+        JSON.stringify(input.metadata ?? {}),
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** Removes a conversation that has no messages (a first turn that failed). */
+  async deleteIfEmpty(tenantId: string, id: string): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM conversations WHERE id = $1 AND tenant_id = $2 AND message_count = 0`,
+      [id, tenantId],
+    );
+  }
+
   /** The conversation, or NotFoundError — also when it belongs to another tenant. */
   async get(tenantId: string, id: string): Promise<Conversation> {
     const rows: ConversationEntity[] = await this.dataSource.query(
@@ -97,11 +123,13 @@ export class ConversationStore {
     return { items: rows.map(toConversation), total: count[0].total };
   }
 
-  /** The stored messages in order. The caller has already resolved the conversation for its tenant. */
-  async messages(conversationId: string): Promise<StoredMessage[]> {
+  /** The stored messages in order; none for a conversation of another tenant (the join enforces it). */
+  async messages(tenantId: string, conversationId: string): Promise<StoredMessage[]> {
     const rows: MessageEntity[] = await this.dataSource.query(
-      `SELECT id, role, content, created_at FROM messages WHERE conversation_id = $1 ORDER BY seq`,
-      [conversationId],
+      `SELECT m.id, m.role, m.content, m.created_at FROM messages m
+       JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = $2
+       WHERE m.conversation_id = $1 ORDER BY m.seq`,
+      [conversationId, tenantId],
     );
     return rows.map((r) => ({
       id: r.id,
@@ -111,11 +139,13 @@ export class ConversationStore {
     }));
   }
 
-  /** The history as the model takes it. */
-  async history(conversationId: string): Promise<ChatMessage[]> {
+  /** The history as the model takes it; empty for a conversation of another tenant. */
+  async history(tenantId: string, conversationId: string): Promise<ChatMessage[]> {
     const rows: Array<Pick<MessageEntity, 'role' | 'content'>> = await this.dataSource.query(
-      `SELECT role, content FROM messages WHERE conversation_id = $1 ORDER BY seq`,
-      [conversationId],
+      `SELECT m.role, m.content FROM messages m
+       JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = $2
+       WHERE m.conversation_id = $1 ORDER BY m.seq`,
+      [conversationId, tenantId],
     );
     return rows.map((r) => ({ role: r.role, content: r.content }));
   }
@@ -134,21 +164,6 @@ export class ConversationStore {
    */
   async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
     return this.dataSource.transaction(async (em) => {
-      if (turn.create) {
-        await em.query(
-          `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [
-            turn.create.id,
-            turn.tenantId,
-            turn.create.agentName,
-            turn.create.title ?? titleFrom(turn.messages),
-            turn.create.temperature ?? null,
-            turn.create.maxIterations ?? null,
-            JSON.stringify(turn.create.metadata ?? {}),
-          ],
-        );
-      }
       const locked: Array<{ message_count: number; title: string | null }> = await em.query(
         `SELECT message_count, title FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`,
         [turn.conversationId, turn.tenantId],
@@ -176,8 +191,16 @@ export class ConversationStore {
            title = COALESCE(title, $6),
            last_message_at = now(),
            last_activity_at = now()
-         WHERE id = $1 RETURNING *`,
-        [turn.conversationId, turn.messages.length, input, output, cost, titleFrom(turn.messages)],
+         WHERE id = $1 AND tenant_id = $7 RETURNING *`,
+        [
+          turn.conversationId,
+          turn.messages.length,
+          input,
+          output,
+          cost,
+          titleFrom(turn.messages),
+          turn.tenantId,
+        ],
       )) as [ConversationEntity[], number];
       return { messageIds, conversation: toConversation(updated[0]) };
     });
@@ -213,8 +236,8 @@ export class ConversationStore {
         const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
         await em.query(
           `UPDATE conversations SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3,
-             cost_usd = cost_usd + $4 WHERE id = $1`,
-          [target, input, output, cost],
+             cost_usd = cost_usd + $4 WHERE id = $1 AND tenant_id = $5`,
+          [target, input, output, cost, tenantId],
         );
       }
     });

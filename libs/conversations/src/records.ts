@@ -51,8 +51,6 @@ export interface TurnRecord {
   tenantId: string;
   conversationId: string;
   agentName: string;
-  /** Present when the turn starts the conversation: it is created in the same transaction. */
-  create?: NewConversation;
   messages: ChatMessage[];
   llmCalls: LlmCallRecord[];
 }

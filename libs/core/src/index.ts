@@ -13,6 +13,8 @@ export { REDACTED_PATHS } from './logging/logger-options';
 export {
   DomainError,
   ValidationError,
+  UnauthorizedError,
+  ForbiddenError,
   NotFoundError,
   ConversationBusyError,
   UpstreamError,
@@ -21,3 +23,4 @@ export {
 } from './errors/domain-error';
 export type { ErrorType, ErrorDetail } from './errors/domain-error';
 export { processEnv } from './config/process-env';
+export { closeRedis } from './redis/close-redis';

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagg
 import { AgentRegistry } from '@lib/agents';
 import { LlmClient } from '@lib/llm';
 import { ToolRegistry } from '@lib/tools';
+import { ApiKeyAuth } from '../http/api-errors';
 
 export class AgentDto {
   @ApiProperty({ example: 'support' }) name: string;
@@ -30,6 +31,7 @@ export class ToolDto {
 }
 
 @ApiTags('catalog')
+@ApiKeyAuth()
 @Controller('v1')
 export class CatalogController {
   constructor(

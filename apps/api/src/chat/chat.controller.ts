@@ -1,12 +1,24 @@
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '@lib/core';
-import { ChatService, IdempotencyStore, requestFingerprint } from '@lib/chat';
+import { IdempotencyStore, requestFingerprint } from '@lib/chat';
+import { LiveTurns } from '@lib/realtime';
 import { ApiErrors } from '../http/api-errors';
 import { TenantId } from '../http/tenant';
 import { ChatRequestDto, ChatResponseDto } from './chat.dto';
 import { collectTurn } from './collect-turn';
+import { SseStreams } from './sse-stream';
+
+const STREAM_DESCRIPTION = [
+  'Runs one turn and streams it as Server-Sent Events, `event:` naming the type and `data:` a JSON payload',
+  'that always carries `conversation_id`: `text` `{content}` deltas as the model produces them,',
+  '`tool_start` `{tool_name, tool_use_id, arguments}`, `tool_end` `{tool_name, tool_use_id, duration_ms, is_error,',
+  'result_summary}`, then exactly one of `done` `{message_id, stop_reason, input_tokens, output_tokens, tokens_used,',
+  'cost_usd, latency_ms}` or `error` `{type, message}`. A comment line is sent every 15 s as a heartbeat.',
+  'A client that disconnects cancels the turn; what was produced is stored consistently.',
+  'Errors found before the turn starts (400, 404, 409) answer with the JSON error envelope instead.',
+].join(' ');
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -14,8 +26,9 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 @Controller('v1/chat')
 export class ChatController {
   constructor(
-    private readonly chat: ChatService,
+    private readonly turns: LiveTurns,
     private readonly idempotency: IdempotencyStore,
+    private readonly sse: SseStreams,
   ) {}
 
   @Post()
@@ -60,8 +73,45 @@ export class ChatController {
     }
   }
 
+  @Post('stream')
+  @ApiOperation({
+    summary: 'Run one chat turn, streamed as Server-Sent Events',
+    description: STREAM_DESCRIPTION,
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description: 'The event stream.',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'event: text\ndata: {"conversation_id":"…","content":"Hello"}\n\nevent: done\ndata: {"conversation_id":"…","message_id":"…","stop_reason":"end_turn","input_tokens":10,"output_tokens":2,"tokens_used":12,"cost_usd":0.00006,"latency_ms":420}\n\n',
+      },
+    },
+  })
+  @ApiErrors(400, 404, 409, 413, 429, 503)
+  async stream(
+    @Body() body: ChatRequestDto,
+    @TenantId() tenantId: string,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const startedAt = performance.now();
+    const gone = new AbortController();
+    const turn = await this.turns.start(
+      { tenantId, message: body.message, conversationId: body.conversation_id, agentName: body.agent_name },
+      gone.signal,
+    );
+    // From here on the stream is written directly; a client that goes away cancels the turn.
+    reply.hijack();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+    await this.sse.pipe(turn, reply.raw, reply.getHeaders(), String(request.id), startedAt);
+  }
+
   private async run(body: ChatRequestDto, tenantId: string): Promise<ChatResponseDto> {
-    const turn = await this.chat.start({
+    const turn = await this.turns.start({
       tenantId,
       message: body.message,
       conversationId: body.conversation_id,

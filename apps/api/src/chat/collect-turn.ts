@@ -1,8 +1,8 @@
 // REST's view of a turn: the same event stream the socket and SSE see, collected into one ChatResponse.
-import type { Turn } from '@lib/chat';
+import type { LiveTurn } from '@lib/realtime';
 import type { ChatResponseDto, ToolUsedDto } from './chat.dto';
 
-export async function collectTurn(turn: Turn): Promise<ChatResponseDto> {
+export async function collectTurn(turn: LiveTurn): Promise<ChatResponseDto> {
   const tools = new Map<string, ToolUsedDto>();
   for await (const event of turn.events) {
     switch (event.type) {
@@ -39,6 +39,8 @@ export async function collectTurn(turn: Turn): Promise<ChatResponseDto> {
           latency_ms: event.latency_ms,
           stop_reason: event.stop_reason,
         };
+      case 'error':
+        throw event.error;
       default:
         break;
     }

@@ -9,7 +9,7 @@ import {
 import { IdGenerator } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
-import { ApiErrors } from '../http/api-errors';
+import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
 import { TenantId } from '../http/tenant';
 import { uuidParam } from '../http/uuid-param';
 import {
@@ -22,6 +22,7 @@ import {
 import { toMessage, toSummary } from './conversation.mapper';
 
 @ApiTags('conversations')
+@ApiKeyAuth()
 @Controller('v1/conversations')
 export class ConversationsController {
   constructor(
@@ -69,7 +70,7 @@ export class ConversationsController {
     @TenantId() tenantId: string,
   ): Promise<ConversationDetailDto> {
     const conversation = await this.store.get(tenantId, id);
-    const messages = await this.store.messages(conversation.id);
+    const messages = await this.store.messages(tenantId, conversation.id);
     return { ...toSummary(conversation), messages: messages.map(toMessage) };
   }
 

@@ -8,12 +8,17 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
+import { Public } from '@lib/auth';
 import { RedisService } from '@lib/core';
 import { ErrorEnvelopeDto } from '../http/error-envelope';
 
 const CHECK_TIMEOUT_MS = 1500;
 
 @ApiTags('health')
+// Probes come from load balancers and orchestrators without a key, and must answer while Redis is down.
+@Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

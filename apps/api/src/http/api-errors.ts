@@ -1,10 +1,12 @@
 // Swagger declarations of the error answers a route can give, all in the one envelope.
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
 import { ErrorEnvelopeDto } from './error-envelope';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: '`validation_error`: bad fields (one detail per field), malformed JSON, bad query values or path ids.',
+  401: '`unauthorized`: no API key, or a malformed, unknown or revoked one.',
+  403: '`forbidden`: the API key lacks the role the route needs (admin).',
   404: '`not_found`: no such resource for this tenant.',
   409: '`conversation_busy`: a turn is already running on the conversation.',
   413: '`payload_too_large`: the body is over the limit.',
@@ -20,4 +22,14 @@ export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorat
       ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorEnvelopeDto }),
     ),
   );
+}
+
+/** A route behind the API-key guard: the bearer scheme, and the 401 and 429 every such route can answer. */
+export function ApiKeyAuth(): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiBearerAuth(), ApiErrors(401, 429));
+}
+
+/** An admin-only route: also 403 for a user key. */
+export function ApiAdminAuth(): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiBearerAuth(), ApiErrors(401, 403, 429));
 }

@@ -55,6 +55,10 @@ export function describeError(error: unknown, request?: FastifyRequest): Envelop
     if (status === 404 && request) {
       return { status, type, message: `No route ${request.method} ${request.url.split('?')[0]}.` };
     }
+    if (status === 429) {
+      // A throttler's own exception: its message is internal, its Retry-After is already on the reply.
+      return { status, type, message: 'Too many requests; retry after the seconds in Retry-After.' };
+    }
     if (status === 503) {
       return {
         status,
@@ -128,8 +132,11 @@ function healthDetails(response: unknown): ErrorDetail[] | undefined {
 }
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, envelope: Envelope): void {
+  if (envelope.status === 401) reply.header('WWW-Authenticate', 'Bearer realm="agent-backend"');
   if (envelope.retryAfterSeconds !== undefined) {
     reply.header('Retry-After', String(Math.max(1, Math.ceil(envelope.retryAfterSeconds))));
+  } else if (envelope.status === 429 && !reply.hasHeader('Retry-After')) {
+    reply.header('Retry-After', '1');
   }
   void reply
     .status(envelope.status)

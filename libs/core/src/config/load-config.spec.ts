@@ -33,3 +33,52 @@ describe('loadConfig', () => {
     expect(loadConfig({ ANTHROPIC_BASE_URL: '', PORT: ' ' }).anthropicBaseUrl).toBeUndefined();
   });
 });
+
+describe('loadConfig: API keys, rate limits and CORS', () => {
+  it('defaults to cached keys, a generous rate limit and no CORS', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      adminApiKey: '',
+      defaultTenant: 'default',
+      localAdminKeyFile: '.local-admin-key',
+      apiKeyCacheTtlMs: 5000,
+      rateLimitRequests: 600,
+      rateLimitWindowSeconds: 60,
+      corsOrigins: [],
+      corsAllowCredentials: false,
+    });
+  });
+
+  it('reads an allow-list of origins, and credentials with named origins', () => {
+    const config = loadConfig({
+      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com',
+      CORS_ALLOW_CREDENTIALS: 'true',
+    });
+    expect(config.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(config.corsAllowCredentials).toBe(true);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+  });
+
+  it.each([
+    [{ ADMIN_API_KEY: 'too-short' }, 'ADMIN_API_KEY'],
+    [{ ADMIN_API_KEY: 'has spaces in it but is long enough to pass' }, 'ADMIN_API_KEY'],
+    [{ DEFAULT_TENANT: 'acme corp' }, 'DEFAULT_TENANT'],
+    [{ API_KEY_CACHE_TTL_MS: '-1' }, 'API_KEY_CACHE_TTL_MS'],
+    [{ API_KEY_CACHE_TTL_MS: '3600000' }, 'API_KEY_CACHE_TTL_MS'],
+    [{ RATE_LIMIT_REQUESTS: 'lots' }, 'RATE_LIMIT_REQUESTS'],
+    [{ RATE_LIMIT_WINDOW_SECONDS: '0' }, 'RATE_LIMIT_WINDOW_SECONDS'],
+    [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS'],
+    [{ CORS_ORIGINS: 'https://app.example.com/path' }, 'CORS_ORIGINS'],
+    [{ CORS_ALLOW_CREDENTIALS: 'sometimes' }, 'CORS_ALLOW_CREDENTIALS'],
+    [{ CORS_ORIGINS: '*', CORS_ALLOW_CREDENTIALS: 'true' }, 'CORS_ALLOW_CREDENTIALS'],
+  ])('refuses %j with one sentence naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} must `));
+  });
+
+  it('never echoes a refused ADMIN_API_KEY', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: 'secret but short' })).toThrow(
+      /^ADMIN_API_KEY must be 32 to 512 visible ASCII characters without spaces\.$/,
+    );
+  });
+});

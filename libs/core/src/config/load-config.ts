@@ -53,6 +53,100 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return raw as T;
 }
 
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+function tenant(env: Env, name: string, fallback: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!TENANT.test(raw)) {
+    throw new ConfigError(
+      `${name} must be 1 to 100 letters, digits, '.', '_', ':' or '-' (starting with a letter or digit), got "${raw}".`,
+    );
+  }
+  return raw;
+}
+
+/** A secret the operator chose: long enough to resist guessing; never echoed back in the error. */
+function secret(env: Env, name: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return '';
+  if (!/^[\x21-\x7e]{32,512}$/.test(raw)) {
+    throw new ConfigError(`${name} must be 32 to 512 visible ASCII characters without spaces.`);
+  }
+  return raw;
+}
+
+function origins(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const list = raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of list) {
+    if (origin === '*') continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(
+        `${name} must be "*" or a comma-separated list of origins like https://app.example.com, got "${origin}".`,
+      );
+    }
+  }
+  return [...new Set(list)];
+}
+
+const QUEUE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9:_-]{0,63}$/;
+
+function queuePrefix(env: Env, name: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return 'bull';
+  if (!QUEUE_PREFIX.test(raw)) {
+    throw new ConfigError(`${name} must be 1 to 64 letters, digits, ':', '_' or '-', got "${raw}".`);
+  }
+  return raw;
+}
+
+/** A Standard Webhooks secret: `whsec_` and the base64 of at least 24 random bytes. Never echoed back. */
+function webhookSecret(env: Env, name: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return '';
+  const encoded = raw.startsWith('whsec_') ? raw.slice('whsec_'.length) : '';
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64').length : 0;
+  if (bytes < 24 || bytes > 64) {
+    throw new ConfigError(
+      `${name} must be "whsec_" followed by the base64 of 24 to 64 random bytes (e.g. "whsec_$(openssl rand -base64 32)").`,
+    );
+  }
+  return raw;
+}
+
+function hosts(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const list = raw
+    .split(',')
+    .map((host) =>
+      host
+        .trim()
+        .toLowerCase()
+        .replace(/^\[(.*)\]$/, '$1'),
+    )
+    .filter(Boolean);
+  for (const host of list) {
+    if (!/^[a-z0-9.:_-]{1,253}$/.test(host)) {
+      throw new ConfigError(
+        `${name} must be a comma-separated list of host names or IP addresses, got "${host}".`,
+      );
+    }
+  }
+  return [...new Set(list)];
+}
+
 export function loadConfig(env: Env): AppConfig {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const config = new AppConfig();
@@ -76,7 +170,19 @@ export function loadConfig(env: Env): AppConfig {
   config.databaseMigrate = bool(env, 'DATABASE_MIGRATE', nodeEnv !== 'production');
   config.redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
   config.bodyLimitBytes = int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024);
-  config.defaultTenant = read(env, 'DEFAULT_TENANT') ?? 'default';
+  config.defaultTenant = tenant(env, 'DEFAULT_TENANT', 'default');
+  config.adminApiKey = secret(env, 'ADMIN_API_KEY');
+  config.localAdminKeyFile = read(env, 'LOCAL_ADMIN_KEY_FILE') ?? '.local-admin-key';
+  config.apiKeyCacheTtlMs = int(env, 'API_KEY_CACHE_TTL_MS', 5_000, 0, 60_000);
+  config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
+  config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
+  config.corsOrigins = origins(env, 'CORS_ORIGINS');
+  config.corsAllowCredentials = bool(env, 'CORS_ALLOW_CREDENTIALS', false);
+  if (config.corsAllowCredentials && config.corsOrigins.includes('*')) {
+    throw new ConfigError(
+      'CORS_ALLOW_CREDENTIALS must be false while CORS_ORIGINS is "*": name the allowed origins instead.',
+    );
+  }
   config.anthropicApiKey = read(env, 'ANTHROPIC_API_KEY') ?? '';
   config.anthropicBaseUrl = url(env, 'ANTHROPIC_BASE_URL', undefined, ['http:', 'https:']);
   config.anthropicModel = read(env, 'ANTHROPIC_MODEL') ?? 'claude-sonnet-4-6';
@@ -87,5 +193,20 @@ export function loadConfig(env: Env): AppConfig {
   config.toolTimeoutMs = int(env, 'TOOL_TIMEOUT_MS', 10_000, 1);
   config.idempotencyTtlSeconds = int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1);
   config.lockTtlMs = int(env, 'CONVERSATION_LOCK_TTL_MS', 30_000, 1000);
+  config.socketMaxPayloadBytes = int(env, 'SOCKET_MAX_PAYLOAD_BYTES', 65_536, 1024, 10_485_760);
+  config.sseHeartbeatMs = int(env, 'SSE_HEARTBEAT_MS', 15_000, 100);
+  config.queuePrefix = queuePrefix(env, 'QUEUE_PREFIX');
+  config.runWorkersInApi = bool(env, 'RUN_WORKERS_IN_API', nodeEnv !== 'production');
+  config.taskConcurrency = int(env, 'TASK_CONCURRENCY', 2, 1, 100);
+  config.taskMaxAttempts = int(env, 'TASK_MAX_ATTEMPTS', 3, 1, 20);
+  config.taskBackoffMs = int(env, 'TASK_BACKOFF_MS', 5_000, 1, 3_600_000);
+  config.taskLockDurationMs = int(env, 'TASK_LOCK_DURATION_MS', 30_000, 1_000, 3_600_000);
+  config.taskStalledIntervalMs = int(env, 'TASK_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000);
+  config.taskMaxStalledCount = int(env, 'TASK_MAX_STALLED_COUNT', 2, 0, 100);
+  config.webhookSecret = webhookSecret(env, 'WEBHOOK_SECRET');
+  config.webhookMaxAttempts = int(env, 'WEBHOOK_MAX_ATTEMPTS', 6, 1, 30);
+  config.webhookBackoffMs = int(env, 'WEBHOOK_BACKOFF_MS', 10_000, 1, 3_600_000);
+  config.webhookTimeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
+  config.webhookAllowedHosts = hosts(env, 'WEBHOOK_ALLOWED_HOSTS');
   return config;
 }

@@ -36,6 +36,20 @@ export class ValidationError extends DomainError {
   }
 }
 
+/** No usable credentials: a missing, malformed, unknown or revoked API key. */
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'A valid API key is required: send it as Authorization: Bearer <key>.') {
+    super('unauthorized', message);
+  }
+}
+
+/** Valid credentials without the role the action needs. */
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
 export class NotFoundError extends DomainError {
   constructor(what: string) {
     super('not_found', `${what} was not found.`);

@@ -1,6 +1,7 @@
 // pino settings shared by every process: JSON lines, the request id on every line, secrets redacted.
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
+import type { Options as PinoHttpOptions } from 'pino-http';
 import type { IncomingMessage } from 'node:http';
 import { AppConfig } from '../config/app-config';
 
@@ -9,34 +10,64 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'req.headers["x-api-key"]',
   'res.headers["set-cookie"]',
+  'headers.authorization',
+  '*.headers.authorization',
+  '*.authorization',
+  'handshake.auth',
+  '*.handshake.auth',
+  '*.handshake.headers.authorization',
+  'apiKey',
+  'api_key',
+  'key',
+  'token',
   '*.apiKey',
   '*.api_key',
+  '*.adminApiKey',
+  '*.anthropicApiKey',
   '*.password',
   '*.token',
   '*.key',
 ];
 
+// API keys (ours and Anthropic's) and bearer credentials inside free text, e.g. an error message that quotes a header.
+const SECRET_IN_TEXT =
+  /\b(Bearer\s+)[A-Za-z0-9._~+/-]+=*|\b(ak_[a-z]+_|sk-ant-[a-z0-9]+-)[A-Za-z0-9_-]{4,}/gi;
+
+/** Masks credentials in a log message: path redaction cannot see inside strings. */
+export function scrubSecrets(text: string): string {
+  return text.replace(SECRET_IN_TEXT, (_match, bearer?: string, prefix?: string) =>
+    bearer ? `${bearer}[redacted]` : `${prefix}[redacted]`,
+  );
+}
+
 export function loggerOptions(config: AppConfig): Params {
+  const options: PinoHttpOptions = {
+    level: config.logLevel,
+    // Fastify assigned the id (kept from a valid X-Request-ID, else a new UUID) before middleware runs.
+    genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
+    customAttributeKeys: { reqId: 'request_id' },
+    // Binds request_id into the request's child logger, so every line logged while serving it carries it.
+    quietReqLogger: true,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    hooks: {
+      logMethod(args, method) {
+        const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubSecrets(arg) : arg));
+        method.apply(this, scrubbed as Parameters<typeof method>);
+      },
+    },
+    autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: scrubSecrets(req.url),
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  };
   return {
     // Nest's Fastify adapter does not match nestjs-pino's default `{/*splat}` route; this matches every path.
     forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-    pinoHttp: {
-      level: config.logLevel,
-      // Fastify assigned the id (kept from a valid X-Request-ID, else a new UUID) before middleware runs.
-      genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
-      customAttributeKeys: { reqId: 'request_id' },
-      // Binds request_id into the request's child logger, so every line logged while serving it carries it.
-      quietReqLogger: true,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') },
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    },
+    pinoHttp: options,
   };
 }

@@ -1,5 +1,12 @@
 // Every migration, in order. Listed explicitly so the app, the CLI and the tests run the same set.
 import { ConversationHistory1764000000000 } from './1764000000000-ConversationHistory';
 import { DemoData1764000000100 } from './1764000000100-DemoData';
+import { ApiKeys1764000000200 } from './1764000000200-ApiKeys';
+import { BackgroundTasks1764000000300 } from './1764000000300-BackgroundTasks';
 
-export const MIGRATIONS = [ConversationHistory1764000000000, DemoData1764000000100];
+export const MIGRATIONS = [
+  ConversationHistory1764000000000,
+  DemoData1764000000100,
+  ApiKeys1764000000200,
+  BackgroundTasks1764000000300,
+];

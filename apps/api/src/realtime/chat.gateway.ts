@@ -1,0 +1,179 @@
+// The Socket.IO gateway (namespace /chat): runs turns and relays every turn's events to the clients in its room.
+import { Logger } from '@nestjs/common';
+import {
+  Ack,
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { Namespace, Socket } from 'socket.io';
+import { SocketAuthenticator } from '@lib/auth';
+import { DomainError } from '@lib/core';
+import { ConversationLock, ConversationStore } from '@lib/conversations';
+import { CHAT_NAMESPACE, conversationRoom, LiveTurns, taskRoom, TurnCancellations } from '@lib/realtime';
+import { ChatRequestDto } from '../chat/chat.dto';
+import { ConversationRefPayload, parsePayload, TaskRefPayload } from './socket-payloads';
+import { TaskLookup } from './task-lookup';
+
+type AckFn = ((response: unknown) => void) | undefined;
+
+interface SocketState {
+  tenantId: string;
+  /** Conversations whose turn this socket started and that still run: a disconnect cancels them. */
+  turns?: Set<string>;
+}
+
+@WebSocketGateway({ namespace: CHAT_NAMESPACE })
+export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
+  private readonly logger = new Logger(ChatGateway.name);
+  @WebSocketServer() private readonly namespace: Namespace;
+
+  constructor(
+    private readonly turns: LiveTurns,
+    private readonly cancellations: TurnCancellations,
+    private readonly conversations: ConversationStore,
+    private readonly auth: SocketAuthenticator,
+    private readonly tasks: TaskLookup,
+    private readonly lock: ConversationLock,
+  ) {}
+
+  afterInit(namespace: Namespace): void {
+    namespace.use(this.auth.middleware());
+  }
+
+  handleConnection(socket: Socket): void {
+    socket.once('disconnect', () => {
+      const state = socket.data as SocketState;
+      for (const conversationId of state.turns ?? []) void this.cancellations.cancel(conversationId);
+    });
+  }
+
+  @SubscribeMessage('message')
+  async onMessage(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
+    const state = socket.data as SocketState;
+    let conversationId: string;
+    let events: AsyncGenerator<unknown>;
+    try {
+      const request = await parsePayload(ChatRequestDto, body);
+      const turn = await this.turns.start({
+        tenantId: state.tenantId,
+        message: request.message,
+        conversationId: request.conversation_id,
+        agentName: request.agent_name,
+      });
+      conversationId = turn.conversationId;
+      events = turn.events;
+    } catch (error) {
+      return this.refuse(socket, ack, error);
+    }
+    // The sender follows its turn through the room, like every other subscriber on any instance.
+    await socket.join(conversationRoom(conversationId));
+    ack?.({ conversation_id: conversationId });
+    (state.turns ??= new Set()).add(conversationId);
+    try {
+      for await (const _event of events) {
+        // Events reach clients through the room; draining runs the turn.
+      }
+    } finally {
+      state.turns.delete(conversationId);
+    }
+  }
+
+  @SubscribeMessage('join')
+  async onJoin(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
+    try {
+      const { conversation_id } = await parsePayload(ConversationRefPayload, body);
+      await this.conversationOfTenant(socket, conversation_id);
+      await socket.join(conversationRoom(conversation_id));
+      const runningSince = await this.lock.runningSince(conversation_id);
+      ack?.({ conversation_id, ...(runningSince ? { running_since: runningSince.toISOString() } : {}) });
+    } catch (error) {
+      this.refuse(socket, ack, error);
+    }
+  }
+
+  @SubscribeMessage('leave')
+  async onLeave(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
+    try {
+      const { conversation_id } = await parsePayload(ConversationRefPayload, body);
+      await socket.leave(conversationRoom(conversation_id));
+      ack?.({ conversation_id });
+    } catch (error) {
+      this.refuse(socket, ack, error);
+    }
+  }
+
+  @SubscribeMessage('cancel')
+  async onCancel(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
+    try {
+      const { conversation_id } = await parsePayload(ConversationRefPayload, body);
+      await this.conversationOfTenant(socket, conversation_id);
+      await this.cancellations.cancel(conversation_id);
+      ack?.({ conversation_id });
+    } catch (error) {
+      this.refuse(socket, ack, error);
+    }
+  }
+
+  @SubscribeMessage('subscribe_task')
+  async onSubscribeTask(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
+    try {
+      const { task_id } = await parsePayload(TaskRefPayload, body);
+      await this.tasks.assertVisible((socket.data as SocketState).tenantId, task_id);
+      await socket.join(taskRoom(task_id));
+      ack?.({ task_id });
+    } catch (error) {
+      this.refuse(socket, ack, error);
+    }
+  }
+
+  /** Open connections on this instance (for metrics and shutdown). */
+  get connectionCount(): number {
+    return this.namespace?.sockets.size ?? 0;
+  }
+
+  private async conversationOfTenant(socket: Socket, conversationId: string): Promise<void> {
+    await this.conversations.get((socket.data as SocketState).tenantId, conversationId);
+  }
+
+  /** A refused event: answered through the acknowledgement, or as an `error` event without one. */
+  private refuse(socket: Socket, ack: AckFn, error: unknown): void {
+    let body: { type: string; message: string; details?: unknown };
+    if (error instanceof DomainError) {
+      body = {
+        type: error.type,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+      };
+    } else {
+      this.logger.error({ err: error }, 'A socket event failed');
+      body = { type: 'internal_error', message: 'An internal error occurred.' };
+    }
+    if (ack) ack({ error: body });
+    else socket.emit('error', body);
+  }
+}

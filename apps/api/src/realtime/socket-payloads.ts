@@ -1,0 +1,29 @@
+// Payloads of the client events on /chat, validated with the same rules as their REST twins.
+import { plainToInstance } from 'class-transformer';
+import { IsUUID, validate } from 'class-validator';
+import { ErrorDetail, ValidationError } from '@lib/core';
+import { flattenFieldErrors } from '../http/validation';
+
+export class ConversationRefPayload {
+  @IsUUID('all', { message: 'conversation_id must be a UUID' })
+  conversation_id: string;
+}
+
+export class TaskRefPayload {
+  @IsUUID('all', { message: 'task_id must be a UUID' })
+  task_id: string;
+}
+
+/** The payload as an instance of `type`, or a ValidationError with one detail per field. */
+export async function parsePayload<T extends object>(type: new () => T, payload: unknown): Promise<T> {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new ValidationError('The event payload must be a JSON object.');
+  }
+  const instance = plainToInstance(type, payload);
+  const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length) {
+    const details: ErrorDetail[] = flattenFieldErrors(errors);
+    throw new ValidationError('The event payload is invalid.', details);
+  }
+  return instance;
+}

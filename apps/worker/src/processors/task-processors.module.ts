@@ -1,0 +1,11 @@
+// The queue consumers. The worker app always loads them; the API loads them too when RUN_WORKERS_IN_API is on.
+import { Module } from '@nestjs/common';
+import { TasksModule } from '@lib/tasks';
+import { AgentTaskProcessor } from './agent-task.processor';
+import { WebhookProcessor } from './webhook.processor';
+
+@Module({
+  imports: [TasksModule],
+  providers: [AgentTaskProcessor, WebhookProcessor],
+})
+export class TaskProcessorsModule {}

@@ -1,0 +1,16 @@
+// API keys, tenants, the REST guard, the Socket.IO handshake check and the rate-limit storage.
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AdminKeyBootstrap } from './admin-key-bootstrap';
+import { ApiKeyEntity } from './api-key.entity';
+import { ApiKeyGuard } from './api-key.guard';
+import { ApiKeyService } from './api-key.service';
+import { RedisThrottlerStorage } from './redis-throttler-storage';
+import { SocketAuthenticator } from './socket-authenticator';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([ApiKeyEntity])],
+  providers: [ApiKeyService, ApiKeyGuard, SocketAuthenticator, AdminKeyBootstrap, RedisThrottlerStorage],
+  exports: [ApiKeyService, ApiKeyGuard, SocketAuthenticator, AdminKeyBootstrap, RedisThrottlerStorage],
+})
+export class AuthModule {}

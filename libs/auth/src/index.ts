@@ -1,0 +1,14 @@
+export { AuthModule } from './auth.module';
+export { ApiKeyService, REVOCATION_CHANNEL } from './api-key.service';
+export type { NewApiKey, IssuedApiKey, RegisteredApiKey } from './api-key.service';
+export { ApiKeyGuard } from './api-key.guard';
+export { AdminKeyBootstrap } from './admin-key-bootstrap';
+export type { AdminKeySource } from './admin-key-bootstrap';
+export { SocketAuthenticator } from './socket-authenticator';
+export type { HandshakeSocket, HandshakeError } from './socket-authenticator';
+export { RedisThrottlerStorage } from './redis-throttler-storage';
+export { Public, Roles, CurrentPrincipal, TenantId, IS_PUBLIC, REQUIRED_ROLES } from './auth.decorators';
+export type { AuthenticatedRequest } from './auth.decorators';
+export { ROLES, hasRole } from './principal';
+export type { Principal, Role } from './principal';
+export { API_KEY_PREFIX, bearerToken } from './api-key-token';

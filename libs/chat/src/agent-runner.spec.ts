@@ -1,0 +1,167 @@
+// The agent loop's own rules, against a scripted model and in-test tools (the model port is injected).
+import { AppConfig } from '@lib/core';
+import type { AgentDefinition } from '@lib/agents';
+import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmError, ToolUseBlock } from '@lib/llm';
+import { ToolRegistry } from '@lib/tools';
+import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
+import { AgentRunner, AgentTurnError } from './agent-runner';
+
+type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError };
+
+class ScriptedModel extends LlmClient {
+  readonly kind = 'scripted';
+  readonly requests: LlmRequest[] = [];
+  constructor(private readonly steps: Step[]) {
+    super();
+  }
+  modelFor(): string {
+    return 'claude-sonnet-4-6';
+  }
+  async *stream(request: LlmRequest): AsyncIterable<LlmStreamEvent> {
+    this.requests.push(structuredClone({ ...request, signal: undefined }));
+    const step = this.steps.shift() ?? { text: 'done' };
+    if (step.fail) throw step.fail;
+    if (request.signal?.aborted) throw new LlmError('aborted', 'aborted');
+    if (step.text) yield { type: 'text', text: step.text };
+    const result: LlmResult = {
+      model: 'claude-sonnet-4-6',
+      content: [...(step.text ? [{ type: 'text' as const, text: step.text }] : []), ...(step.toolUses ?? [])],
+      stop_reason: step.toolUses?.length ? 'tool_use' : 'end_turn',
+      usage: {
+        input_tokens: 100,
+        output_tokens: 10,
+        cache_creation_input_tokens: 20,
+        cache_read_input_tokens: 50,
+      },
+      latency_ms: 5,
+      time_to_first_token_ms: 1,
+    };
+    yield { type: 'result', result };
+  }
+}
+
+const agent: AgentDefinition = {
+  name: 'spec',
+  description: 'spec agent',
+  systemPrompt: 'You are a test.',
+  model: '',
+  temperature: 0,
+  maxIterations: 3,
+  maxTokens: 100,
+  tools: ['slow', 'fast', 'boom'],
+};
+
+function registry(): ToolRegistry {
+  const tools = new ToolRegistry(Object.assign(new AppConfig(), { toolTimeoutMs: 1_000 }));
+  const schema = { type: 'object', properties: {}, additionalProperties: false };
+  tools.register({
+    name: 'slow',
+    description: 'slow',
+    inputSchema: schema,
+    execute: () => delay(30, 'slow result'),
+  });
+  tools.register({
+    name: 'fast',
+    description: 'fast',
+    inputSchema: schema,
+    execute: () => delay(1, 'fast result'),
+  });
+  tools.register({
+    name: 'boom',
+    description: 'fails',
+    inputSchema: schema,
+    execute: () => Promise.reject(new Error('the tool broke')),
+  });
+  return tools;
+}
+
+const delay = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
+const use = (id: string, name: string): ToolUseBlock => ({ type: 'tool_use', id, name, input: {} });
+
+async function run(model: ScriptedModel, signal = new AbortController().signal) {
+  const runner = new AgentRunner(model, registry());
+  const events: RunnerEvent[] = [];
+  for await (const event of runner.run({
+    agent,
+    history: [],
+    userMessage: 'hi',
+    tenantId: 't',
+    conversationId: 'c',
+    signal,
+  })) {
+    events.push(event);
+  }
+  return { events, done: events.at(-1) as RunnerDoneEvent };
+}
+
+describe('AgentRunner', () => {
+  it('runs tools of one response concurrently, reports them as they finish, and returns results in request order', async () => {
+    const model = new ScriptedModel([{ toolUses: [use('a', 'slow'), use('b', 'fast')] }, { text: 'ok' }]);
+    const { events, done } = await run(model);
+    const ends = events
+      .filter((e) => e.type === 'tool_end')
+      .map((e) => (e as { tool_use_id: string }).tool_use_id);
+    expect(ends).toEqual(['b', 'a']);
+    const results = model.requests[1].messages[2].content as Array<{ tool_use_id: string; content: string }>;
+    expect(results.map((r) => r.tool_use_id)).toEqual(['a', 'b']);
+    expect(results.map((r) => r.content)).toEqual(['slow result', 'fast result']);
+    expect(done.stop_reason).toBe('end_turn');
+  });
+
+  it('turns a failing tool into an is_error result and goes on', async () => {
+    const model = new ScriptedModel([{ toolUses: [use('x', 'boom')] }, { text: 'recovered' }]);
+    const { done } = await run(model);
+    const result = (
+      model.requests[1].messages[2].content as Array<{ is_error?: boolean; content: string }>
+    )[0];
+    expect(result).toMatchObject({ is_error: true, content: expect.stringContaining('the tool broke') });
+    expect(done.response).toBe('recovered');
+  });
+
+  it('stops at max_iterations after answering the last tool calls', async () => {
+    const model = new ScriptedModel([1, 2, 3, 4].map((i) => ({ toolUses: [use(`t${i}`, 'fast')] })));
+    const { done } = await run(model);
+    expect(model.requests).toHaveLength(3);
+    expect(done.stop_reason).toBe('max_iterations');
+    expect(done.messages.at(-1)).toMatchObject({
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: 't3' }],
+    });
+  });
+
+  it('sums usage over every call, counting cache writes and reads as input, and prices them', async () => {
+    const model = new ScriptedModel([{ toolUses: [use('a', 'fast')] }, { text: 'ok' }]);
+    const { done } = await run(model);
+    expect(done.usage).toMatchObject({ input_tokens: 2 * 170, output_tokens: 20, tokens_used: 360 });
+    expect(done.usage.cost_usd).toBeCloseTo((2 * (100 * 3 + 10 * 15 + 20 * 3.75 + 50 * 0.3)) / 1e6, 8);
+    expect(done.llm_calls).toHaveLength(2);
+  });
+
+  it('answers every tool_use with a cancelled result when cancelled before the tools run', async () => {
+    const controller = new AbortController();
+    const model = new ScriptedModel([{ toolUses: [use('a', 'fast'), use('b', 'slow')] }]);
+    const original = model.stream.bind(model);
+    model.stream = async function* (request) {
+      for await (const event of original(request)) {
+        if (event.type === 'result') controller.abort();
+        yield event;
+      }
+    };
+    const { done } = await run(model, controller.signal);
+    expect(done.stop_reason).toBe('cancelled');
+    expect(done.messages.at(-1)!.content).toEqual([
+      expect.objectContaining({ tool_use_id: 'a', is_error: true }),
+      expect.objectContaining({ tool_use_id: 'b', is_error: true }),
+    ]);
+  });
+
+  it('fails with the calls already made when the provider fails mid-turn', async () => {
+    const model = new ScriptedModel([
+      { toolUses: [use('a', 'fast')] },
+      { fail: new LlmError('overloaded', 'Overloaded') },
+    ]);
+    const failure = await run(model).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(AgentTurnError);
+    expect((failure as AgentTurnError).llmCalls).toHaveLength(1);
+  });
+});

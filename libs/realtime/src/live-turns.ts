@@ -1,0 +1,128 @@
+// Runs a chat turn for any transport: its events go to the caller and to every client that joined the
+// conversation (on any instance), it can be cancelled from anywhere, and it always ends with one terminal event.
+import { Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '@lib/core';
+import { ChatService, TurnEvent, TurnRequest } from '@lib/chat';
+import { RealtimePublisher } from './realtime-publisher';
+import { TurnCancellations } from './turn-cancellations';
+
+export interface TurnErrorEvent {
+  type: 'error';
+  error_type: string;
+  message: string;
+  /** The failure as a domain error, for a transport that answers with an HTTP status (REST). */
+  error: DomainError;
+}
+
+export type LiveTurnEvent = TurnEvent | TurnErrorEvent;
+
+export interface LiveTurn {
+  conversationId: string;
+  agentName: string;
+  /** Consume it to run the turn; it ends after exactly one `done` or `error`. */
+  events: AsyncGenerator<LiveTurnEvent>;
+  /** Cancels the turn: it still ends with `done` and `stop_reason: "cancelled"`. */
+  cancel(): void;
+}
+
+/** What a client sees of an event (every payload names its conversation). */
+export function wirePayload(event: LiveTurnEvent): { name: string; payload: Record<string, unknown> } {
+  switch (event.type) {
+    case 'text':
+      return { name: 'text', payload: { content: event.content } };
+    case 'tool_start': {
+      const { type: _type, ...payload } = event;
+      return { name: 'tool_start', payload };
+    }
+    case 'tool_end': {
+      const { type: _type, ...payload } = event;
+      return { name: 'tool_end', payload };
+    }
+    case 'done':
+      return {
+        name: 'done',
+        payload: {
+          message_id: event.message_id,
+          stop_reason: event.stop_reason,
+          input_tokens: event.input_tokens,
+          output_tokens: event.output_tokens,
+          tokens_used: event.tokens_used,
+          cost_usd: event.cost_usd,
+          latency_ms: event.latency_ms,
+        },
+      };
+    case 'error':
+      return { name: 'error', payload: { type: event.error_type, message: event.message } };
+  }
+}
+
+@Injectable()
+export class LiveTurns {
+  private readonly logger = new Logger(LiveTurns.name);
+
+  constructor(
+    private readonly chat: ChatService,
+    private readonly publisher: RealtimePublisher,
+    private readonly cancellations: TurnCancellations,
+  ) {}
+
+  /**
+   * Starts a turn (404, 400 and 409 are thrown here, before any event) and returns its event stream.
+   * `signal` (a client that went away) cancels it like a `cancel` event does.
+   */
+  async start(request: Omit<TurnRequest, 'signal'>, signal?: AbortSignal): Promise<LiveTurn> {
+    const controller = new AbortController();
+    if (signal) {
+      if (signal.aborted) controller.abort();
+      else signal.addEventListener('abort', () => controller.abort(), { once: true });
+    }
+    const turn = await this.chat.start({ ...request, signal: controller.signal });
+    const unregister = this.cancellations.register(turn.conversationId, controller);
+    return {
+      conversationId: turn.conversationId,
+      agentName: turn.agentName,
+      events: this.follow(turn.conversationId, turn.events, unregister),
+      cancel: () => controller.abort(),
+    };
+  }
+
+  private async *follow(
+    conversationId: string,
+    events: AsyncGenerator<TurnEvent>,
+    unregister: () => void,
+  ): AsyncGenerator<LiveTurnEvent> {
+    try {
+      for await (const event of events) {
+        this.publish(conversationId, event);
+        yield event;
+      }
+    } catch (error) {
+      let failure: TurnErrorEvent;
+      if (error instanceof DomainError) {
+        const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+        this.logger.warn(
+          `Turn on conversation ${conversationId} failed with ${error.type}: ${error.message}${cause}`,
+        );
+        failure = { type: 'error', error_type: error.type, message: error.message, error };
+      } else {
+        this.logger.error({ err: error }, `Turn on conversation ${conversationId} failed`);
+        const message = 'The turn failed because of an internal error.';
+        failure = {
+          type: 'error',
+          error_type: 'internal_error',
+          message,
+          error: new DomainError('internal_error', message),
+        };
+      }
+      this.publish(conversationId, failure);
+      yield failure;
+    } finally {
+      unregister();
+    }
+  }
+
+  private publish(conversationId: string, event: LiveTurnEvent): void {
+    const { name, payload } = wirePayload(event);
+    this.publisher.toConversation(conversationId, name, payload);
+  }
+}

@@ -1,0 +1,39 @@
+// Publishes stream events to Socket.IO rooms from any process (API or worker) through Redis, so a client
+// connected to any API instance receives them.
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Emitter } from '@socket.io/redis-emitter';
+import Redis from 'ioredis';
+import { AppConfig, closeRedis } from '@lib/core';
+
+export const CHAT_NAMESPACE = '/chat';
+
+export const conversationRoom = (conversationId: string): string => `conversation:${conversationId}`;
+export const taskRoom = (taskId: string): string => `task:${taskId}`;
+
+@Injectable()
+export class RealtimePublisher implements OnModuleDestroy {
+  private readonly redis: Redis;
+  private readonly emitter: Emitter;
+
+  constructor(config: AppConfig) {
+    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+    this.redis.on('error', () => undefined);
+    this.emitter = new Emitter(this.redis).of(CHAT_NAMESPACE);
+  }
+
+  /** Every payload carries its conversation_id, as the contract requires. */
+  toConversation(conversationId: string, event: string, payload: Record<string, unknown>): void {
+    this.emitter
+      .to(conversationRoom(conversationId))
+      .emit(event, { conversation_id: conversationId, ...payload });
+  }
+
+  /** Every payload carries its task_id. */
+  toTask(taskId: string, event: string, payload: Record<string, unknown>): void {
+    this.emitter.to(taskRoom(taskId)).emit(event, { task_id: taskId, ...payload });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await closeRedis(this.redis);
+  }
+}

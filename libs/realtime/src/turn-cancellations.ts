@@ -1,0 +1,65 @@
+// Cancelling a turn from any instance: a request is published on Redis, the instance running the turn aborts it.
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig, RedisService } from '@lib/core';
+
+const CHANNEL = 'agent-backend:turn-cancel';
+
+@Injectable()
+export class TurnCancellations implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(TurnCancellations.name);
+  /** The turns running in this process, by conversation; at most one each (the conversation lock). */
+  private readonly running = new Map<string, AbortController>();
+  private subscriber: Redis | undefined;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly redis: RedisService,
+  ) {}
+
+  onModuleInit(): void {
+    // Not awaited: a Redis that is down must not stop the process from starting (readiness reports it).
+    this.subscriber = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null });
+    this.subscriber.on('error', () => undefined);
+    this.subscriber.on('message', (_channel: string, conversationId: string) =>
+      this.abortLocal(conversationId),
+    );
+    this.subscriber.subscribe(CHANNEL).catch((error: Error) => {
+      this.logger.warn(`Could not subscribe to turn cancellations: ${error.message}`);
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.subscriber?.disconnect();
+  }
+
+  /** Registers a running turn; the returned function unregisters it. */
+  register(conversationId: string, controller: AbortController): () => void {
+    this.running.set(conversationId, controller);
+    return () => {
+      if (this.running.get(conversationId) === controller) this.running.delete(conversationId);
+    };
+  }
+
+  /** Asks whichever instance runs the conversation's turn to cancel it. */
+  async cancel(conversationId: string): Promise<void> {
+    if (this.abortLocal(conversationId)) return;
+    await this.redis.client.publish(CHANNEL, conversationId);
+  }
+
+  /** Aborts every turn of this process (graceful shutdown past its grace period). */
+  abortAll(): void {
+    for (const controller of this.running.values()) controller.abort();
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  private abortLocal(conversationId: string): boolean {
+    const controller = this.running.get(conversationId);
+    if (!controller) return false;
+    controller.abort();
+    return true;
+  }
+}

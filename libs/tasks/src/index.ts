@@ -1,0 +1,13 @@
+export { TasksModule } from './tasks.module';
+export { TaskService } from './task.service';
+export { TaskExecutor } from './task-executor';
+export type { TaskRun } from './task-executor';
+export { TaskRecovery } from './task-recovery';
+export { PermanentTaskFailure, TransientTaskFailure } from './task-failures';
+export { AGENT_TASKS_QUEUE, WEBHOOKS_QUEUE } from './task-queue';
+export type { TaskJob, WebhookJob } from './task-queue';
+export { TASK_STATES, toTaskStatus, isFinal } from './task-records';
+export type { Task, TaskState, TaskStatusView, NewTask, TaskPage, WebhookEvent } from './task-records';
+export { WebhookDeliverer, WebhookRefusedError } from './webhook-deliverer';
+export { WebhookUrlPolicy, refusedAddressReason } from './webhook-url-policy';
+export { signWebhook, webhookHeaders } from './webhook-signature';

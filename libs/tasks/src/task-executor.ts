@@ -1,0 +1,162 @@
+// Runs one attempt of a task through ChatService (the one agent loop, as chat uses it): records progress
+// per iteration, honours cancel requests, stores the outcome, and says whether the queue should retry.
+import { Injectable, Logger } from '@nestjs/common';
+import { DomainError, NotFoundError } from '@lib/core';
+import { ChatService, DoneEvent } from '@lib/chat';
+import { ConversationStore } from '@lib/conversations';
+import { TaskCancellation } from './task-cancellation';
+import { describeFailure, isTransient, PermanentTaskFailure, TransientTaskFailure } from './task-failures';
+import { TaskLifecycle } from './task-lifecycle';
+import { TaskOutcome, TaskRepository } from './task-repository';
+import { isFinal, Task } from './task-records';
+
+export interface TaskRun {
+  taskId: string;
+  /** This run's number among the queue's attempts (from 1); re-runs after a crashed worker keep it. */
+  attempt: number;
+  maxAttempts: number;
+}
+
+/** Progress stays below 1 until the task has completed. */
+const MAX_RUNNING_PROGRESS = 0.95;
+
+@Injectable()
+export class TaskExecutor {
+  private readonly logger = new Logger('TaskExecutor');
+
+  constructor(
+    private readonly tasks: TaskRepository,
+    private readonly lifecycle: TaskLifecycle,
+    private readonly cancellation: TaskCancellation,
+    private readonly chat: ChatService,
+    private readonly conversations: ConversationStore,
+  ) {}
+
+  /**
+   * Resolves when the task has ended (or had already ended); throws TransientTaskFailure when the queue
+   * should run it again after its backoff, PermanentTaskFailure when it has ended `failed`.
+   */
+  async execute(run: TaskRun): Promise<void> {
+    const task = await this.tasks.findById(run.taskId);
+    if (!task) {
+      this.logger.warn(`Task ${run.taskId} has no row (deleted?); its job is dropped.`);
+      return;
+    }
+    if (isFinal(task.status)) return;
+    const controller = new AbortController();
+    const stopWatching = await this.cancellation.watch(task.id, () => controller.abort());
+    try {
+      const running = task.cancelRequestedAt ? null : await this.tasks.markRunning(task.id);
+      // Checked after subscribing, so a cancel published before that is not missed.
+      if (!running || running.cancelRequestedAt) {
+        await this.lifecycle.finish(task.id, 'cancelled', {});
+        return;
+      }
+      this.logger.log(
+        { task_id: task.id, request_id: task.requestId, attempt: running.attempts },
+        `Task ${task.id} running (run ${running.attempts}, attempt ${run.attempt} of ${run.maxAttempts})`,
+      );
+      this.lifecycle.progressed(running);
+      await this.runTurn(running, controller);
+    } catch (error) {
+      await this.handleFailure(task, run, error, controller.signal);
+    } finally {
+      stopWatching();
+    }
+  }
+
+  /** For a job the queue gave up on without a run failing (its worker died too often): the task ends failed. */
+  async abandon(taskId: string, reason: string): Promise<void> {
+    await this.lifecycle.finish(taskId, 'failed', { error: reason });
+  }
+
+  private async runTurn(task: Task, controller: AbortController): Promise<void> {
+    // A previous run may have stored the turn and died before recording the outcome: never run it twice.
+    const stored = await this.storedOutcome(task);
+    if (stored) {
+      await this.lifecycle.finish(task.id, 'completed', stored);
+      return;
+    }
+    const turn = await this.chat.start({
+      tenantId: task.tenantId,
+      message: task.instruction,
+      agentName: task.agentName,
+      newConversationId: task.conversationId,
+      taskId: task.id,
+      signal: controller.signal,
+      onIteration: async ({ iteration, maxIterations }) => {
+        const progress = Math.min(MAX_RUNNING_PROGRESS, Math.round((iteration / maxIterations) * 1e4) / 1e4);
+        const recorded = await this.tasks.recordProgress(task.id, progress);
+        if (!recorded) return;
+        if (recorded.cancelRequested) controller.abort();
+        this.lifecycle.progressed({ id: task.id, status: 'running', progress: recorded.progress });
+      },
+    });
+    let done: DoneEvent | undefined;
+    for await (const event of turn.events) if (event.type === 'done') done = event;
+    if (!done) throw new Error('The turn ended without a done event.');
+    const outcome: TaskOutcome = {
+      result: done.response,
+      usage: { inputTokens: done.input_tokens, outputTokens: done.output_tokens, costUsd: done.cost_usd },
+    };
+    await this.lifecycle.finish(
+      task.id,
+      done.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
+      outcome,
+    );
+  }
+
+  /** The outcome of a turn already stored in the task's conversation, if a crashed run got that far. */
+  private async storedOutcome(task: Task): Promise<TaskOutcome | null> {
+    let conversation;
+    try {
+      conversation = await this.conversations.get(task.tenantId, task.conversationId);
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    }
+    // The conversation exists from the start of its first turn; only stored messages mean the turn was stored.
+    if (conversation.messageCount === 0) return null;
+    const messages = await this.conversations.messages(task.tenantId, conversation.id);
+    const result = messages
+      .filter((m) => m.role === 'assistant')
+      .map((m) =>
+        typeof m.content === 'string'
+          ? m.content
+          : m.content.map((b) => (b.type === 'text' ? b.text : '')).join(''),
+      )
+      .join('');
+    return {
+      result,
+      usage: {
+        inputTokens: conversation.inputTokens,
+        outputTokens: conversation.outputTokens,
+        costUsd: conversation.costUsd,
+      },
+    };
+  }
+
+  private async handleFailure(task: Task, run: TaskRun, error: unknown, signal: AbortSignal): Promise<never> {
+    if (signal.aborted) {
+      // A cancel that surfaced as an error (e.g. while the turn was being stored) is still a cancel.
+      await this.lifecycle.finish(task.id, 'cancelled', {});
+      throw new PermanentTaskFailure('The task was cancelled.');
+    }
+    const message = describeFailure(error);
+    const transient = isTransient(error);
+    if (!transient && !(error instanceof DomainError)) {
+      this.logger.error({ err: error, task_id: task.id }, `Task ${task.id} failed unexpectedly`);
+    }
+    if (transient && run.attempt < run.maxAttempts) {
+      const retrying = await this.tasks.markRetrying(
+        task.id,
+        `${message} Attempt ${run.attempt} of ${run.maxAttempts} failed; it will be retried.`,
+      );
+      if (retrying) this.lifecycle.progressed(retrying);
+      throw new TransientTaskFailure(message);
+    }
+    const final = transient ? `${message} (gave up after ${run.attempt} attempts)` : message;
+    await this.lifecycle.finish(task.id, 'failed', { error: final });
+    throw new PermanentTaskFailure(final);
+  }
+}

@@ -1,0 +1,37 @@
+// The queue port: what the task lib needs from a job queue. Bull is behind it today (BullTaskQueue);
+// moving to BullMQ, or a synchronous driver for tests, is one adapter.
+export const AGENT_TASKS_QUEUE = 'agent-tasks';
+export const WEBHOOKS_QUEUE = 'webhooks';
+
+export interface TaskJob {
+  taskId: string;
+  /** The request that created the task, for the job's log lines. */
+  requestId?: string | null;
+}
+
+/**
+ * One webhook event. Its body is built from the finished task's row at each attempt (a finished task no
+ * longer changes, so every retry sends the same bytes under the same id) and stays out of Redis.
+ */
+export interface WebhookJob {
+  webhookId: string;
+  taskId: string;
+  tenantId: string;
+  event: string;
+  url: string;
+}
+
+export type TaskJobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'missing';
+
+export type TaskRemoval = 'removed' | 'missing' | 'active';
+
+export abstract class TaskQueue {
+  /** The queue's name including its prefix: what a task row records as its owner. */
+  abstract readonly taskQueueName: string;
+  /** Adds the task's job; its id is the task id, so adding it twice is harmless. */
+  abstract enqueueTask(job: TaskJob): Promise<void>;
+  /** Removes the task's job unless a worker holds it (`active`). */
+  abstract removeTask(taskId: string): Promise<TaskRemoval>;
+  abstract taskJobState(taskId: string): Promise<{ state: TaskJobState; failedReason?: string }>;
+  abstract enqueueWebhook(job: WebhookJob): Promise<void>;
+}

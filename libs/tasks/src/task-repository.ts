@@ -1,0 +1,234 @@
+// Task state in PostgreSQL, the source of truth: every status change is one conditional UPDATE, so two
+// processes (a worker and a cancel, a re-run and its predecessor) can never both move a task on.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { TaskEntity } from './task.entity';
+import type { FinalTaskState, NewTask, Task, TaskPage, TaskState } from './task-records';
+
+const UNFINISHED = `status IN ('queued', 'running')`;
+
+/** TypeORM answers an UPDATE … RETURNING with `[rows, affected]`. */
+function returned<T>(result: unknown): T[] {
+  return (result as [T[], number])[0];
+}
+
+function toTask(row: TaskEntity): Task {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    agentName: row.agent_name,
+    instruction: row.instruction,
+    status: row.status,
+    progress: Number(row.progress),
+    result: row.result,
+    error: row.error,
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    costUsd: Number(row.cost_usd),
+    attempts: row.attempts,
+    webhookUrl: row.webhook_url,
+    metadata: row.metadata,
+    conversationId: row.conversation_id,
+    queue: row.queue,
+    requestId: row.request_id,
+    createdAt: new Date(row.created_at),
+    startedAt: row.started_at ? new Date(row.started_at) : null,
+    finishedAt: row.finished_at ? new Date(row.finished_at) : null,
+    cancelRequestedAt: row.cancel_requested_at ? new Date(row.cancel_requested_at) : null,
+  };
+}
+
+export interface TaskOutcome {
+  result?: string | null;
+  error?: string | null;
+  usage?: { inputTokens: number; outputTokens: number; costUsd: number };
+}
+
+export interface DeliveryAttempt {
+  taskId: string;
+  tenantId: string;
+  webhookId: string;
+  event: string;
+  url: string;
+  attempt: number;
+  delivered: boolean;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+@Injectable()
+export class TaskRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(
+    tenantId: string,
+    ids: { id: string; conversationId: string },
+    queue: string,
+    input: NewTask,
+  ): Promise<Task> {
+    const rows: TaskEntity[] = await this.dataSource.query(
+      `INSERT INTO tasks (id, tenant_id, agent_name, instruction, webhook_url, metadata, conversation_id, queue, request_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      [
+        ids.id,
+        tenantId,
+        input.agentName,
+        input.instruction,
+        input.webhookUrl ?? null,
+        JSON.stringify(input.metadata ?? {}),
+        ids.conversationId,
+        queue,
+        input.requestId ?? null,
+      ],
+    );
+    return toTask(rows[0]);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM tasks WHERE id = $1`, [id]);
+  }
+
+  /** Any tenant's task: for the processor, which got the id from its own job. */
+  async findById(id: string): Promise<Task | null> {
+    const rows: TaskEntity[] = await this.dataSource.query(`SELECT * FROM tasks WHERE id = $1`, [id]);
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  async findForTenant(tenantId: string, id: string): Promise<Task | null> {
+    const rows: TaskEntity[] = await this.dataSource.query(
+      `SELECT * FROM tasks WHERE id = $1 AND tenant_id = $2`,
+      [id, tenantId],
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  async list(
+    tenantId: string,
+    filter: { status?: TaskState; page: number; pageSize: number },
+  ): Promise<TaskPage> {
+    const params: unknown[] = [tenantId];
+    let where = 'tenant_id = $1';
+    if (filter.status) {
+      params.push(filter.status);
+      where += ` AND status = $${params.length}`;
+    }
+    const [rows, count] = await Promise.all([
+      this.dataSource.query(
+        `SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, id DESC
+         LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, filter.pageSize, (filter.page - 1) * filter.pageSize],
+      ) as Promise<TaskEntity[]>,
+      this.dataSource.query(`SELECT count(*)::int AS total FROM tasks WHERE ${where}`, params) as Promise<
+        Array<{ total: number }>
+      >,
+    ]);
+    return { items: rows.map(toTask), total: count[0].total };
+  }
+
+  /** Starts a run: counts the attempt. Null when the task has ended meanwhile (a cancel won the race). */
+  async markRunning(id: string): Promise<Task | null> {
+    const rows = returned<TaskEntity>(
+      await this.dataSource.query(
+        `UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()),
+         error = NULL
+       WHERE id = $1 AND ${UNFINISHED} RETURNING *`,
+        [id],
+      ),
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** Raises the progress of a running task (never lowers it); answers whether a cancel was requested. */
+  async recordProgress(
+    id: string,
+    progress: number,
+  ): Promise<{ progress: number; cancelRequested: boolean } | null> {
+    const rows = returned<{ progress: number; cancel_requested_at: Date | null }>(
+      await this.dataSource.query(
+        `UPDATE tasks SET progress = GREATEST(progress, $2) WHERE id = $1 AND status = 'running'
+       RETURNING progress, cancel_requested_at`,
+        [id, progress],
+      ),
+    );
+    if (!rows.length) return null;
+    return { progress: Number(rows[0].progress), cancelRequested: rows[0].cancel_requested_at !== null };
+  }
+
+  /** A run failed transiently: back to `queued` until the queue's retry, with the reason in `error`. */
+  async markRetrying(id: string, error: string): Promise<Task | null> {
+    const rows = returned<TaskEntity>(
+      await this.dataSource.query(
+        `UPDATE tasks SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running' RETURNING *`,
+        [id, error],
+      ),
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** Ends an unfinished task; null when it had already ended (whoever ended it first wins). */
+  async finish(id: string, state: FinalTaskState, outcome: TaskOutcome): Promise<Task | null> {
+    const usage = outcome.usage;
+    const rows = returned<TaskEntity>(
+      await this.dataSource.query(
+        `UPDATE tasks SET status = $2, result = $3, error = $4,
+         progress = CASE WHEN $2 = 'completed' THEN 1 ELSE progress END,
+         input_tokens = COALESCE($5, input_tokens), output_tokens = COALESCE($6, output_tokens),
+         cost_usd = COALESCE($7, cost_usd), finished_at = now()
+       WHERE id = $1 AND ${UNFINISHED} RETURNING *`,
+        [
+          id,
+          state,
+          outcome.result ?? null,
+          outcome.error ?? null,
+          usage?.inputTokens ?? null,
+          usage?.outputTokens ?? null,
+          usage?.costUsd ?? null,
+        ],
+      ),
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** Marks an unfinished task for cancellation; null when it has already ended. */
+  async requestCancel(tenantId: string, id: string): Promise<Task | null> {
+    const rows = returned<TaskEntity>(
+      await this.dataSource.query(
+        `UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, now())
+       WHERE id = $1 AND tenant_id = $2 AND ${UNFINISHED} RETURNING *`,
+        [id, tenantId],
+      ),
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** The unfinished tasks of a queue, oldest first: what start-up recovery checks against the queue. */
+  async unfinished(queue: string, limit: number): Promise<Task[]> {
+    const rows: TaskEntity[] = await this.dataSource.query(
+      `SELECT * FROM tasks WHERE queue = $1 AND ${UNFINISHED} ORDER BY created_at LIMIT $2`,
+      [queue, limit],
+    );
+    return rows.map(toTask);
+  }
+
+  async recordDelivery(attempt: DeliveryAttempt): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO webhook_deliveries
+         (task_id, tenant_id, webhook_id, event, url, attempt, delivered, status_code, error, duration_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        attempt.taskId,
+        attempt.tenantId,
+        attempt.webhookId,
+        attempt.event,
+        attempt.url,
+        attempt.attempt,
+        attempt.delivered,
+        attempt.statusCode,
+        attempt.error,
+        attempt.durationMs,
+      ],
+    );
+  }
+}

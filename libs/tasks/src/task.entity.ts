@@ -1,0 +1,45 @@
+// Table mappings of background tasks and their webhook attempts; they stay inside this lib (callers get records).
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+const numeric = { to: (v: number) => v, from: (v: string | null) => (v === null ? 0 : Number(v)) };
+
+@Entity({ name: 'tasks' })
+export class TaskEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('text') tenant_id: string;
+  @Column('text') agent_name: string;
+  @Column('text') instruction: string;
+  @Column('text') status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  @Column('real') progress: number;
+  @Column('text', { nullable: true }) result: string | null;
+  @Column('text', { nullable: true }) error: string | null;
+  @Column('bigint', { transformer: numeric }) input_tokens: number;
+  @Column('bigint', { transformer: numeric }) output_tokens: number;
+  @Column('numeric', { transformer: numeric }) cost_usd: number;
+  @Column('integer') attempts: number;
+  @Column('text', { nullable: true }) webhook_url: string | null;
+  @Column('jsonb') metadata: Record<string, unknown>;
+  @Column('uuid') conversation_id: string;
+  @Column('text') queue: string;
+  @Column('text', { nullable: true }) request_id: string | null;
+  @Column('timestamptz') created_at: Date;
+  @Column('timestamptz', { nullable: true }) started_at: Date | null;
+  @Column('timestamptz', { nullable: true }) finished_at: Date | null;
+  @Column('timestamptz', { nullable: true }) cancel_requested_at: Date | null;
+}
+
+@Entity({ name: 'webhook_deliveries' })
+export class WebhookDeliveryEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid') task_id: string;
+  @Column('text') tenant_id: string;
+  @Column('text') webhook_id: string;
+  @Column('text') event: string;
+  @Column('text') url: string;
+  @Column('integer') attempt: number;
+  @Column('boolean') delivered: boolean;
+  @Column('integer', { nullable: true }) status_code: number | null;
+  @Column('text', { nullable: true }) error: string | null;
+  @Column('integer') duration_ms: number;
+  @Column('timestamptz') created_at: Date;
+}

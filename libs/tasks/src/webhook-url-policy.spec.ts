@@ -1,0 +1,97 @@
+import { AppConfig, ValidationError } from '@lib/core';
+import { refusedAddressReason, WebhookTargetRefused, WebhookUrlPolicy } from './webhook-url-policy';
+
+describe('refusedAddressReason', () => {
+  it.each([
+    ['127.0.0.1', 'loopback'],
+    ['127.255.0.9', 'loopback'],
+    ['::1', 'loopback'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['10.0.0.1', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.0.1', 'private'],
+    ['fc00::1', 'private'],
+    ['fd12:3456::1', 'private'],
+    ['100.64.0.1', 'carrier-grade NAT'],
+    ['100.100.100.200', 'carrier-grade NAT'],
+    ['169.254.169.254', 'cloud metadata'],
+    ['fd00:ec2::254', 'cloud metadata'],
+    ['169.254.1.1', 'link-local'],
+    ['fe80::1', 'link-local'],
+    ['0.0.0.0', 'unspecified'],
+    ['::', 'unspecified'],
+    ['224.0.0.1', 'multicast'],
+    ['ff02::1', 'multicast'],
+    ['64:ff9b::10.0.0.1', 'private'],
+    ['240.0.0.1', 'reserved'],
+  ])('refuses %s (%s)', (address, reason) => {
+    expect(refusedAddressReason(address)).toContain(reason);
+  });
+
+  it.each([
+    '93.184.216.34',
+    '8.8.8.8',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+  ])('accepts the public address %s', (address) => {
+    expect(refusedAddressReason(address)).toBeNull();
+  });
+});
+
+describe('WebhookUrlPolicy', () => {
+  const policyWith = (allowed: string[], answers: Record<string, string[]>) => {
+    const policy = new WebhookUrlPolicy(Object.assign(new AppConfig(), { webhookAllowedHosts: allowed }));
+    policy.useLookup(async (host) => {
+      const addresses = answers[host];
+      if (!addresses) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+      return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    });
+    return policy;
+  };
+
+  it('resolves a public host to the address the delivery will connect to', async () => {
+    const policy = policyWith([], { 'hooks.example.com': ['93.184.216.34'] });
+    await expect(policy.resolve('https://hooks.example.com/x')).resolves.toMatchObject({
+      address: '93.184.216.34',
+      family: 4,
+    });
+  });
+
+  it('refuses a host when any of its addresses is internal', async () => {
+    const policy = policyWith([], { 'mixed.example.com': ['93.184.216.34', '10.0.0.7'] });
+    await expect(policy.resolve('https://mixed.example.com/x')).rejects.toThrow(
+      /resolves to 10\.0\.0\.7, a private address/,
+    );
+  });
+
+  it('lets the allow-list name a host, and only that host', async () => {
+    const policy = policyWith(['hooks.internal'], {
+      'hooks.internal': ['10.0.0.8'],
+      'other.internal': ['10.0.0.9'],
+    });
+    await expect(policy.resolve('http://hooks.internal:8080/x')).resolves.toMatchObject({
+      address: '10.0.0.8',
+    });
+    await expect(policy.resolve('http://other.internal/x')).rejects.toBeInstanceOf(WebhookTargetRefused);
+  });
+
+  it('refuses unresolvable hosts, other schemes and credentials', async () => {
+    const policy = policyWith([], {});
+    await expect(policy.resolve('https://nowhere.invalid/')).rejects.toThrow(/could not be resolved/);
+    await expect(policy.resolve('file:///etc/passwd')).rejects.toThrow(/only http and https/);
+    await expect(policy.resolve('https://u:p@93.184.216.34/')).rejects.toThrow(/credentials/);
+  });
+
+  it('answers a refusal at creation as a 400 naming webhook_url', async () => {
+    const policy = policyWith([], {});
+    const refusal = policy.assertAcceptable('http://169.254.169.254/latest/meta-data/');
+    await expect(refusal).rejects.toBeInstanceOf(ValidationError);
+    await expect(refusal).rejects.toMatchObject({
+      details: [{ field: 'webhook_url', message: expect.stringContaining('cloud metadata') }],
+    });
+  });
+});

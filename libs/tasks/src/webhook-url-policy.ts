@@ -1,0 +1,164 @@
+// SSRF guard for webhook URLs: a tenant must not make the service call into its own network. Checked at
+// task creation (400) and again at every delivery, which then connects to the address it checked.
+import { Injectable } from '@nestjs/common';
+import { promises as dns } from 'node:dns';
+import { BlockList, isIP } from 'node:net';
+import { AppConfig, ValidationError } from '@lib/core';
+
+const FIELD = 'webhook_url';
+
+interface Range {
+  subnet: string;
+  prefix: number;
+  reason: string;
+}
+
+// Order matters: the first range that holds an address names why it is refused.
+const V4_RANGES: Range[] = [
+  { subnet: '169.254.169.254', prefix: 32, reason: 'a cloud metadata address' },
+  { subnet: '0.0.0.0', prefix: 8, reason: 'an unspecified address' },
+  { subnet: '127.0.0.0', prefix: 8, reason: 'a loopback address' },
+  { subnet: '10.0.0.0', prefix: 8, reason: 'a private address' },
+  { subnet: '172.16.0.0', prefix: 12, reason: 'a private address' },
+  { subnet: '192.168.0.0', prefix: 16, reason: 'a private address' },
+  { subnet: '100.64.0.0', prefix: 10, reason: 'a shared (carrier-grade NAT) address' },
+  { subnet: '169.254.0.0', prefix: 16, reason: 'a link-local address' },
+  { subnet: '192.0.0.0', prefix: 24, reason: 'a reserved address' },
+  { subnet: '192.0.2.0', prefix: 24, reason: 'a reserved address' },
+  { subnet: '198.18.0.0', prefix: 15, reason: 'a reserved address' },
+  { subnet: '198.51.100.0', prefix: 24, reason: 'a reserved address' },
+  { subnet: '203.0.113.0', prefix: 24, reason: 'a reserved address' },
+  { subnet: '224.0.0.0', prefix: 4, reason: 'a multicast address' },
+  { subnet: '240.0.0.0', prefix: 4, reason: 'a reserved address' },
+];
+
+const V6_RANGES: Range[] = [
+  { subnet: 'fd00:ec2::254', prefix: 128, reason: 'a cloud metadata address' },
+  { subnet: '::', prefix: 128, reason: 'an unspecified address' },
+  { subnet: '::1', prefix: 128, reason: 'a loopback address' },
+  { subnet: 'fc00::', prefix: 7, reason: 'a private (unique local) address' },
+  { subnet: 'fe80::', prefix: 10, reason: 'a link-local address' },
+  { subnet: 'fec0::', prefix: 10, reason: 'a site-local address' },
+  { subnet: 'ff00::', prefix: 8, reason: 'a multicast address' },
+  { subnet: '100::', prefix: 64, reason: 'a reserved address' },
+  { subnet: '2001:db8::', prefix: 32, reason: 'a reserved address' },
+];
+
+const RANGES = [
+  ...V4_RANGES.map((range) => ({ ...range, family: 'ipv4' as const })),
+  ...V6_RANGES.map((range) => ({ ...range, family: 'ipv6' as const })),
+].map((range) => {
+  const list = new BlockList();
+  list.addSubnet(range.subnet, range.prefix, range.family);
+  return { ...range, list };
+});
+
+/** IPv4 written inside IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::`, compatible `::a.b.c.d`), or null. */
+function embeddedIpv4(address: string): string | null {
+  const lower = address.toLowerCase();
+  const dotted = /^(?:::ffff:|64:ff9b::|::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  if (dotted) return dotted[1];
+  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (!hex) return null;
+  const high = parseInt(hex[1], 16);
+  const low = parseInt(hex[2], 16);
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
+/** Why an IP address may not be a webhook target, or null for a public unicast address. */
+export function refusedAddressReason(address: string): string | null {
+  const family = isIP(address);
+  if (family === 0) return 'not an IP address';
+  if (family === 6) {
+    const v4 = embeddedIpv4(address);
+    if (v4) return refusedAddressReason(v4);
+  }
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  for (const range of RANGES) {
+    if (range.family === type && range.list.check(address, type)) return range.reason;
+  }
+  return null;
+}
+
+export interface ResolvedTarget {
+  url: URL;
+  /** The address the delivery connects to: the one that was checked. */
+  address: string;
+  family: 4 | 6;
+}
+
+export class WebhookTargetRefused extends Error {
+  override name = 'WebhookTargetRefused';
+}
+
+export type Lookup = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+
+const systemLookup: Lookup = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
+
+@Injectable()
+export class WebhookUrlPolicy {
+  private lookup: Lookup = systemLookup;
+
+  constructor(private readonly config: AppConfig) {}
+
+  /** For tests of name resolution (e.g. DNS rebinding): another resolver; `undefined` restores the system's. */
+  useLookup(lookup: Lookup | undefined): void {
+    this.lookup = lookup ?? systemLookup;
+  }
+
+  /** Refuses (400) a webhook_url this service must not call. */
+  async assertAcceptable(raw: string): Promise<void> {
+    try {
+      await this.resolve(raw);
+    } catch (error) {
+      if (!(error instanceof WebhookTargetRefused)) throw error;
+      throw new ValidationError(`The webhook_url is refused: ${error.message}`, [
+        { field: FIELD, message: error.message },
+      ]);
+    }
+  }
+
+  /**
+   * Resolves the URL's host and checks every address it has; an allow-listed host skips the address check.
+   * Throws WebhookTargetRefused with a sentence saying why.
+   */
+  async resolve(raw: string): Promise<ResolvedTarget> {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new WebhookTargetRefused('it is not a valid URL.');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new WebhookTargetRefused('only http and https URLs are allowed.');
+    }
+    if (url.username || url.password) {
+      throw new WebhookTargetRefused('the URL must not carry credentials.');
+    }
+    const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const allowed = this.config.webhookAllowedHosts.includes(host);
+    let addresses: Array<{ address: string; family: number }>;
+    if (isIP(host)) {
+      addresses = [{ address: host, family: isIP(host) }];
+    } else {
+      try {
+        addresses = await this.lookup(host);
+      } catch {
+        throw new WebhookTargetRefused(`its host "${host}" could not be resolved.`);
+      }
+      if (!addresses.length) throw new WebhookTargetRefused(`its host "${host}" has no address.`);
+    }
+    if (!allowed) {
+      for (const { address } of addresses) {
+        const reason = refusedAddressReason(address);
+        if (reason) {
+          throw new WebhookTargetRefused(
+            `its host "${host}" resolves to ${address}, ${reason}; add the host to WEBHOOK_ALLOWED_HOSTS to allow it.`,
+          );
+        }
+      }
+    }
+    const [first] = addresses;
+    return { url, address: first.address, family: first.family === 6 ? 6 : 4 };
+  }
+}
