@@ -47,6 +47,8 @@ const waitForSignal = {
     }),
 };
 
+const queuePrefix = `streaming-${randomUUID().slice(0, 8)}`;
+
 describe('streaming turns', () => {
   let fake: FakeAnthropic;
   let a: TestApp;
@@ -61,6 +63,8 @@ describe('streaming turns', () => {
     LLM_MAX_RETRIES: '0',
     SSE_HEARTBEAT_MS: '150',
     SOCKET_MAX_PAYLOAD_BYTES: '65536',
+    RUN_WORKERS_IN_API: 'true',
+    QUEUE_PREFIX: queuePrefix,
   });
   const socketOn = async (app: TestApp, key = a.userKey) => {
     const s = await connectSocket(app.url, key);
@@ -338,6 +342,46 @@ describe('streaming turns', () => {
     });
   });
 
+  describe('task events', () => {
+    it('subscribe_task delivers rising task_progress and one task_done for the caller’s task', async () => {
+      const gate = fake.gate();
+      fake.enqueue({ text: 'Report ready.', gate });
+      const s = await socketOn(a);
+      const created = await a.request('POST', '/v1/tasks', {
+        json: { agent_name: 'support', instruction: 'Write the weekly report' },
+      });
+      expect(created.status).toBe(202);
+      const taskId = created.body.task_id;
+      expect(await s.call('subscribe_task', { task_id: taskId })).toEqual({ task_id: taskId });
+      while (!gate.isWaiting) await new Promise((r) => setTimeout(r, 5));
+      gate.release();
+      const done = await s.waitFor((e) => e.name === 'task_done', 10_000);
+      expect(done.payload).toMatchObject({ task_id: taskId, status: 'completed', progress: 1 });
+      const progress = s.named('task_progress').map((e) => e.payload.progress);
+      expect(progress.length).toBeGreaterThan(0);
+      expect([...progress].sort((x, y) => x - y)).toEqual(progress);
+      expect(s.named('task_done')).toHaveLength(1);
+    });
+
+    it('refuses subscribe_task for another tenant’s task or an unknown id with not_found', async () => {
+      const other = await startTestApp(env());
+      try {
+        fake.enqueue({ text: 'Theirs.' });
+        const theirs = await other.request('POST', '/v1/tasks', {
+          json: { agent_name: 'support', instruction: 'x' },
+        });
+        const s = await socketOn(a);
+        expect((await s.call('subscribe_task', { task_id: theirs.body.task_id })).error.type).toBe(
+          'not_found',
+        );
+        expect((await s.call('subscribe_task', { task_id: randomUUID() })).error.type).toBe('not_found');
+        expect((await s.call('subscribe_task', { task_id: 'nope' })).error.type).toBe('validation_error');
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   describe('two instances', () => {
     it('a client on instance B that joins sees the turn running on instance A, and the lock holds across them', async () => {
       const gate = fake.gate();
@@ -433,7 +477,9 @@ describe('streaming turns', () => {
       expect(response.headers.get('x-request-id')).toEqual(expect.any(String));
       // Headers the app's hooks set before the stream took over the response are kept.
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(response.headers.get('x-ratelimit-limit') ?? response.headers.get('x-ratelimit-remaining')).not.toBeNull();
+      expect(
+        response.headers.get('x-ratelimit-limit') ?? response.headers.get('x-ratelimit-remaining'),
+      ).not.toBeNull();
       const seen: Array<{ event?: string; data?: any }> = [];
       for await (const frame of frames(response)) {
         if (frame.comment !== undefined) continue;

@@ -21,7 +21,6 @@ import { HealthController } from './health/health.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { SseStreams } from './chat/sse-stream';
 import { ChatGateway } from './realtime/chat.gateway';
-import { TaskLookup } from './realtime/task-lookup';
 import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { ApiKeyThrottlerGuard, throttlerOptions } from './http/rate-limit.guard';
 import { createValidationPipe } from './http/validation';
@@ -62,7 +61,6 @@ export class AppModule {
       providers: [
         SseStreams,
         ChatGateway,
-        TaskLookup,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         // In this order: the key is known before its rate limit is counted.

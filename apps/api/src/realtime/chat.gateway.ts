@@ -14,10 +14,10 @@ import type { Namespace, Socket } from 'socket.io';
 import { SocketAuthenticator } from '@lib/auth';
 import { DomainError } from '@lib/core';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
+import { TaskService } from '@lib/tasks';
 import { CHAT_NAMESPACE, conversationRoom, LiveTurns, taskRoom, TurnCancellations } from '@lib/realtime';
 import { ChatRequestDto } from '../chat/chat.dto';
 import { ConversationRefPayload, parsePayload, TaskRefPayload } from './socket-payloads';
-import { TaskLookup } from './task-lookup';
 
 type AckFn = ((response: unknown) => void) | undefined;
 
@@ -37,7 +37,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly cancellations: TurnCancellations,
     private readonly conversations: ConversationStore,
     private readonly auth: SocketAuthenticator,
-    private readonly tasks: TaskLookup,
+    private readonly tasks: TaskService,
     private readonly lock: ConversationLock,
   ) {}
 
@@ -143,7 +143,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   ): Promise<void> {
     try {
       const { task_id } = await parsePayload(TaskRefPayload, body);
-      await this.tasks.assertVisible((socket.data as SocketState).tenantId, task_id);
+      // Another tenant's task answers not_found, like a missing one.
+      await this.tasks.get((socket.data as SocketState).tenantId, task_id);
       await socket.join(taskRoom(task_id));
       ack?.({ task_id });
     } catch (error) {
