@@ -284,12 +284,24 @@ describe('AnthropicLlmClient against the fake provider', () => {
   });
 
   describe('retries and failures', () => {
-    it('lets the SDK retry a 429 after its retry-after and then succeeds', async () => {
+    it('makes one attempt only: the SDK never retries, ResilientLlmClient does (so the two never multiply)', async () => {
       fake.enqueue({ status: 429, retryAfter: 1, retryAfterMs: 20 }, { text: 'Second time lucky.' });
-      const { result } = await collect(clientFor(fake, { llmMaxRetries: 1 }).stream(request()));
-      expect(result.content).toEqual([{ type: 'text', text: 'Second time lucky.' }]);
-      expect(fake.requests).toHaveLength(2);
-      expect(fake.requests[1].headers['x-stainless-retry-count']).toBe('1');
+      const error = await failureOf(clientFor(fake, { llmMaxRetries: 3 }).stream(request()));
+      expect(error).toMatchObject({ kind: 'rate_limited', retryAfterSeconds: 0.02 });
+      expect(fake.requests).toHaveLength(1);
+      expect(fake.requests[0].headers['x-stainless-retry-count']).toBe('0');
+    });
+
+    it('reads the retry-after of a 529 and a 503 too', async () => {
+      fake.enqueue({ status: 529, retryAfter: 3 }, { status: 503, retryAfter: 2 });
+      expect(await failureOf(clientFor(fake).stream(request()))).toMatchObject({
+        kind: 'overloaded',
+        retryAfterSeconds: 3,
+      });
+      expect(await failureOf(clientFor(fake).stream(request()))).toMatchObject({
+        kind: 'server_error',
+        retryAfterSeconds: 2,
+      });
     });
 
     it('reports a 429 as rate_limited with the retry-after seconds once the SDK may not retry', async () => {

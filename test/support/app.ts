@@ -2,6 +2,7 @@
 // with a user key and an admin key of that tenant.
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
 import { ApiKeyService } from '@lib/auth';
 import { createApp } from '../../apps/api/src/bootstrap';
 import { openTestDataSource } from './database';
@@ -25,9 +26,20 @@ export interface TestApp {
 /** The user key of every running test app, by URL, so a plain `request(t.url, …)` is authenticated too. */
 const defaultKeys = new Map<string, string>();
 
-export async function startTestApp(overrides: Record<string, string | undefined> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Where the app's JSON log lines go (give LOG_LEVEL too: tests log nothing by default). */
+  logDestination?: DestinationStream;
+}
+
+export async function startTestApp(
+  overrides: Record<string, string | undefined> = {},
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const tenantId = `test-${randomUUID()}`;
-  const app = await createApp({ env: testEnv({ DEFAULT_TENANT: tenantId, ...overrides }) });
+  const app = await createApp({
+    env: testEnv({ DEFAULT_TENANT: tenantId, ...overrides }),
+    logDestination: options.logDestination,
+  });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const keys = app.get(ApiKeyService);

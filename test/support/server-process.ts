@@ -33,6 +33,10 @@ export interface ServerProcess {
   lines: string[];
   /** SIGTERM, then the exit code once the process is gone. */
   stop(): Promise<number | null>;
+  /** Sends a signal without waiting (a graceful shutdown under way can then be watched). */
+  signal(name: NodeJS.Signals): void;
+  /** The exit code, once the process has exited. */
+  readonly exited: Promise<number | null>;
 }
 
 /** Starts the server with exactly `env` (plus PATH), in `cwd`; resolves once it listens. */
@@ -78,5 +82,9 @@ export async function startServerProcess(
       const [code] = await exited;
       return code;
     },
+    signal: (name) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    },
+    exited: exited.then(([code]) => code),
   };
 }

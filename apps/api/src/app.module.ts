@@ -12,6 +12,7 @@ import { LlmModule } from '@lib/llm';
 import { ToolsModule } from '@lib/tools';
 import { RealtimeModule } from '@lib/realtime';
 import { TasksModule } from '@lib/tasks';
+import { UsageModule } from '@lib/usage';
 import { TaskProcessorsModule } from '../../worker/src/processors/task-processors.module';
 import { ApiKeysController } from './admin/api-keys.controller';
 import { CatalogController } from './catalog/catalog.controller';
@@ -19,8 +20,11 @@ import { ChatController } from './chat/chat.controller';
 import { ConversationsController } from './conversations/conversations.controller';
 import { HealthController } from './health/health.controller';
 import { TasksController } from './tasks/tasks.controller';
+import { UsageController } from './usage/usage.controller';
 import { SseStreams } from './chat/sse-stream';
 import { ChatGateway } from './realtime/chat.gateway';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+import { MetricsController } from './metrics/metrics.controller';
 import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { ApiKeyThrottlerGuard, throttlerOptions } from './http/rate-limit.guard';
 import { createValidationPipe } from './http/validation';
@@ -29,7 +33,7 @@ import { createValidationPipe } from './http/validation';
 export class AppModule {
   static forRoot(options: CoreModuleOptions = {}): DynamicModule {
     // Single-machine installs run the queue consumers in this process too (RUN_WORKERS_IN_API).
-    const { runWorkersInApi } = loadConfig(options.env ?? processEnv());
+    const { runWorkersInApi, metricsPort } = loadConfig(options.env ?? processEnv());
     return {
       module: AppModule,
       imports: [
@@ -48,6 +52,7 @@ export class AppModule {
         ChatModule,
         RealtimeModule,
         TasksModule,
+        UsageModule,
         ...(runWorkersInApi ? [TaskProcessorsModule] : []),
       ],
       controllers: [
@@ -57,10 +62,14 @@ export class AppModule {
         HealthController,
         ApiKeysController,
         TasksController,
+        UsageController,
+        // With METRICS_PORT, /metrics has a listener of its own (MetricsServer) and is not served here.
+        ...(metricsPort === undefined ? [MetricsController] : []),
       ],
       providers: [
         SseStreams,
         ChatGateway,
+        GracefulShutdown,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },
         // In this order: the key is known before its rate limit is counted.

@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AdminKeyBootstrap } from '@lib/auth';
-import { AppConfig, CoreModuleOptions, loadConfig, processEnv } from '@lib/core';
+import { AppConfig, CoreModuleOptions, loadConfig, processEnv, ShutdownState } from '@lib/core';
 import { AppModule } from './app.module';
 import { mountQueueBoard } from './admin/queue-board';
 import { RedisIoAdapter } from './realtime/redis-io.adapter';
+import { observeRequests } from './http/request-observability';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -102,13 +103,15 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
       maxAge: 600,
     });
   }
-  app.useWebSocketAdapter(new RedisIoAdapter(app, config));
+  const shutdown = app.get(ShutdownState);
+  app.useWebSocketAdapter(new RedisIoAdapter(app, config, () => shutdown.draining));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-ID', request.id);
     reply.header('X-Response-Time', `${reply.elapsedTime.toFixed(2)}ms`);
   });
-  app.enableShutdownHooks();
+  observeRequests(app);
+  // No enableShutdownHooks(): main.ts handles SIGTERM itself, draining turns (GracefulShutdown) before app.close().
   SwaggerModule.setup('docs', app, () => openApiDocument(app), {
     jsonDocumentUrl: 'docs-json',
     yamlDocumentUrl: 'docs-yaml',

@@ -1,9 +1,15 @@
-// Starts the API: configuration checked first (one sentence on failure), database created and migrated for local use.
+// Starts the API: tracing first (when OTEL_* asks for it), configuration checked (one sentence on failure),
+// database created and migrated for local use; SIGTERM drains running turns before the connections close.
+import { tracing } from './tracing';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
-import { AppConfig, ConfigError, ensureDatabaseExists, loadConfig } from '@lib/core';
+import { AppConfig, ConfigError, ensureDatabaseExists, loadConfig, onShutdownSignal } from '@lib/core';
 import { createApp } from './bootstrap';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown';
+
+/** What the connections, queues and trace export may take after the drain, before the process gives up. */
+const CLOSE_ALLOWANCE_MS = 15_000;
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -19,9 +25,22 @@ async function main(): Promise<void> {
   }
   if (config.databaseMigrate) await ensureDatabaseExists(config.databaseUrl);
   const app = await createApp();
-  await app.listen(config.port, config.host);
   const logger = new Logger('Bootstrap');
-  logger.log(`Agent backend listening on ${await app.getUrl()} (docs at /docs)`);
+  onShutdownSignal(
+    async (signal) => {
+      logger.log(`${signal} received: shutting down gracefully (grace period ${config.shutdownGraceMs} ms).`);
+      await app.get(GracefulShutdown).drain();
+      await app.close();
+      await tracing.shutdown();
+    },
+    config.shutdownGraceMs + CLOSE_ALLOWANCE_MS,
+    (message) => logger.warn(message),
+  );
+  await app.listen(config.port, config.host);
+  logger.log(
+    `Agent backend listening on ${await app.getUrl()} (docs at /docs)` +
+      (tracing.enabled ? '; tracing to the configured OTLP exporter' : ''),
+  );
 }
 
 main().catch((error: Error) => {

@@ -1,12 +1,19 @@
-// Starts a worker: configuration checked first (one sentence on failure), then the Bull consumers run until
-// SIGTERM/SIGINT, when the queues close (running jobs finish first; a killed worker's jobs are re-queued).
+// Starts a worker: tracing first (when OTEL_* asks for it), configuration checked (one sentence on failure), then
+// the Bull consumers run until SIGTERM/SIGINT: no new job is taken, running jobs get SHUTDOWN_GRACE_MS to finish,
+// those still running are handed back to the queue, and the connections close. A killed worker's jobs are
+// re-queued once their lock expires.
+import { tracing } from './tracing';
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { AppConfig, ConfigError, loadConfig } from '@lib/core';
+import { AppConfig, ConfigError, loadConfig, onShutdownSignal } from '@lib/core';
+import { QueueConsumers } from './processors/queue-consumers';
 import { WorkerModule } from './worker.module';
+
+/** What the connections and trace export may take after the grace period, before the process gives up. */
+const CLOSE_ALLOWANCE_MS = 15_000;
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -25,9 +32,22 @@ async function main(): Promise<void> {
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
+  const logger = new NestLogger('Worker');
+  onShutdownSignal(
+    async (signal) => {
+      const consumers = app.get(QueueConsumers);
+      logger.log(
+        `${signal} received: taking no new jobs; waiting up to ${config.shutdownGraceMs} ms for ${consumers.runningCount} running job(s).`,
+      );
+      if (!(await consumers.drain(config.shutdownGraceMs))) await consumers.handBack();
+      await app.close();
+      await tracing.shutdown();
+    },
+    config.shutdownGraceMs + CLOSE_ALLOWANCE_MS,
+    (message) => logger.warn(message),
+  );
   await app.init();
-  new NestLogger('Worker').log(
+  logger.log(
     `Worker running agent tasks (concurrency ${config.taskConcurrency}) and webhooks on queue prefix "${config.queuePrefix}"`,
   );
   // Lets a parent process (the e2e tests) know the consumers are registered.

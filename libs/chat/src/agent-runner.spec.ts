@@ -1,9 +1,19 @@
 // The agent loop's own rules, against a scripted model and in-test tools (the model port is injected).
-import { AppConfig } from '@lib/core';
+import { AppConfig, Metrics } from '@lib/core';
 import type { AgentDefinition } from '@lib/agents';
-import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmError, ToolUseBlock } from '@lib/llm';
+import {
+  LlmClient,
+  LlmRequest,
+  LlmResult,
+  LlmStreamEvent,
+  LlmError,
+  PriceTable,
+  ToolUseBlock,
+} from '@lib/llm';
 import { ToolRegistry } from '@lib/tools';
+import type { ReservationOutcome, SpendGuard, SpendScope } from '@lib/usage';
 import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
+import { TurnTelemetry } from './turn-telemetry';
 import { AgentRunner, AgentTurnError } from './agent-runner';
 
 type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError };
@@ -78,8 +88,45 @@ function registry(): ToolRegistry {
 const delay = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
 const use = (id: string, name: string): ToolUseBlock => ({ type: 'tool_use', id, name, input: {} });
 
-async function run(model: ScriptedModel, signal = new AbortController().signal) {
-  const runner = new AgentRunner(model, registry());
+/** A budget of `limitUsd` kept in memory: grants a reservation only if spent + reserved + worst case fits. */
+class BudgetForTest {
+  spent = 0;
+  reserved = 0;
+  readonly reservations: number[] = [];
+  readonly settlements: number[] = [];
+  constructor(private readonly limitUsd = Infinity) {}
+  async reserve(_scope: SpendScope, worst: number): Promise<ReservationOutcome> {
+    if (this.spent + this.reserved + worst > this.limitUsd) {
+      return { granted: false, limit: 'conversation', limitUsd: this.limitUsd, committedUsd: this.spent };
+    }
+    this.reserved += worst;
+    this.reservations.push(worst);
+    return {
+      granted: true,
+      reservation: {
+        worstCaseUsd: worst,
+        settle: async (actual) => {
+          this.reserved -= worst;
+          this.spent += actual;
+          this.settlements.push(actual);
+        },
+      },
+    };
+  }
+}
+
+async function run(
+  model: ScriptedModel,
+  signal = new AbortController().signal,
+  budget = new BudgetForTest(),
+) {
+  const runner = new AgentRunner(
+    model,
+    registry(),
+    new PriceTable(),
+    budget as unknown as SpendGuard,
+    new TurnTelemetry(new Metrics()),
+  );
   const events: RunnerEvent[] = [];
   for await (const event of runner.run({
     agent,
@@ -163,5 +210,41 @@ describe('AgentRunner', () => {
     const failure = await run(model).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(AgentTurnError);
     expect((failure as AgentTurnError).llmCalls).toHaveLength(1);
+  });
+
+  it("reserves each call's worst case, settles it to the real cost, and stops with cost_limit before a call that would not fit", async () => {
+    const model = new ScriptedModel([1, 2, 3].map((i) => ({ toolUses: [use(`t${i}`, 'fast')] })));
+    // Each call really costs 0.00054 USD (see the usage above) but reserves its worst case: 100 max_tokens
+    // at 15 USD per million plus the input estimate at the cache-write price, 0.002 to 0.003 USD as history grows.
+    // The third call would need 0.00108 spent + about 0.00266 reserved: more than 0.0035.
+    const budget = new BudgetForTest(0.0035);
+    const { done } = await run(model, undefined, budget);
+    expect(done.stop_reason).toBe('cost_limit');
+    expect(model.requests).toHaveLength(2);
+    expect(budget.settlements).toEqual([0.00054, 0.00054]);
+    expect(budget.reservations.every((r) => r > 0.002 && r < 0.003)).toBe(true);
+    expect(budget.spent).toBeLessThanOrEqual(0.0035);
+    expect(budget.reserved).toBeCloseTo(0, 10);
+    // The tools of the last call made were answered: the history stays valid for the provider.
+    expect(done.messages.at(-1)).toMatchObject({
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: 't2' }],
+    });
+  });
+
+  it('makes no call at all when the first one does not fit', async () => {
+    const model = new ScriptedModel([{ text: 'never' }]);
+    const { done } = await run(model, undefined, new BudgetForTest(0.0001));
+    expect(done.stop_reason).toBe('cost_limit');
+    expect(model.requests).toHaveLength(0);
+    expect(done.llm_calls).toEqual([]);
+  });
+
+  it('releases the reservation of a call that failed', async () => {
+    const budget = new BudgetForTest();
+    const model = new ScriptedModel([{ fail: new LlmError('overloaded', 'Overloaded') }]);
+    await run(model, undefined, budget).catch(() => undefined);
+    expect(budget.settlements).toEqual([0]);
+    expect(budget.reserved).toBeCloseTo(0, 10);
   });
 });

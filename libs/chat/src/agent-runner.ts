@@ -4,16 +4,21 @@ import type { AgentDefinition } from '@lib/agents';
 import type { LlmCallRecord } from '@lib/conversations';
 import {
   ChatMessage,
+  estimateInputTokens,
   LlmClient,
   LlmError,
+  LlmRequest,
   LlmResult,
   PriceTable,
   ToolResultBlock,
   ToolUseBlock,
+  worstCaseUsd,
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
+import { FirstCall, SpendGuard, SpendReservation } from '@lib/usage';
 import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent } from './agent-events';
 import { summarize } from './summarize';
+import { TurnTelemetry, TurnTrace } from './turn-telemetry';
 
 export interface RunRequest {
   agent: AgentDefinition;
@@ -28,6 +33,12 @@ export interface RunRequest {
   /** Conversation-level overrides of the agent's defaults. */
   temperature?: number | null;
   maxIterations?: number | null;
+  /** The API key whose request runs the turn (a task: the key that created it); recorded on each model call. */
+  apiKeyId?: string | null;
+  /** The conversation's own cost ceiling (null: CONVERSATION_COST_LIMIT_USD). */
+  costLimitUsd?: number | null;
+  /** What the conversation has cost before this turn, as stored. */
+  spentUsd?: number;
 }
 
 /** Progress of a turn: `iteration` model calls (with their tools) are done, of at most `maxIterations`. */
@@ -48,14 +59,31 @@ const CANCELLED_RESULT = 'The turn was cancelled before this tool ran.';
 
 @Injectable()
 export class AgentRunner {
-  private readonly prices = new PriceTable();
-
   constructor(
     private readonly llm: LlmClient,
     private readonly tools: ToolRegistry,
+    private readonly prices: PriceTable,
+    private readonly spend: SpendGuard,
+    private readonly telemetry: TurnTelemetry,
   ) {}
 
+  /** The turn inside its `agent.turn` span: model calls and tools nest under it. */
   async *run(request: RunRequest): AsyncGenerator<RunnerEvent> {
+    const trace = this.telemetry.startTurn(request);
+    try {
+      for await (const event of trace.bind(this.loop(request, trace))) {
+        if (event.type === 'runner_done') trace.finished(event);
+        yield event;
+      }
+    } catch (error) {
+      trace.failed(error);
+      throw error;
+    } finally {
+      trace.end();
+    }
+  }
+
+  private async *loop(request: RunRequest, trace: TurnTrace): AsyncGenerator<RunnerEvent> {
     const { agent, signal } = request;
     const maxIterations = request.maxIterations ?? agent.maxIterations;
     const model = this.llm.modelFor(agent.model);
@@ -71,19 +99,27 @@ export class AgentRunner {
         stopReason = 'cancelled';
         break;
       }
+      const llmRequest: LlmRequest = {
+        model,
+        system: agent.systemPrompt,
+        messages: [...request.history, ...turn],
+        tools: toolSpecs,
+        temperature: request.temperature ?? agent.temperature,
+        maxTokens: agent.maxTokens,
+        signal,
+      };
+      // The call's worst case is reserved against the budgets first: a call that does not fit is not made.
+      const reservation = await this.reserve(request, llmRequest, calls);
+      if (!reservation) {
+        stopReason = 'cost_limit';
+        break;
+      }
       iterations += 1;
       let result: LlmResult | undefined;
       let partial = '';
+      const modelCall = trace.modelCall(llmRequest.model);
       try {
-        for await (const event of this.llm.stream({
-          model,
-          system: agent.systemPrompt,
-          messages: [...request.history, ...turn],
-          tools: toolSpecs,
-          temperature: request.temperature ?? agent.temperature,
-          maxTokens: agent.maxTokens,
-          signal,
-        })) {
+        for await (const event of modelCall.bind(this.llm.stream(llmRequest))) {
           if (event.type === 'text') {
             partial += event.text;
             response += event.text;
@@ -93,6 +129,8 @@ export class AgentRunner {
           }
         }
       } catch (error) {
+        modelCall.failed(error);
+        await reservation.settle(0).catch(() => undefined);
         if (error instanceof LlmError && error.kind === 'aborted') {
           // Keep what the client already saw; an unfinished tool_use is dropped with the call.
           if (partial) turn.push({ role: 'assistant', content: [{ type: 'text', text: partial }] });
@@ -101,12 +139,22 @@ export class AgentRunner {
         }
         throw new AgentTurnError(error, calls);
       }
-      if (!result)
+      if (!result) {
+        modelCall.failed(new LlmError('connection', 'The model stream ended without a message.'));
+        await reservation.settle(0).catch(() => undefined);
         throw new AgentTurnError(
           new LlmError('connection', 'The model stream ended without a message.'),
           calls,
         );
-      calls.push(this.callRecord(result));
+      }
+      const call = this.callRecord(result, request);
+      modelCall.succeeded(call);
+      calls.push(call);
+      try {
+        await reservation.settle(call.cost_usd);
+      } catch (error) {
+        throw new AgentTurnError(error, calls);
+      }
 
       const content = result.content.filter((b) => !(b.type === 'text' && b.text === ''));
       if (content.length) turn.push({ role: 'assistant', content });
@@ -122,7 +170,7 @@ export class AgentRunner {
         break;
       }
       const results: ToolResultBlock[] = [];
-      for await (const event of this.runTools(toolUses, request, results)) yield event;
+      for await (const event of this.runTools(toolUses, request, results, trace)) yield event;
       turn.push({ role: 'user', content: results });
       if (signal.aborted) {
         stopReason = 'cancelled';
@@ -165,6 +213,7 @@ export class AgentRunner {
     toolUses: ToolUseBlock[],
     request: RunRequest,
     results: ToolResultBlock[],
+    trace: TurnTrace,
   ): AsyncGenerator<AgentEvent> {
     for (const use of toolUses) {
       yield { type: 'tool_start', tool_name: use.name, tool_use_id: use.id, arguments: use.input };
@@ -173,15 +222,17 @@ export class AgentRunner {
     for (const use of toolUses) {
       pending.set(
         use.id,
-        this.tools
-          .execute(use.name, use.input, {
-            tenantId: request.tenantId,
-            conversationId: request.conversationId,
-            taskId: request.taskId,
-            toolUseId: use.id,
-            signal: request.signal,
-            allowedTools: request.agent.tools,
-          })
+        trace
+          .tool(use.name, use.id, () =>
+            this.tools.execute(use.name, use.input, {
+              tenantId: request.tenantId,
+              conversationId: request.conversationId,
+              taskId: request.taskId,
+              toolUseId: use.id,
+              signal: request.signal,
+              allowedTools: request.agent.tools,
+            }),
+          )
           .then((outcome) => ({ use, outcome })),
       );
     }
@@ -211,8 +262,45 @@ export class AgentRunner {
     }
   }
 
-  private callRecord(result: LlmResult): LlmCallRecord {
-    const { costUsd } = this.prices.cost(result.model, result.usage);
+  /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
+  firstCall(agent: AgentDefinition, userMessage: string, history: ChatMessage[] = []): FirstCall {
+    return {
+      model: this.llm.modelFor(agent.model),
+      maxTokens: agent.maxTokens,
+      inputTokens: estimateInputTokens({
+        system: agent.systemPrompt,
+        messages: [...history, { role: 'user', content: userMessage }],
+        tools: this.tools.specs(agent.tools),
+      }),
+    };
+  }
+
+  /** The reservation of the call's worst case, or null when a budget has no room for it. */
+  private async reserve(
+    request: RunRequest,
+    llmRequest: LlmRequest,
+    calls: LlmCallRecord[],
+  ): Promise<SpendReservation | null> {
+    const price = this.prices.priceOf(llmRequest.model).price;
+    const worst = worstCaseUsd(price, estimateInputTokens(llmRequest), llmRequest.maxTokens);
+    try {
+      const outcome = await this.spend.reserve(
+        {
+          tenantId: request.tenantId,
+          conversationId: request.conversationId,
+          conversationLimitUsd: request.costLimitUsd,
+          conversationSpentUsd: request.spentUsd,
+        },
+        worst,
+      );
+      return outcome.granted ? outcome.reservation : null;
+    } catch (error) {
+      throw new AgentTurnError(error, calls);
+    }
+  }
+
+  private callRecord(result: LlmResult, request: RunRequest): LlmCallRecord {
+    const { costUsd, known } = this.prices.cost(result.model, result.usage);
     return {
       model: result.model,
       input_tokens: result.usage.input_tokens,
@@ -224,6 +312,9 @@ export class AgentRunner {
       time_to_first_token_ms:
         result.time_to_first_token_ms === null ? null : Math.round(result.time_to_first_token_ms),
       stop_reason: result.stop_reason,
+      unknown_model_price: !known,
+      api_key_id: request.apiKeyId ?? null,
+      task_id: request.taskId ?? null,
     };
   }
 }

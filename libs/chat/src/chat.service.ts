@@ -1,9 +1,10 @@
 // A chat turn around the agent loop: resolve the conversation, hold its lock, run, store the turn in one go.
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError, IdGenerator, RateLimitedError, UpstreamError } from '@lib/core';
+import { DomainError, IdGenerator, LogContext, RateLimitedError, UpstreamError } from '@lib/core';
 import { AgentDefinition, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
-import { LlmError } from '@lib/llm';
+import { ChatMessage, LlmError } from '@lib/llm';
+import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
 
@@ -20,6 +21,8 @@ export interface TurnRequest {
   newConversationId?: string;
   /** Called when an iteration (a model call and its tools) has finished and the loop goes on. */
   onIteration?: IterationHook;
+  /** The caller's API key (REST, SSE, socket; a task: the key that created it), recorded on each model call. */
+  apiKeyId?: string | null;
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
@@ -40,17 +43,37 @@ export class ChatService {
     private readonly lock: ConversationLock,
     private readonly runner: AgentRunner,
     private readonly ids: IdGenerator,
+    private readonly spend: SpendGuard,
+    private readonly anomalies: CostAnomalies,
   ) {}
 
   /**
-   * Resolves the conversation and takes its lock, so that 404, 400 and 409 are raised before any
-   * event is produced; the returned turn runs as its events are consumed.
+   * Resolves the conversation, checks the budgets and takes its lock, so that 404, 400, 402 and 409 are
+   * raised before any event is produced; the returned turn runs as its events are consumed.
    */
   async start(request: TurnRequest): Promise<Turn> {
     if (request.conversationId) {
       const conversation = await this.store.get(request.tenantId, request.conversationId);
+      LogContext.assign({ conversation_id: conversation.id });
       const agent = this.agents.get(conversation.agentName);
       const lease = await this.lock.acquire(conversation.id);
+      let history: ChatMessage[];
+      try {
+        // Under the lock, so the history is the one the turn continues; the first call includes all of it.
+        history = await this.store.history(request.tenantId, conversation.id);
+        await this.spend.assertCanStart(
+          {
+            tenantId: request.tenantId,
+            conversationId: conversation.id,
+            conversationLimitUsd: conversation.costLimitUsd,
+            conversationSpentUsd: conversation.costUsd,
+          },
+          this.runner.firstCall(agent, request.message, history),
+        );
+      } catch (error) {
+        await lease.release();
+        throw error;
+      }
       return {
         conversationId: conversation.id,
         agentName: agent.name,
@@ -58,11 +81,20 @@ export class ChatService {
         events: this.run(request, agent, conversation.id, lease, false, {
           temperature: conversation.temperature,
           maxIterations: conversation.maxIterations,
+          costLimitUsd: conversation.costLimitUsd,
+          spentUsd: conversation.costUsd,
+          history,
         }),
       };
     }
     const agent = this.agents.resolve(request.agentName ?? DEFAULT_AGENT);
+    await this.assertWithinBudget({
+      tenantId: request.tenantId,
+      agentName: agent.name,
+      message: request.message,
+    });
     const conversationId = request.newConversationId ?? this.ids.uuid();
+    LogContext.assign({ conversation_id: conversationId });
     // The conversation exists while its first turn runs, so clients can join, cancel or find it busy;
     // a first turn that fails removes it again (see run()).
     const created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
@@ -75,17 +107,34 @@ export class ChatService {
     };
   }
 
+  /**
+   * 402 budget_exceeded when the tenant's daily budget has no room left for the first call of a turn of this
+   * agent with this message (for a task before it is queued; its run checks again).
+   */
+  async assertWithinBudget(turn: { tenantId: string; agentName: string; message: string }): Promise<void> {
+    const agent = this.agents.resolve(turn.agentName);
+    await this.spend.assertCanStart({ tenantId: turn.tenantId }, this.runner.firstCall(agent, turn.message));
+  }
+
   private async *run(
     request: TurnRequest,
     agent: AgentDefinition,
     conversationId: string,
     lease: ConversationLease,
     isNew: boolean,
-    overrides: { temperature?: number | null; maxIterations?: number | null },
+    overrides: {
+      temperature?: number | null;
+      maxIterations?: number | null;
+      costLimitUsd?: number | null;
+      spentUsd?: number;
+      /** Loaded by start() for a conversation that has one. */
+      history?: ChatMessage[];
+    },
   ): AsyncGenerator<TurnEvent> {
     const startedAt = performance.now();
     try {
-      const history = await this.store.history(request.tenantId, conversationId);
+      const { history: loaded, ...settings } = overrides;
+      const history = loaded ?? (await this.store.history(request.tenantId, conversationId));
       const events = this.runner.run({
         agent,
         history,
@@ -95,7 +144,8 @@ export class ChatService {
         signal: request.signal ?? new AbortController().signal,
         taskId: request.taskId,
         onIteration: request.onIteration,
-        ...overrides,
+        apiKeyId: request.apiKeyId,
+        ...settings,
       });
       for await (const event of events) {
         if (event.type !== 'runner_done') {
@@ -109,6 +159,15 @@ export class ChatService {
           messages: event.messages,
           llmCalls: event.llm_calls,
         });
+        // Off the turn's path: an alert must never delay or fail the answer.
+        void this.anomalies
+          .check({
+            tenantId: request.tenantId,
+            conversationId,
+            agentName: agent.name,
+            costUsd: appended.conversation.costUsd,
+          })
+          .catch((e: Error) => this.logger.error(`Could not check the conversation's cost: ${e.message}`));
         const answerIndex = event.messages.map((m) => m.role).lastIndexOf('assistant');
         yield {
           type: 'done',

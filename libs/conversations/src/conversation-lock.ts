@@ -1,7 +1,7 @@
 // One turn at a time per conversation, across every instance: a Redis lease renewed while the turn runs.
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AppConfig, ConversationBusyError, RedisService } from '@lib/core';
+import { AppConfig, ConversationBusyError, lockConflicts, Metrics, RedisService } from '@lib/core';
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
@@ -15,11 +15,15 @@ export interface ConversationLease {
 @Injectable()
 export class ConversationLock {
   private readonly logger = new Logger(ConversationLock.name);
+  private readonly conflicts: ReturnType<typeof lockConflicts>;
 
   constructor(
     private readonly redis: RedisService,
     private readonly config: AppConfig,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.conflicts = lockConflicts(metrics);
+  }
 
   private key(conversationId: string): string {
     return `conversation-lock:${conversationId}`;
@@ -44,6 +48,7 @@ export class ConversationLock {
     const key = this.key(conversationId);
     const taken = await this.redis.client.set(key, value, 'PX', ttl, 'NX');
     if (taken !== 'OK') {
+      this.conflicts.inc();
       const holder = await this.redis.client.get(key);
       const startedAt = Number(holder?.split('|')[1]);
       throw new ConversationBusyError(

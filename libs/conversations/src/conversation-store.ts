@@ -31,6 +31,8 @@ function toConversation(row: ConversationEntity): Conversation {
     inputTokens: Number(row.input_tokens),
     outputTokens: Number(row.output_tokens),
     costUsd: Number(row.cost_usd),
+    costLimitUsd:
+      row.cost_limit_usd === null || row.cost_limit_usd === undefined ? null : Number(row.cost_limit_usd),
     createdAt: new Date(row.created_at),
     lastMessageAt: row.last_message_at ? new Date(row.last_message_at) : null,
   };
@@ -58,8 +60,9 @@ export class ConversationStore {
 
   async create(tenantId: string, input: NewConversation): Promise<Conversation> {
     const rows: ConversationEntity[] = await this.dataSource.query(
-      `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
+         cost_limit_usd)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
       [
         input.id,
         tenantId,
@@ -68,6 +71,7 @@ export class ConversationStore {
         input.temperature ?? null,
         input.maxIterations ?? null,
         JSON.stringify(input.metadata ?? {}),
+        input.costLimitUsd ?? null,
       ],
     );
     return toConversation(rows[0]);
@@ -273,7 +277,7 @@ export class ConversationStore {
   ): Promise<void> {
     if (!calls.length) return;
     const params: unknown[] = [];
-    const columns = 12;
+    const columns = 16;
     const values = calls.map((c, i) => {
       params.push(
         this.ids.uuid(),
@@ -288,16 +292,19 @@ export class ConversationStore {
         c.cost_usd,
         c.latency_ms,
         c.time_to_first_token_ms,
+        c.stop_reason,
+        c.unknown_model_price ?? false,
+        c.api_key_id ?? null,
+        c.task_id ?? null,
       );
-      const p = i * (columns + 1);
-      params.push(c.stop_reason);
-      const slots = Array.from({ length: columns + 1 }, (_, k) => `$${p + k + 1}`);
+      const p = i * columns;
+      const slots = Array.from({ length: columns }, (_, k) => `$${p + k + 1}`);
       return `(${slots.join(', ')})`;
     });
     await em.query(
       `INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
          cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
-         stop_reason)
+         stop_reason, unknown_model_price, api_key_id, task_id)
        VALUES ${values.join(', ')}`,
       params,
     );

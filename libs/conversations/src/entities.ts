@@ -18,6 +18,7 @@ export class ConversationEntity {
   @Column('bigint', { transformer: numeric }) input_tokens: number;
   @Column('bigint', { transformer: numeric }) output_tokens: number;
   @Column('numeric', { transformer: numeric }) cost_usd: number;
+  @Column('numeric', { nullable: true }) cost_limit_usd: string | null;
   @Column('timestamptz') created_at: Date;
   @Column('timestamptz', { nullable: true }) last_message_at: Date | null;
   @Column('timestamptz') last_activity_at: Date;
@@ -48,5 +49,8 @@ export class LlmCallEntity {
   @Column('integer') latency_ms: number;
   @Column('integer', { nullable: true }) time_to_first_token_ms: number | null;
   @Column('text') stop_reason: string;
+  @Column('boolean') unknown_model_price: boolean;
+  @Column('uuid', { nullable: true }) api_key_id: string | null;
+  @Column('uuid', { nullable: true }) task_id: string | null;
   @Column('timestamptz') created_at: Date;
 }

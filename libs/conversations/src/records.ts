@@ -14,6 +14,8 @@ export interface Conversation {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** The conversation's own cost ceiling in USD; null: CONVERSATION_COST_LIMIT_USD applies. */
+  costLimitUsd: number | null;
   createdAt: Date;
   lastMessageAt: Date | null;
 }
@@ -32,6 +34,7 @@ export interface NewConversation {
   temperature?: number | null;
   maxIterations?: number | null;
   metadata?: Record<string, unknown>;
+  costLimitUsd?: number | null;
 }
 
 /** One model call of a turn, as recorded in llm_calls. */
@@ -45,6 +48,12 @@ export interface LlmCallRecord {
   latency_ms: number;
   time_to_first_token_ms: number | null;
   stop_reason: string;
+  /** True when the model was not in the price table and the default price was used. */
+  unknown_model_price?: boolean;
+  /** The API key whose request made the call (a task: the key that created it), when known. */
+  api_key_id?: string | null;
+  /** The background task the call ran for. */
+  task_id?: string | null;
 }
 
 export interface TurnRecord {

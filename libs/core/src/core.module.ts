@@ -3,6 +3,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppConfig } from './config/app-config';
 import { loadConfig } from './config/load-config';
 import { processEnv } from './config/process-env';
@@ -11,10 +12,15 @@ import { dataSourceOptions } from './database/data-source-options';
 import { loggerOptions } from './logging/logger-options';
 import { RedisService } from './redis/redis.service';
 import { IdGenerator, RandomIdGenerator } from './id-generator';
+import { Metrics } from './metrics/metrics';
+import { MetricsServer } from './metrics/metrics-server';
+import { ShutdownState } from './lifecycle/shutdown-state';
 
 export interface CoreModuleOptions {
   /** The environment to configure from; the process environment when omitted. */
   env?: Record<string, string | undefined>;
+  /** Where log lines go instead of standard output (tests read them from a stream). */
+  logDestination?: DestinationStream;
 }
 
 @Global()
@@ -33,7 +39,8 @@ export class CoreModule {
         }),
         LoggerModule.forRootAsync({
           inject: [ConfigService],
-          useFactory: (configService: ConfigService) => loggerOptions(configService.get<AppConfig>('app')!),
+          useFactory: (configService: ConfigService) =>
+            loggerOptions(configService.get<AppConfig>('app')!, options.logDestination),
         }),
         TypeOrmModule.forRootAsync({
           inject: [ConfigService],
@@ -59,8 +66,11 @@ export class CoreModule {
         { provide: Clock, useClass: SystemClock },
         { provide: IdGenerator, useClass: RandomIdGenerator },
         RedisService,
+        Metrics,
+        MetricsServer,
+        ShutdownState,
       ],
-      exports: [AppConfig, Clock, IdGenerator, RedisService],
+      exports: [AppConfig, Clock, IdGenerator, RedisService, Metrics, MetricsServer, ShutdownState],
     };
   }
 }

@@ -1,5 +1,5 @@
 export { AppConfig } from './config/app-config';
-export type { NodeEnv } from './config/app-config';
+export type { NodeEnv, ModelPriceSetting } from './config/app-config';
 export { loadConfig, ConfigError } from './config/load-config';
 export { dataSourceOptions } from './database/data-source-options';
 export type { DatabaseSettings } from './database/data-source-options';
@@ -20,7 +20,30 @@ export {
   UpstreamError,
   RateLimitedError,
   ServiceUnavailableError,
+  BudgetExceededError,
 } from './errors/domain-error';
+export { Metrics } from './metrics/metrics';
+export { MetricsServer } from './metrics/metrics-server';
+export {
+  httpRequestDuration,
+  socketConnections,
+  llmCallDuration,
+  llmTimeToFirstToken,
+  llmTokens,
+  llmCost,
+  toolDuration,
+  taskDuration,
+  lockConflicts,
+  queueJobs,
+} from './metrics/operations-metrics';
+export type { TokenKind } from './metrics/operations-metrics';
+export { LogContext } from './logging/log-context';
+export type { LogFields } from './logging/log-context';
+export { ShutdownState } from './lifecycle/shutdown-state';
+export { onShutdownSignal } from './lifecycle/shutdown-signals';
+export { tracer, traceCarrier, contextFrom, recordSpanError, inSpan } from './telemetry/trace-context';
+export type { TraceCarrier } from './telemetry/trace-context';
 export type { ErrorType, ErrorDetail } from './errors/domain-error';
 export { processEnv } from './config/process-env';
 export { closeRedis } from './redis/close-redis';
+export { signWebhook, webhookHeaders, webhookKey } from './webhooks/standard-webhooks';

@@ -1,4 +1,5 @@
-// The Anthropic adapter: one shared SDK client, streamed Messages API calls, provider failures classified as LlmError.
+// The Anthropic adapter: one SDK client per API key, streamed Messages API calls, provider failures classified as
+// LlmError. It makes exactly one attempt: retries, the key pool and rate limits are ResilientLlmClient's.
 import Anthropic, {
   AnthropicError,
   APIConnectionError,
@@ -23,19 +24,32 @@ type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
 const SPEND_LIMIT_CODES = new Set(['contract_spend_limit_reached', 'enforced_spend_limit_reached']);
 const SPEND_LIMIT_WORDING = /spend(ing)? limit|usage limit|credit balance|billing/i;
 
+export interface AnthropicClientOptions {
+  /** The key this client calls with; ANTHROPIC_API_KEY by default. */
+  apiKey?: string;
+  /**
+   * The SDK's own retries: 0 by default, because ResilientLlmClient retries (with full jitter, another key
+   * and the shared rate limit); both retrying would multiply the attempts.
+   */
+  maxRetries?: number;
+}
+
 @Injectable()
 export class AnthropicLlmClient extends LlmClient {
   readonly kind = 'anthropic';
   private readonly logger = new Logger(AnthropicLlmClient.name);
   private readonly client: Anthropic;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    options: AnthropicClientOptions = {},
+  ) {
     super();
     this.client = new Anthropic({
-      apiKey: config.anthropicApiKey,
+      apiKey: options.apiKey ?? config.anthropicApiKey,
       // null, not undefined: the SDK would otherwise read ANTHROPIC_BASE_URL itself, behind the config's back.
       baseURL: config.anthropicBaseUrl ?? null,
-      maxRetries: config.llmMaxRetries,
+      maxRetries: options.maxRetries ?? 0,
       timeout: config.llmTimeoutMs,
       logger: sdkLogger(this.logger),
     });
@@ -195,7 +209,12 @@ function classifyApiError(error: APIError): LlmError {
     );
   }
   if (status === 529) {
-    return new LlmError('overloaded', `The model provider is overloaded${requestRef}.`, status);
+    return new LlmError(
+      'overloaded',
+      `The model provider is overloaded${requestRef}.`,
+      status,
+      retryAfterSeconds(error.headers),
+    );
   }
   if (status === 401 || status === 403) {
     return new LlmError(
@@ -218,6 +237,7 @@ function classifyApiError(error: APIError): LlmError {
       'server_error',
       `The model provider failed with status ${status}${requestRef}.`,
       status,
+      retryAfterSeconds(error.headers),
     );
   }
   return new LlmError(

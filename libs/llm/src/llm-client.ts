@@ -1,5 +1,6 @@
 // The model port: every caller talks to this, never to an SDK.
 import type { ChatMessage, TextBlock, ToolUseBlock } from './content';
+import type { KeyPoolStatus } from './key-pool';
 
 export interface ToolSpec {
   name: string;
@@ -48,4 +49,8 @@ export abstract class LlmClient {
   /** The model name a caller should show when its agent names none of its own. */
   abstract modelFor(requested: string): string;
   abstract stream(request: LlmRequest): AsyncIterable<LlmStreamEvent>;
+  /** The provider key pool's state, for readiness; null for a client without keys (the offline model). */
+  keyPool(): KeyPoolStatus | null {
+    return null;
+  }
 }

@@ -106,7 +106,10 @@ describe('OfflineLlmClient', () => {
 
   it('says it is about to use the tool, in a labelled text block before the tool_use', async () => {
     const { result } = await collect(offlineClient().stream(ask('Where is order 1001?')));
-    expect(result.content[0]).toEqual({ type: 'text', text: '[offline-demo] Let me look up order 1001.\n\n' });
+    expect(result.content[0]).toEqual({
+      type: 'text',
+      text: '[offline-demo] Let me look up order 1001.\n\n',
+    });
   });
 
   it('does not call a tool the request does not offer, and answers in plain text instead', async () => {

@@ -30,13 +30,28 @@ export interface PricedCall {
 
 export class PriceTable {
   private readonly byLength: Array<[string, ModelPrice]>;
+  private readonly flagged = new Set<string>();
 
   constructor(
     prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES,
     private readonly fallback: ModelPrice = DEFAULT_PRICES['claude-sonnet-4-6'],
+    /** Told the first time each unknown model is priced (at the fallback). */
+    private readonly onUnknownModel?: (model: string, fallback: ModelPrice) => void,
   ) {
     // Longest prefix first, so claude-opus-4-1 wins over claude-opus-4.
     this.byLength = Object.entries(prices).sort((a, b) => b[0].length - a[0].length);
+  }
+
+  /** The list prices with the configured overrides on top, and the configured price for unknown models. */
+  static fromConfig(
+    config: { modelPrices?: Record<string, ModelPrice>; unknownModelPrice?: ModelPrice },
+    onUnknownModel?: (model: string, fallback: ModelPrice) => void,
+  ): PriceTable {
+    return new PriceTable(
+      { ...DEFAULT_PRICES, ...config.modelPrices },
+      config.unknownModelPrice ?? DEFAULT_PRICES['claude-sonnet-4-6'],
+      onUnknownModel,
+    );
   }
 
   priceOf(model: string): { price: ModelPrice; known: boolean } {
@@ -46,6 +61,10 @@ export class PriceTable {
 
   cost(model: string, usage: LlmUsage): PricedCall {
     const { price, known } = this.priceOf(model);
+    if (!known && !this.flagged.has(model)) {
+      this.flagged.add(model);
+      this.onUnknownModel?.(model, price);
+    }
     const micro =
       usage.input_tokens * price.input +
       usage.output_tokens * price.output +
@@ -58,4 +77,14 @@ export class PriceTable {
 /** Costs are kept to 8 decimal places (a hundredth of a micro-dollar), as the database stores them. */
 export function roundUsd(value: number): number {
   return Math.round(value * 1e8) / 1e8;
+}
+
+/**
+ * The most a call can cost: every input token at the dearer of the plain and the cache-write price, and
+ * all of `max_tokens` produced. What a budget reserves before the call is made.
+ */
+export function worstCaseUsd(price: ModelPrice, inputTokens: number, maxTokens: number): number {
+  const micro = inputTokens * Math.max(price.input, price.cacheWrite) + maxTokens * price.output;
+  // Rounded up, so the reservation is never a hair below the real worst case.
+  return Math.ceil((micro / 1_000_000) * 1e8) / 1e8;
 }

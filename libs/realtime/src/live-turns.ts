@@ -1,7 +1,7 @@
 // Runs a chat turn for any transport: its events go to the caller and to every client that joined the
 // conversation (on any instance), it can be cancelled from anywhere, and it always ends with one terminal event.
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '@lib/core';
+import { DomainError, ServiceUnavailableError, ShutdownState } from '@lib/core';
 import { ChatService, TurnEvent, TurnRequest } from '@lib/chat';
 import { RealtimePublisher } from './realtime-publisher';
 import { TurnCancellations } from './turn-cancellations';
@@ -64,13 +64,22 @@ export class LiveTurns {
     private readonly chat: ChatService,
     private readonly publisher: RealtimePublisher,
     private readonly cancellations: TurnCancellations,
+    private readonly shutdown: ShutdownState,
   ) {}
 
   /**
    * Starts a turn (404, 400 and 409 are thrown here, before any event) and returns its event stream.
-   * `signal` (a client that went away) cancels it like a `cancel` event does.
+   * `signal` (a client that went away) cancels it like a `cancel` event does. While the process drains for a
+   * shutdown, new turns are refused with `service_unavailable`.
    */
   async start(request: Omit<TurnRequest, 'signal'>, signal?: AbortSignal): Promise<LiveTurn> {
+    if (this.shutdown.draining) {
+      // Refused before anything is taken: the client retries and the load balancer picks another instance.
+      throw new ServiceUnavailableError(
+        'This instance is shutting down and starts no new turns; retry, and another instance will run it.',
+        1,
+      );
+    }
     const controller = new AbortController();
     if (signal) {
       if (signal.aborted) controller.abort();

@@ -56,6 +56,18 @@ export class TurnCancellations implements OnModuleInit, OnModuleDestroy {
     return this.running.size;
   }
 
+  /** Resolves true once no turn runs in this process, or false when `timeoutMs` passed first. */
+  async whenIdle(timeoutMs: number, pollMs = 50): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.running.size > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))),
+      );
+    }
+    return true;
+  }
+
   private abortLocal(conversationId: string): boolean {
     const controller = this.running.get(conversationId);
     if (!controller) return false;

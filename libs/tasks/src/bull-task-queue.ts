@@ -2,7 +2,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { JobStatus, Queue } from 'bull';
-import { AppConfig } from '@lib/core';
+import { AppConfig, traceCarrier } from '@lib/core';
 import {
   AGENT_TASKS_QUEUE,
   TaskJob,
@@ -34,7 +34,7 @@ export class BullTaskQueue extends TaskQueue {
   }
 
   async enqueueTask(job: TaskJob): Promise<void> {
-    await this.tasks.add(job, {
+    await this.tasks.add(withTrace(job), {
       jobId: job.taskId,
       attempts: this.config.taskMaxAttempts,
       backoff: { type: 'exponential', delay: this.config.taskBackoffMs },
@@ -73,7 +73,7 @@ export class BullTaskQueue extends TaskQueue {
   }
 
   async enqueueWebhook(job: WebhookJob): Promise<void> {
-    await this.webhooks.add(job, {
+    await this.webhooks.add(withTrace(job), {
       jobId: job.webhookId,
       attempts: this.config.webhookMaxAttempts,
       backoff: { type: 'exponential', delay: this.config.webhookBackoffMs },
@@ -81,4 +81,10 @@ export class BullTaskQueue extends TaskQueue {
       removeOnFail: { age: 30 * DAY_SECONDS, count: 10_000 },
     });
   }
+}
+
+/** The job with the active trace context, so its run continues the trace that queued it (one trace per task). */
+function withTrace<T extends { trace?: Record<string, string> }>(job: T): T {
+  const trace = traceCarrier();
+  return Object.keys(trace).length ? { ...job, trace } : job;
 }

@@ -10,4 +10,3 @@ export { TASK_STATES, toTaskStatus, isFinal } from './task-records';
 export type { Task, TaskState, TaskStatusView, NewTask, TaskPage, WebhookEvent } from './task-records';
 export { WebhookDeliverer, WebhookRefusedError } from './webhook-deliverer';
 export { WebhookUrlPolicy, refusedAddressReason } from './webhook-url-policy';
-export { signWebhook, webhookHeaders } from './webhook-signature';

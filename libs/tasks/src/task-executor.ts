@@ -1,7 +1,8 @@
 // Runs one attempt of a task through ChatService (the one agent loop, as chat uses it): records progress
 // per iteration, honours cancel requests, stores the outcome, and says whether the queue should retry.
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError, NotFoundError } from '@lib/core';
+import { trace } from '@opentelemetry/api';
+import { DomainError, LogContext, NotFoundError } from '@lib/core';
 import { ChatService, DoneEvent } from '@lib/chat';
 import { ConversationStore } from '@lib/conversations';
 import { TaskCancellation } from './task-cancellation';
@@ -42,6 +43,17 @@ export class TaskExecutor {
       this.logger.warn(`Task ${run.taskId} has no row (deleted?); its job is dropped.`);
       return;
     }
+    // Every later log line of the run names the tenant and the conversation; so does the run's span.
+    LogContext.assign({
+      tenant_id: task.tenantId,
+      conversation_id: task.conversationId,
+      request_id: task.requestId ?? undefined,
+    });
+    trace.getActiveSpan()?.setAttributes({
+      'tenant.id': task.tenantId,
+      'agent.name': task.agentName,
+      'conversation.id': task.conversationId,
+    });
     if (isFinal(task.status)) return;
     const controller = new AbortController();
     const stopWatching = await this.cancellation.watch(task.id, () => controller.abort());

@@ -1,7 +1,7 @@
 // What follows a task's state change, wherever it happens (worker, API cancel, recovery): the Socket.IO
 // events to its room, through the Redis emitter so any API instance delivers them, and the webhook.
 import { Injectable, Logger } from '@nestjs/common';
-import { IdGenerator } from '@lib/core';
+import { IdGenerator, Metrics, taskDuration } from '@lib/core';
 import { RealtimePublisher } from '@lib/realtime';
 import { TaskOutcome, TaskRepository } from './task-repository';
 import { TaskQueue } from './task-queue';
@@ -10,13 +10,17 @@ import { FinalTaskState, Task, toTaskStatus, webhookEventOf } from './task-recor
 @Injectable()
 export class TaskLifecycle {
   private readonly logger = new Logger('Tasks');
+  private readonly duration: ReturnType<typeof taskDuration>;
 
   constructor(
     private readonly tasks: TaskRepository,
     private readonly queue: TaskQueue,
     private readonly realtime: RealtimePublisher,
     private readonly ids: IdGenerator,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.duration = taskDuration(metrics);
+  }
 
   /** `task_progress` to the task's subscribers. */
   progressed(task: Pick<Task, 'id' | 'status' | 'progress'>): void {
@@ -34,6 +38,12 @@ export class TaskLifecycle {
       { task_id: task.id, request_id: task.requestId, attempts: task.attempts },
       `Task ${task.id} ${state}${task.error ? `: ${task.error}` : ''}`,
     );
+    if (task.startedAt && task.finishedAt) {
+      this.duration.observe(
+        { agent: task.agentName, status: state },
+        (task.finishedAt.getTime() - task.startedAt.getTime()) / 1000,
+      );
+    }
     const status = toTaskStatus(task);
     this.progressed(task);
     this.realtime.toTask(task.id, 'task_done', { ...status });

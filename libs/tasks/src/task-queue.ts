@@ -1,5 +1,6 @@
 // The queue port: what the task lib needs from a job queue. Bull is behind it today (BullTaskQueue);
 // moving to BullMQ, or a synchronous driver for tests, is one adapter.
+import type { TraceCarrier } from '@lib/core';
 export const AGENT_TASKS_QUEUE = 'agent-tasks';
 export const WEBHOOKS_QUEUE = 'webhooks';
 
@@ -7,6 +8,8 @@ export interface TaskJob {
   taskId: string;
   /** The request that created the task, for the job's log lines. */
   requestId?: string | null;
+  /** The trace context of the request that queued it (W3C `traceparent`), added by the queue when tracing is on. */
+  trace?: TraceCarrier;
 }
 
 /**
@@ -19,6 +22,8 @@ export interface WebhookJob {
   tenantId: string;
   event: string;
   url: string;
+  /** The trace context of the task's run, added by the queue when tracing is on. */
+  trace?: TraceCarrier;
 }
 
 export type TaskJobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'missing';

@@ -2,6 +2,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, IdGenerator, NotFoundError, ServiceUnavailableError, ValidationError } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
+import { ChatService } from '@lib/chat';
 import { TaskCancellation } from './task-cancellation';
 import { TaskLifecycle } from './task-lifecycle';
 import { TaskQueue } from './task-queue';
@@ -27,6 +28,7 @@ export class TaskService {
     private readonly webhooks: WebhookUrlPolicy,
     private readonly ids: IdGenerator,
     private readonly config: AppConfig,
+    private readonly chat: ChatService,
   ) {}
 
   /**
@@ -35,6 +37,8 @@ export class TaskService {
    */
   async create(tenantId: string, input: NewTask): Promise<Task> {
     const agent = this.agents.resolve(input.agentName);
+    // 402 budget_exceeded once the tenant's daily budget has no room for the task's first call.
+    await this.chat.assertWithinBudget({ tenantId, agentName: agent.name, message: input.instruction });
     if (input.webhookUrl) {
       if (!this.config.webhookSecret) {
         throw new ValidationError(

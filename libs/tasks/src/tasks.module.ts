@@ -15,6 +15,7 @@ import { TaskExecutor } from './task-executor';
 import { TaskLifecycle } from './task-lifecycle';
 import { AGENT_TASKS_QUEUE, TaskQueue, WEBHOOKS_QUEUE } from './task-queue';
 import { TaskRecovery } from './task-recovery';
+import { QueueMetrics } from './queue-metrics';
 import { TaskRepository } from './task-repository';
 import { TaskService } from './task.service';
 import { TaskEntity, WebhookDeliveryEntity } from './task.entity';
@@ -55,6 +56,7 @@ import { WebhookUrlPolicy } from './webhook-url-policy';
     TaskRecovery,
     WebhookUrlPolicy,
     WebhookDeliverer,
+    QueueMetrics,
   ],
   exports: [BullModule, TaskService, TaskExecutor, TaskRecovery, WebhookDeliverer, WebhookUrlPolicy],
 })

@@ -4,11 +4,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { request as httpRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { AppConfig } from '@lib/core';
+import { AppConfig, traceCarrier, webhookHeaders } from '@lib/core';
 import { TaskRepository } from './task-repository';
 import { toTaskStatus } from './task-records';
 import type { WebhookJob } from './task-queue';
-import { webhookHeaders } from './webhook-signature';
 import { ResolvedTarget, WebhookTargetRefused, WebhookUrlPolicy } from './webhook-url-policy';
 
 /** An attempt that must not be retried: the target itself is refused. */
@@ -84,6 +83,8 @@ export class WebhookDeliverer {
       'content-length': String(Buffer.byteLength(body)),
       'user-agent': 'agent-backend-webhooks/1',
       ...webhookHeaders(this.config.webhookSecret, webhookId, timestamp, body),
+      // The task's trace goes on at the receiver (`traceparent`, when tracing is on); not part of the signature.
+      ...traceCarrier(),
     };
     // Pinned: the connection goes to the address the policy checked, whatever DNS answers now.
     const lookup: LookupFunction = (_hostname, options, callback) => {

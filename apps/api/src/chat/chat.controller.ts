@@ -5,7 +5,8 @@ import { ValidationError } from '@lib/core';
 import { IdempotencyStore, requestFingerprint } from '@lib/chat';
 import { LiveTurns } from '@lib/realtime';
 import { ApiErrors } from '../http/api-errors';
-import { TenantId } from '../http/tenant';
+import { CurrentPrincipal, TenantId } from '../http/tenant';
+import type { Principal } from '@lib/auth';
 import { ChatRequestDto, ChatResponseDto } from './chat.dto';
 import { collectTurn } from './collect-turn';
 import { SseStreams } from './sse-stream';
@@ -45,14 +46,15 @@ export class ChatController {
       'A retried request with the same key (same tenant, within a day) returns the first answer without running the turn again.',
   })
   @ApiOkResponse({ type: ChatResponseDto })
-  @ApiErrors(400, 404, 409, 413, 429, 502, 503)
+  @ApiErrors(400, 402, 404, 409, 413, 429, 502, 503)
   async chatTurn(
     @Body() body: ChatRequestDto,
     @TenantId() tenantId: string,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<ChatResponseDto> {
-    if (idempotencyKey === undefined) return this.run(body, tenantId);
+    if (idempotencyKey === undefined) return this.run(body, tenantId, principal.apiKeyId);
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ValidationError('The Idempotency-Key header is invalid.', [
         { field: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
@@ -64,7 +66,7 @@ export class ChatController {
       return claim.response as ChatResponseDto;
     }
     try {
-      const response = await this.run(body, tenantId);
+      const response = await this.run(body, tenantId, principal.apiKeyId);
       await this.idempotency.complete(tenantId, idempotencyKey, response);
       return response;
     } catch (error) {
@@ -89,17 +91,24 @@ export class ChatController {
       },
     },
   })
-  @ApiErrors(400, 404, 409, 413, 429, 503)
+  @ApiErrors(400, 402, 404, 409, 413, 429, 503)
   async stream(
     @Body() body: ChatRequestDto,
     @TenantId() tenantId: string,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<void> {
     const startedAt = performance.now();
     const gone = new AbortController();
     const turn = await this.turns.start(
-      { tenantId, message: body.message, conversationId: body.conversation_id, agentName: body.agent_name },
+      {
+        tenantId,
+        message: body.message,
+        conversationId: body.conversation_id,
+        agentName: body.agent_name,
+        apiKeyId: principal.apiKeyId,
+      },
       gone.signal,
     );
     // From here on the stream is written directly; a client that goes away cancels the turn.
@@ -110,12 +119,17 @@ export class ChatController {
     await this.sse.pipe(turn, reply.raw, reply.getHeaders(), String(request.id), startedAt);
   }
 
-  private async run(body: ChatRequestDto, tenantId: string): Promise<ChatResponseDto> {
+  private async run(
+    body: ChatRequestDto,
+    tenantId: string,
+    apiKeyId: string | null,
+  ): Promise<ChatResponseDto> {
     const turn = await this.turns.start({
       tenantId,
       message: body.message,
       conversationId: body.conversation_id,
       agentName: body.agent_name,
+      apiKeyId,
     });
     return collectTurn(turn);
   }

@@ -32,6 +32,20 @@ export class CreateConversationDto {
   @Max(25)
   max_iterations?: number;
 
+  @ApiPropertyOptional({
+    minimum: 0,
+    example: 0.5,
+    description:
+      "This conversation's cost ceiling in USD, instead of the deployment's CONVERSATION_COST_LIMIT_USD (0: none). " +
+      'A model call whose worst case would pass it is not made: the turn ends with `stop_reason: "cost_limit"`, ' +
+      'and once no call fits, new turns answer 402 `budget_exceeded`.',
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 8 })
+  @Min(0)
+  @Max(1_000_000)
+  cost_limit_usd?: number;
+
   @ApiPropertyOptional({ maxLength: 200, example: 'Order questions' })
   @IsOptional()
   @IsString()
@@ -71,6 +85,13 @@ export class ConversationSummaryDto {
   @ApiProperty({ enum: ['active', 'archived'] }) status: 'active' | 'archived';
   @ApiProperty({ example: 812 }) total_tokens: number;
   @ApiProperty({ example: 0.0045 }) cost_usd: number;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 0.5,
+    description: "The conversation's own cost ceiling in USD; null: the deployment's default applies.",
+  })
+  cost_limit_usd: number | null;
 }
 
 const CONTENT_BLOCK_SCHEMA = {

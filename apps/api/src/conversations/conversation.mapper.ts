@@ -12,6 +12,7 @@ export function toSummary(c: Conversation): ConversationSummaryDto {
     status: c.status,
     total_tokens: c.inputTokens + c.outputTokens,
     cost_usd: c.costUsd,
+    cost_limit_usd: c.costLimitUsd,
   };
 }
 

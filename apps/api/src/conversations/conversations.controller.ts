@@ -48,6 +48,7 @@ export class ConversationsController {
       temperature: body.temperature,
       maxIterations: body.max_iterations,
       metadata: body.metadata,
+      costLimitUsd: body.cost_limit_usd,
     });
     return toSummary(conversation);
   }

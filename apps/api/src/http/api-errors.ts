@@ -6,6 +6,7 @@ import { ErrorEnvelopeDto } from './error-envelope';
 const DESCRIPTIONS: Record<number, string> = {
   400: '`validation_error`: bad fields (one detail per field), malformed JSON, bad query values or path ids.',
   401: '`unauthorized`: no API key, or a malformed, unknown or revoked one.',
+  402: "`budget_exceeded`: the tenant's daily budget or the conversation's cost ceiling has no room left.",
   403: '`forbidden`: the API key lacks the role the route needs (admin).',
   404: '`not_found`: no such resource for this tenant.',
   409: '`conversation_busy`: a turn is already running on the conversation.',

@@ -1,5 +1,5 @@
 // The Socket.IO gateway (namespace /chat): runs turns and relays every turn's events to the clients in its room.
-import { Logger } from '@nestjs/common';
+import { Logger, UseInterceptors } from '@nestjs/common';
 import {
   Ack,
   ConnectedSocket,
@@ -12,25 +12,30 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import { SocketAuthenticator } from '@lib/auth';
-import { DomainError } from '@lib/core';
+import { DomainError, Metrics, socketConnections } from '@lib/core';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { TaskService } from '@lib/tasks';
 import { CHAT_NAMESPACE, conversationRoom, LiveTurns, taskRoom, TurnCancellations } from '@lib/realtime';
 import { ChatRequestDto } from '../chat/chat.dto';
 import { ConversationRefPayload, parsePayload, TaskRefPayload } from './socket-payloads';
+import { SocketEventContext } from './socket-event-context';
 
 type AckFn = ((response: unknown) => void) | undefined;
 
 interface SocketState {
   tenantId: string;
+  /** Set by the handshake check (SocketAuthenticator). */
+  principal?: { apiKeyId: string | null };
   /** Conversations whose turn this socket started and that still run: a disconnect cancels them. */
   turns?: Set<string>;
 }
 
 @WebSocketGateway({ namespace: CHAT_NAMESPACE })
+@UseInterceptors(SocketEventContext)
 export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   private readonly logger = new Logger(ChatGateway.name);
   @WebSocketServer() private readonly namespace: Namespace;
+  private readonly connections: ReturnType<typeof socketConnections>;
 
   constructor(
     private readonly turns: LiveTurns,
@@ -39,14 +44,19 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly auth: SocketAuthenticator,
     private readonly tasks: TaskService,
     private readonly lock: ConversationLock,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.connections = socketConnections(metrics);
+  }
 
   afterInit(namespace: Namespace): void {
     namespace.use(this.auth.middleware());
   }
 
   handleConnection(socket: Socket): void {
+    this.connections.inc();
     socket.once('disconnect', () => {
+      this.connections.dec();
       const state = socket.data as SocketState;
       for (const conversationId of state.turns ?? []) void this.cancellations.cancel(conversationId);
     });
@@ -68,6 +78,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
         message: request.message,
         conversationId: request.conversation_id,
         agentName: request.agent_name,
+        apiKeyId: state.principal?.apiKeyId ?? null,
       });
       conversationId = turn.conversationId;
       events = turn.events;
@@ -150,6 +161,22 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     } catch (error) {
       this.refuse(socket, ack, error);
     }
+  }
+
+  /**
+   * Shutdown: closes the connections of sockets that run no turn here (or all of them), so that their clients
+   * reconnect through the load balancer to another instance. The transport is closed without a Socket.IO
+   * `disconnect` packet on purpose: a client reconnects by itself after "transport close", but not after a
+   * server-side disconnect. Rooms are re-joined by the client; turn events reach any instance through Redis.
+   */
+  releaseSockets(which: 'idle' | 'all'): number {
+    let released = 0;
+    for (const socket of this.namespace?.sockets.values() ?? []) {
+      if (which === 'idle' && (socket.data as SocketState).turns?.size) continue;
+      socket.conn.close();
+      released += 1;
+    }
+    return released;
   }
 
   /** Open connections on this instance (for metrics and shutdown). */

@@ -12,6 +12,8 @@ export class RedisIoAdapter extends IoAdapter {
   constructor(
     app: INestApplicationContext,
     private readonly config: AppConfig,
+    /** True while the process drains for a shutdown: new connections are refused so clients go elsewhere. */
+    private readonly draining: () => boolean = () => false,
   ) {
     super(app);
   }
@@ -30,6 +32,9 @@ export class RedisIoAdapter extends IoAdapter {
       // Sockets are light: no per-message compression state, no HTTP upgrade cookie.
       perMessageDeflate: false,
       cookie: false,
+      // A refused handshake is a transport error to the client, which then retries (reaching another instance).
+      allowRequest: (_request, callback) =>
+        this.draining() ? callback('This instance is shutting down.', false) : callback(null, true),
     } as ServerOptions);
     const pub = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null });
     const sub = pub.duplicate();

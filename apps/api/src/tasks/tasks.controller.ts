@@ -22,7 +22,7 @@ export class TasksController {
       '`subscribe_task` socket event, or a webhook. Runs are at-least-once: a run whose worker died is re-run.',
   })
   @ApiAcceptedResponse({ type: TaskCreatedDto })
-  @ApiErrors(400, 413, 503)
+  @ApiErrors(400, 402, 413, 503)
   async create(
     @Body() body: CreateTaskDto,
     @TenantId() tenantId: string,

@@ -1,9 +1,11 @@
 // The `agent-tasks` queue's consumer: runs each job through TaskExecutor with the configured concurrency.
 import { InjectQueue, OnQueueFailed, OnQueueStalled, Processor } from '@nestjs/bull';
 import { Logger, OnModuleInit } from '@nestjs/common';
+import { SpanKind } from '@opentelemetry/api';
 import type { Job, Queue } from 'bull';
-import { AppConfig } from '@lib/core';
+import { AppConfig, contextFrom, inSpan, LogContext } from '@lib/core';
 import { AGENT_TASKS_QUEUE, PermanentTaskFailure, TaskExecutor, TaskJob } from '@lib/tasks';
+import { QueueConsumers } from './queue-consumers';
 
 const STALLED_LIMIT = 'job stalled more than allowable limit';
 
@@ -15,6 +17,7 @@ export class AgentTaskProcessor implements OnModuleInit {
     @InjectQueue(AGENT_TASKS_QUEUE) private readonly queue: Queue<TaskJob>,
     private readonly executor: TaskExecutor,
     private readonly config: AppConfig,
+    private readonly consumers: QueueConsumers,
   ) {}
 
   /** Registered here rather than with @Process: the concurrency comes from the validated config. */
@@ -24,7 +27,40 @@ export class AgentTaskProcessor implements OnModuleInit {
       .catch((error: Error) => this.logger.error(`The agent-tasks processor stopped: ${error.message}`));
   }
 
-  private async run(job: Job<TaskJob>): Promise<void> {
+  /**
+   * One run, in the trace of the request that queued the task (`traceparent` in the job) and with the task's
+   * ids on every log line; the executor adds the tenant and conversation once it has read the task.
+   */
+  private run(job: Job<TaskJob>): Promise<void> {
+    const { taskId, requestId, trace } = job.data;
+    return this.consumers.track(job, () =>
+      LogContext.run(
+        {
+          task_id: taskId,
+          request_id: requestId ?? undefined,
+          job_id: String(job.id),
+          event: AGENT_TASKS_QUEUE,
+        },
+        () =>
+          inSpan(
+            'task.process',
+            {
+              kind: SpanKind.CONSUMER,
+              attributes: {
+                'messaging.system': 'bull',
+                'messaging.destination.name': AGENT_TASKS_QUEUE,
+                'task.id': taskId,
+                'task.attempt': job.attemptsMade + 1,
+              },
+            },
+            () => this.execute(job),
+            contextFrom(trace),
+          ),
+      ),
+    );
+  }
+
+  private async execute(job: Job<TaskJob>): Promise<void> {
     try {
       await this.executor.execute({
         taskId: job.data.taskId,

@@ -3,9 +3,11 @@ import { Module } from '@nestjs/common';
 import { TasksModule } from '@lib/tasks';
 import { AgentTaskProcessor } from './agent-task.processor';
 import { WebhookProcessor } from './webhook.processor';
+import { QueueConsumers } from './queue-consumers';
 
 @Module({
   imports: [TasksModule],
-  providers: [AgentTaskProcessor, WebhookProcessor],
+  providers: [AgentTaskProcessor, WebhookProcessor, QueueConsumers],
+  exports: [QueueConsumers],
 })
 export class TaskProcessorsModule {}

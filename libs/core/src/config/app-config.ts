@@ -1,6 +1,14 @@
 // The typed, validated configuration: read once from the environment at boot, injected everywhere as AppConfig.
 export type NodeEnv = 'development' | 'production' | 'test';
 
+/** USD per million tokens; cache writes and reads are priced apart from plain input. */
+export interface ModelPriceSetting {
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+}
+
 export class AppConfig {
   nodeEnv: NodeEnv;
   port: number;
@@ -27,11 +35,47 @@ export class AppConfig {
   corsAllowCredentials: boolean;
   /** Empty when no key is set: the offline demo model is used instead of the provider. */
   anthropicApiKey: string;
+  /**
+   * The key pool: ANTHROPIC_API_KEYS (comma-separated) followed by ANTHROPIC_API_KEY, without duplicates.
+   * Empty: the offline demo model.
+   */
+  anthropicApiKeys: string[];
   anthropicBaseUrl: string | undefined;
   anthropicModel: string;
   llmMaxTokens: number;
   llmTimeoutMs: number;
+  /** Retries of one model call by our retry policy (the SDK's own retries are off, so the two never multiply). */
   llmMaxRetries: number;
+  /** Full-jitter backoff: the n-th retry waits a random time in [0, min(max, base·2ⁿ)). */
+  llmRetryBaseMs: number;
+  /** The cap of a backoff delay, and of a `retry-after` the provider sends with a 529 or 5xx. */
+  llmRetryMaxDelayMs: number;
+  /** Requests per minute per provider key, across every instance (0: no limit). */
+  llmRequestsPerMinute: number;
+  /** Tokens (input estimate + max_tokens, settled to the real count) per minute per provider key (0: no limit). */
+  llmTokensPerMinute: number;
+  /** The buckets' refill period: a full bucket refills in this long (60000: per-minute limits). */
+  llmRateLimitWindowMs: number;
+  /** How long a model call may wait its turn for the rate limit (or a key's 429 back-off) before it fails. */
+  llmRateLimitMaxWaitMs: number;
+  /** Price overrides and additions, USD per million tokens, by model (a dated id matches its family). */
+  modelPrices: Record<string, ModelPriceSetting>;
+  /** The price of a model the table does not know (such calls are flagged). */
+  unknownModelPrice: ModelPriceSetting;
+  /** Cost ceiling of one conversation in USD (0: none); a conversation may set its own. */
+  conversationCostLimitUsd: number;
+  /** What one tenant may spend per UTC day in USD (0: no budget). */
+  tenantDailyBudgetUsd: number;
+  /** A conversation costing this multiple of its agent's recent median raises an anomaly (0: off). */
+  anomalyCostMultiple: number;
+  /** A conversation costing this much raises an anomaly, whatever the median (0: off). */
+  anomalyCostUsd: number;
+  /** How many of the agent's most recent conversations (of the tenant) make the median. */
+  anomalyBaselineConversations: number;
+  /** The multiple applies once the agent has at least this many earlier conversations. */
+  anomalyMinBaseline: number;
+  /** Where cost anomalies are POSTed, signed with WEBHOOK_SECRET; empty: no alert POST. */
+  alertWebhookUrl: string;
   /** Delay between the offline model's streamed deltas. */
   offlineModelPaceMs: number;
   toolTimeoutMs: number;
@@ -65,4 +109,10 @@ export class AppConfig {
   webhookTimeoutMs: number;
   /** Hosts a webhook_url may name even though they resolve to loopback, private or link-local addresses. */
   webhookAllowedHosts: string[];
+  /** A separate listener for GET /metrics (then not served on PORT); undefined: /metrics on PORT with a key. */
+  metricsPort: number | undefined;
+  /** A bearer token that may read /metrics on PORT (besides an admin API key); empty: admin keys only. */
+  metricsToken: string;
+  /** How long a SIGTERM waits for running turns and jobs before cancelling (turns) or handing back (jobs). */
+  shutdownGraceMs: number;
 }

@@ -1,5 +1,5 @@
 // Turns the environment into an AppConfig, or stops with one sentence naming the variable at fault.
-import { AppConfig, NodeEnv } from './app-config';
+import { AppConfig, ModelPriceSetting, NodeEnv } from './app-config';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -147,6 +147,95 @@ function hosts(env: Env, name: string): string[] {
   return [...new Set(list)];
 }
 
+/** A non-negative decimal such as a USD amount or a multiple. */
+function decimal(env: Env, name: string, fallback: number, max = 1_000_000_000): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a number from 0 to ${max} (e.g. 2.5), got "${raw}".`);
+  }
+  return Number(raw);
+}
+
+/** Provider keys: ANTHROPIC_API_KEYS (comma-separated) then ANTHROPIC_API_KEY, without duplicates. Never echoed. */
+function providerKeys(env: Env): string[] {
+  const list = (read(env, 'ANTHROPIC_API_KEYS') ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
+  if (list.some((key) => !/^[\x21-\x7e]{8,512}$/.test(key))) {
+    throw new ConfigError(
+      'ANTHROPIC_API_KEYS must be a comma-separated list of API keys (8 to 512 visible characters each).',
+    );
+  }
+  const single = read(env, 'ANTHROPIC_API_KEY');
+  return [...new Set(single ? [...list, single] : list)];
+}
+
+const PRICE_FIELDS = {
+  input: 'input',
+  output: 'output',
+  cache_write: 'cacheWrite',
+  cache_read: 'cacheRead',
+} as const;
+const PRICE_SHAPE =
+  '{"input": 3, "output": 15, "cache_write": 3.75, "cache_read": 0.3} (USD per million tokens)';
+
+function priceOf(value: unknown): ModelPriceSetting | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value as Record<string, unknown>);
+  const price: Partial<ModelPriceSetting> = {};
+  for (const [field, amount] of entries) {
+    const key = PRICE_FIELDS[field as keyof typeof PRICE_FIELDS];
+    if (!key || typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) return undefined;
+    price[key] = amount;
+  }
+  if (price.input === undefined || price.output === undefined) return undefined;
+  // Without cache prices the provider's usual ratios apply: writes 1.25×, reads 0.1× the input price.
+  return {
+    input: price.input,
+    output: price.output,
+    cacheWrite: price.cacheWrite ?? price.input * 1.25,
+    cacheRead: price.cacheRead ?? price.input * 0.1,
+  };
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+function modelPrices(env: Env, name: string): Record<string, ModelPriceSetting> {
+  const raw = read(env, name);
+  if (raw === undefined) return {};
+  const parsed = parseJson(raw);
+  const prices: Record<string, ModelPriceSetting> = {};
+  const valid =
+    parsed !== null &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.entries(parsed as Record<string, unknown>).every(([model, value]) => {
+      const price = priceOf(value);
+      if (price && /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/.test(model)) prices[model] = price;
+      return price !== undefined;
+    });
+  if (!valid || Object.keys(prices).length !== Object.keys(parsed as object).length) {
+    throw new ConfigError(`${name} must be a JSON object of model names to prices like ${PRICE_SHAPE}.`);
+  }
+  return prices;
+}
+
+function modelPrice(env: Env, name: string, fallback: ModelPriceSetting): ModelPriceSetting {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const price = priceOf(parseJson(raw));
+  if (!price) throw new ConfigError(`${name} must be a JSON price like ${PRICE_SHAPE}.`);
+  return price;
+}
+
 export function loadConfig(env: Env): AppConfig {
   const nodeEnv = oneOf<NodeEnv>(env, 'NODE_ENV', 'development', ['development', 'production', 'test']);
   const config = new AppConfig();
@@ -183,12 +272,42 @@ export function loadConfig(env: Env): AppConfig {
       'CORS_ALLOW_CREDENTIALS must be false while CORS_ORIGINS is "*": name the allowed origins instead.',
     );
   }
-  config.anthropicApiKey = read(env, 'ANTHROPIC_API_KEY') ?? '';
+  config.anthropicApiKeys = providerKeys(env);
+  config.anthropicApiKey = read(env, 'ANTHROPIC_API_KEY') ?? config.anthropicApiKeys[0] ?? '';
   config.anthropicBaseUrl = url(env, 'ANTHROPIC_BASE_URL', undefined, ['http:', 'https:']);
   config.anthropicModel = read(env, 'ANTHROPIC_MODEL') ?? 'claude-sonnet-4-6';
   config.llmMaxTokens = int(env, 'LLM_MAX_TOKENS', 4096, 1, 200_000);
   config.llmTimeoutMs = int(env, 'LLM_TIMEOUT_MS', 120_000, 100);
   config.llmMaxRetries = int(env, 'LLM_MAX_RETRIES', 2, 0, 10);
+  config.llmRetryBaseMs = int(env, 'LLM_RETRY_BASE_MS', 500, 1, 60_000);
+  config.llmRetryMaxDelayMs = int(env, 'LLM_RETRY_MAX_DELAY_MS', 8_000, 1, 300_000);
+  if (config.llmRetryMaxDelayMs < config.llmRetryBaseMs) {
+    throw new ConfigError(
+      `LLM_RETRY_MAX_DELAY_MS must be at least LLM_RETRY_BASE_MS (${config.llmRetryBaseMs}), got "${config.llmRetryMaxDelayMs}".`,
+    );
+  }
+  config.llmRequestsPerMinute = int(env, 'LLM_REQUESTS_PER_MINUTE', 0, 0, 1_000_000);
+  config.llmTokensPerMinute = int(env, 'LLM_TOKENS_PER_MINUTE', 0, 0, 1_000_000_000);
+  config.llmRateLimitWindowMs = int(env, 'LLM_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000);
+  config.llmRateLimitMaxWaitMs = int(env, 'LLM_RATE_LIMIT_MAX_WAIT_MS', 10_000, 0, 600_000);
+  config.modelPrices = modelPrices(env, 'MODEL_PRICES_JSON');
+  config.unknownModelPrice = modelPrice(env, 'UNKNOWN_MODEL_PRICE_JSON', {
+    input: 3,
+    output: 15,
+    cacheWrite: 3.75,
+    cacheRead: 0.3,
+  });
+  config.conversationCostLimitUsd = decimal(env, 'CONVERSATION_COST_LIMIT_USD', 0);
+  config.tenantDailyBudgetUsd = decimal(env, 'TENANT_DAILY_BUDGET_USD', 0);
+  config.anomalyCostMultiple = decimal(env, 'ANOMALY_COST_MULTIPLE', 10, 10_000);
+  if (config.anomalyCostMultiple > 0 && config.anomalyCostMultiple <= 1) {
+    throw new ConfigError(
+      `ANOMALY_COST_MULTIPLE must be 0 (off) or more than 1, got "${config.anomalyCostMultiple}".`,
+    );
+  }
+  config.anomalyCostUsd = decimal(env, 'ANOMALY_COST_USD', 0);
+  config.anomalyBaselineConversations = int(env, 'ANOMALY_BASELINE_CONVERSATIONS', 50, 1, 10_000);
+  config.anomalyMinBaseline = int(env, 'ANOMALY_MIN_BASELINE', 5, 1, 10_000);
   config.offlineModelPaceMs = int(env, 'OFFLINE_MODEL_PACE_MS', 25, 0, 10_000);
   config.toolTimeoutMs = int(env, 'TOOL_TIMEOUT_MS', 10_000, 1);
   config.idempotencyTtlSeconds = int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1);
@@ -208,5 +327,18 @@ export function loadConfig(env: Env): AppConfig {
   config.webhookBackoffMs = int(env, 'WEBHOOK_BACKOFF_MS', 10_000, 1, 3_600_000);
   config.webhookTimeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
   config.webhookAllowedHosts = hosts(env, 'WEBHOOK_ALLOWED_HOSTS');
+  config.metricsPort =
+    read(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
+  if (config.metricsPort !== undefined && config.metricsPort !== 0 && config.metricsPort === config.port) {
+    throw new ConfigError(
+      `METRICS_PORT must differ from PORT (${config.port}): it is a listener of its own.`,
+    );
+  }
+  config.metricsToken = secret(env, 'METRICS_TOKEN');
+  config.shutdownGraceMs = int(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000);
+  config.alertWebhookUrl = url(env, 'ALERT_WEBHOOK_URL', undefined, ['http:', 'https:']) ?? '';
+  if (config.alertWebhookUrl && !config.webhookSecret) {
+    throw new ConfigError('ALERT_WEBHOOK_URL must be used with WEBHOOK_SECRET, which signs the alerts.');
+  }
   return config;
 }

@@ -85,3 +85,10 @@ export class ServiceUnavailableError extends DomainError {
     super('service_unavailable', message, undefined, retryAfterSeconds);
   }
 }
+
+/** A tenant's daily budget or a conversation's cost ceiling has no room left for another model call. */
+export class BudgetExceededError extends DomainError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super('budget_exceeded', message, undefined, retryAfterSeconds);
+  }
+}

@@ -1,9 +1,13 @@
-// pino settings shared by every process: JSON lines, the request id on every line, secrets redacted.
+// pino settings shared by every process: JSON lines; request, tenant, conversation, task and trace ids on every
+// line; secrets redacted.
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
 import type { IncomingMessage } from 'node:http';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
+import pino from 'pino';
 import { AppConfig } from '../config/app-config';
+import { LogContext } from './log-context';
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -40,7 +44,34 @@ export function scrubSecrets(text: string): string {
   );
 }
 
-export function loggerOptions(config: AppConfig): Params {
+/**
+ * pino's mixin: the fields of the current request, socket event or job (LogContext) and the active trace and
+ * span ids, on every line. A request's logger already has request_id bound: it is not written twice.
+ */
+export function logContextMixin(_mergeObject: object, _level: number, logger: pino.Logger): object {
+  const fields = LogContext.store();
+  const span = trace.getActiveSpan()?.spanContext();
+  const mixin: Record<string, string> = fields ? { ...fields } : {};
+  if (span && isSpanContextValid(span)) {
+    mixin.trace_id = span.traceId;
+    mixin.span_id = span.spanId;
+  }
+  // A request's logger has request_id (and, on its last line, the context) bound already: no key twice.
+  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  if (typeof bindings === 'string' && bindings.length) {
+    for (const key of Object.keys(mixin)) if (bindings.includes(`"${key}":`)) delete mixin[key];
+  }
+  return mixin;
+}
+
+/** The request's context on pino-http's "request completed" line, written after the request's async context. */
+function requestContext(request: IncomingMessage): Record<string, string> {
+  const { request_id: _bound, ...fields } = LogContext.of(request) ?? {};
+  return fields as Record<string, string>;
+}
+
+/** `destination`: where the JSON lines go (standard output when omitted; tests pass a stream to read them). */
+export function loggerOptions(config: AppConfig, destination?: pino.DestinationStream): Params {
   const options: PinoHttpOptions = {
     level: config.logLevel,
     // Fastify assigned the id (kept from a valid X-Request-ID, else a new UUID) before middleware runs.
@@ -49,6 +80,8 @@ export function loggerOptions(config: AppConfig): Params {
     // Binds request_id into the request's child logger, so every line logged while serving it carries it.
     quietReqLogger: true,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    mixin: logContextMixin,
+    customProps: requestContext,
     hooks: {
       logMethod(args, method) {
         const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? scrubSecrets(arg) : arg));
@@ -68,6 +101,6 @@ export function loggerOptions(config: AppConfig): Params {
   return {
     // Nest's Fastify adapter does not match nestjs-pino's default `{/*splat}` route; this matches every path.
     forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-    pinoHttp: options,
+    pinoHttp: destination ? [options, destination] : options,
   };
 }

@@ -3,10 +3,12 @@ import { ConversationHistory1764000000000 } from './1764000000000-ConversationHi
 import { DemoData1764000000100 } from './1764000000100-DemoData';
 import { ApiKeys1764000000200 } from './1764000000200-ApiKeys';
 import { BackgroundTasks1764000000300 } from './1764000000300-BackgroundTasks';
+import { ProviderControls1764000000500 } from './1764000000500-ProviderControls';
 
 export const MIGRATIONS = [
   ConversationHistory1764000000000,
   DemoData1764000000100,
   ApiKeys1764000000200,
   BackgroundTasks1764000000300,
+  ProviderControls1764000000500,
 ];

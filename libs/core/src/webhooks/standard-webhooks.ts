@@ -1,5 +1,6 @@
-// Standard Webhooks signing: `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`, keyed with the bytes
-// that WEBHOOK_SECRET (`whsec_<base64>`) encodes.
+// Standard Webhooks signing (https://www.standardwebhooks.com): `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`,
+// keyed with the bytes a `whsec_<base64>` secret encodes. Every signed POST this service sends (task webhooks,
+// cost alerts) uses it.
 import { createHmac } from 'node:crypto';
 
 export function webhookKey(secret: string): Buffer {

@@ -1,4 +1,4 @@
-import { signWebhook, webhookHeaders } from './webhook-signature';
+import { signWebhook, webhookHeaders } from './standard-webhooks';
 
 describe('webhook signatures (Standard Webhooks)', () => {
   // The Standard Webhooks specification's own example.

@@ -1,0 +1,68 @@
+// The API's drain on SIGTERM, before connections close: readiness turns 503 and new turns are refused at once;
+// sockets without a turn here are sent to reconnect elsewhere; running turns (and jobs, when this process runs the
+// queue consumers) get SHUTDOWN_GRACE_MS to finish; turns still running then are cancelled, so they end and are
+// stored consistently, and jobs still running are handed back to the queue; then every socket is released.
+import { Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { AppConfig, ShutdownState } from '@lib/core';
+import { TurnCancellations } from '@lib/realtime';
+import { QueueConsumers } from '../../../worker/src/processors/queue-consumers';
+import { ChatGateway } from '../realtime/chat.gateway';
+
+/** How long cancelled turns get to store what they produced. */
+const CANCELLED_TURNS_SETTLE_MS = 10_000;
+
+export interface DrainReport {
+  turnsFinished: boolean;
+  turnsCancelled: number;
+  jobsHandedBack: string[];
+}
+
+@Injectable()
+export class GracefulShutdown {
+  private readonly logger = new Logger('Shutdown');
+
+  constructor(
+    private readonly state: ShutdownState,
+    private readonly config: AppConfig,
+    private readonly turns: TurnCancellations,
+    private readonly gateway: ChatGateway,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async drain(): Promise<DrainReport> {
+    const grace = this.config.shutdownGraceMs;
+    this.state.begin();
+    const released = this.gateway.releaseSockets('idle');
+    const consumers = this.queueConsumers();
+    this.logger.log(
+      `Draining: readiness answers 503 and new turns are refused; ${released} idle socket(s) sent elsewhere; ` +
+        `waiting up to ${grace} ms for ${this.turns.runningCount} turn(s)` +
+        (consumers ? ` and ${consumers.runningCount} job(s)` : ''),
+    );
+    const [turnsFinished, jobsFinished] = await Promise.all([
+      this.turns.whenIdle(grace),
+      consumers ? consumers.drain(grace) : Promise.resolve(true),
+    ]);
+    let turnsCancelled = 0;
+    if (!turnsFinished) {
+      turnsCancelled = this.turns.runningCount;
+      this.logger.warn(`Cancelling ${turnsCancelled} turn(s) still running after ${grace} ms.`);
+      this.turns.abortAll();
+      await this.turns.whenIdle(CANCELLED_TURNS_SETTLE_MS);
+    }
+    const jobsHandedBack = jobsFinished || !consumers ? [] : await consumers.handBack();
+    this.gateway.releaseSockets('all');
+    this.logger.log('Drained: closing connections.');
+    return { turnsFinished, turnsCancelled, jobsHandedBack };
+  }
+
+  /** Present when this process runs the queue consumers (RUN_WORKERS_IN_API). */
+  private queueConsumers(): QueueConsumers | null {
+    try {
+      return this.moduleRef.get(QueueConsumers, { strict: false });
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,258 @@
+// The provider rate limit shared by every API and worker instance: a token bucket per provider key in Redis,
+// for requests and tokens per minute, refilled and taken in one atomic script, with a fair FIFO queue.
+//
+// Fairness: a call the buckets cannot serve at once takes a ticket from a Redis counter and joins one queue
+// per key pool (a sorted set, by ticket). Only the head of the queue may take from the buckets, whichever key
+// has room; the others wait behind it, so calls are served in the order they arrived across all instances
+// and a burst on one instance cannot starve another's. Waiters poll; a waiter that stops polling (a crash,
+// a cancelled call) loses its place when its lease runs out, so it can never block the queue.
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { LlmError } from './llm-error';
+import { realSleep, Sleeper } from './retry-policy';
+
+export interface RateLimitGrant {
+  /** Index, in the candidates given to acquire(), of the key the call must use. */
+  index: number;
+  /** Settles the token bucket to the tokens the call really used (0 for a call that failed). */
+  settle(actualTokens: number): Promise<void>;
+}
+
+export abstract class ProviderRateLimiter {
+  /**
+   * Waits for a request slot and `tokens` on one of `keyIds` (tried in order), in FIFO order with every
+   * other waiter; fails with `rate_limited` (carrying a retry-after) when that would take longer than allowed.
+   */
+  abstract acquire(keyIds: string[], tokens: number, signal?: AbortSignal): Promise<RateLimitGrant>;
+  /** A key the provider answered 429: no call uses it for `ms`, on any instance. */
+  abstract penalize(keyId: string, ms: number): Promise<void>;
+}
+
+/** For the offline model and unit tests: every call goes at once on the first key. */
+export class UnlimitedRateLimiter extends ProviderRateLimiter {
+  async acquire(): Promise<RateLimitGrant> {
+    return { index: 0, settle: async () => undefined };
+  }
+  async penalize(): Promise<void> {}
+}
+
+export interface RateLimitSettings {
+  /** Requests per window (a minute unless windowMs says otherwise); 0: no limit. */
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  /** A full bucket refills in this long: 60000 for the provider's per-minute limits. */
+  windowMs?: number;
+  maxWaitMs: number;
+  /** Names the queue: the key pool this deployment calls with. */
+  poolId: string;
+}
+
+/** A waiter that has not polled for this long has gone: its ticket is dropped. */
+const LEASE_MS = 5_000;
+/** How often a waiter behind the head looks again. */
+const QUEUE_POLL_MS = 50;
+/** The head sleeps at most this long between tries, well inside its lease. */
+const HEAD_SLEEP_MAX_MS = 1_000;
+/** A bucket left alone this long is full again anyway; Redis may forget it. */
+const BUCKET_TTL_MS = 120_000;
+/** No back-off a provider asks for parks a key longer than this. */
+const MAX_PENALTY_MS = 300_000;
+
+// KEYS: 1 queue (zset ticket→seq), 2 leases (zset ticket→expiry), 3 ticket counter, 4.. buckets (hash per key)
+// ARGV: 1 ticket, 2 rpm, 3 tpm, 4 tokens wanted, 5 lease ms, 6 bucket ttl ms, 7 refill window ms
+// Returns {1, index} granted, {0, wait ms} head but no key has room, {-1, position} behind the head.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ticket = ARGV[1]
+local rpm = tonumber(ARGV[2])
+local tpm = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local lease = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+local window = tonumber(ARGV[7])
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('ZREM', KEYS[1], gone)
+  redis.call('ZREM', KEYS[2], gone)
+end
+local function enqueue()
+  if not redis.call('ZSCORE', KEYS[1], ticket) then
+    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ticket)
+  end
+  redis.call('ZADD', KEYS[2], now + lease, ticket)
+  redis.call('PEXPIRE', KEYS[1], lease * 4)
+  redis.call('PEXPIRE', KEYS[2], lease * 4)
+  redis.call('PEXPIRE', KEYS[3], 86400000)
+end
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if head and head ~= ticket then
+  enqueue()
+  return {-1, redis.call('ZRANK', KEYS[1], ticket)}
+end
+local need = want
+if tpm > 0 and need > tpm then need = tpm end
+local shortest = -1
+for i = 4, #KEYS do
+  local b = redis.call('HMGET', KEYS[i], 'r', 't', 'at', 'blocked')
+  local at = tonumber(b[3]) or now
+  local elapsed = math.max(0, now - at)
+  local r = tonumber(b[1]) or rpm
+  local tk = tonumber(b[2]) or tpm
+  if rpm > 0 then r = math.min(rpm, r + elapsed * rpm / window) end
+  if tpm > 0 then tk = math.min(tpm, tk + elapsed * tpm / window) end
+  local wait = 0
+  local blocked = tonumber(b[4]) or 0
+  if blocked > now then wait = blocked - now end
+  if rpm > 0 and r < 1 then wait = math.max(wait, math.ceil((1 - r) * window / rpm)) end
+  if tpm > 0 and tk < need then wait = math.max(wait, math.ceil((need - tk) * window / tpm)) end
+  if wait <= 0 then
+    if rpm > 0 then r = r - 1 end
+    if tpm > 0 then tk = tk - need end
+    redis.call('HSET', KEYS[i], 'r', tostring(r), 't', tostring(tk), 'at', now)
+    redis.call('PEXPIRE', KEYS[i], math.max(ttl, blocked - now + 1000))
+    redis.call('ZREM', KEYS[1], ticket)
+    redis.call('ZREM', KEYS[2], ticket)
+    return {1, i - 4}
+  end
+  if shortest < 0 or wait < shortest then shortest = wait end
+end
+enqueue()
+return {0, shortest}
+`;
+
+// KEYS: 1 bucket. ARGV: 1 tokens to give back (negative: the call used more than it took), 2 tpm.
+const SETTLE = `
+local tpm = tonumber(ARGV[2])
+if tpm <= 0 then return 0 end
+local tk = tonumber(redis.call('HGET', KEYS[1], 't'))
+if not tk then return 0 end
+tk = math.max(-tpm, math.min(tpm, tk + tonumber(ARGV[1])))
+redis.call('HSET', KEYS[1], 't', tostring(tk))
+return 1
+`;
+
+// KEYS: 1 bucket. ARGV: 1 back-off ms, 2 bucket ttl ms.
+const PENALIZE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local blocked = tonumber(redis.call('HGET', KEYS[1], 'blocked')) or 0
+if until_ms > blocked then redis.call('HSET', KEYS[1], 'blocked', until_ms) end
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[2]), until_ms - now + 1000))
+return 1
+`;
+
+export class RedisRateLimiter extends ProviderRateLimiter {
+  private readonly logger = new Logger('ProviderRateLimiter');
+  private lastFailureLog = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly settings: RateLimitSettings,
+    private readonly sleep: Sleeper = realSleep,
+    private readonly onWaited?: (ms: number, outcome: 'granted' | 'refused') => void,
+  ) {
+    super();
+  }
+
+  private bucket(keyId: string): string {
+    return `llm-rate:key:${keyId}`;
+  }
+
+  async acquire(keyIds: string[], tokens: number, signal?: AbortSignal): Promise<RateLimitGrant> {
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm, maxWaitMs } = this.settings;
+    const ticket = randomUUID();
+    const queue = `llm-rate:pool:${this.settings.poolId}`;
+    const keys = [
+      `${queue}:queue`,
+      `${queue}:leases`,
+      `${queue}:seq`,
+      ...keyIds.map((id) => this.bucket(id)),
+    ];
+    const started = Date.now();
+    const taken = tpm > 0 ? Math.min(Math.ceil(tokens), tpm) : 0;
+    for (;;) {
+      if (signal?.aborted) {
+        await this.leave(keys, ticket);
+        throw new LlmError('aborted', 'The model call was cancelled.');
+      }
+      let reply: [number, number];
+      try {
+        reply = (await this.redis.eval(
+          ACQUIRE,
+          keys.length,
+          ...keys,
+          ticket,
+          rpm,
+          tpm,
+          taken,
+          LEASE_MS,
+          Math.max(BUCKET_TTL_MS, (this.settings.windowMs ?? 60_000) * 2),
+          this.settings.windowMs ?? 60_000,
+        )) as [number, number];
+      } catch (error) {
+        // As with the API's own rate limit: with Redis away, limiting is suspended rather than every call failing.
+        this.logFailure(error);
+        return { index: 0, settle: async () => undefined };
+      }
+      const [status, value] = reply;
+      const waited = Date.now() - started;
+      if (status === 1) {
+        if (waited > 0) this.onWaited?.(waited, 'granted');
+        return { index: value, settle: (actual) => this.settle(keyIds[value], taken - actual) };
+      }
+      const remaining = maxWaitMs - waited;
+      // The head knows how long its wait is: past the allowed wait it fails now rather than at the deadline.
+      if ((status === 0 && value > remaining) || remaining <= 0) {
+        await this.leave(keys, ticket);
+        this.onWaited?.(waited, 'refused');
+        const retryAfterSeconds = Math.max(1, Math.ceil((status === 0 ? value : maxWaitMs) / 1000));
+        throw new LlmError(
+          'rate_limited',
+          `The model provider's rate limit for this deployment is reached: the call would wait more than ${Math.round(maxWaitMs / 1000)} s for its turn.`,
+          undefined,
+          retryAfterSeconds,
+        );
+      }
+      const pause = status === 0 ? Math.min(Math.max(value, 5), HEAD_SLEEP_MAX_MS) : QUEUE_POLL_MS;
+      try {
+        await this.sleep(Math.min(pause, remaining), signal);
+      } catch (error) {
+        await this.leave(keys, ticket);
+        throw error;
+      }
+    }
+  }
+
+  async penalize(keyId: string, ms: number): Promise<void> {
+    const backOff = Math.min(Math.max(0, Math.ceil(ms)), MAX_PENALTY_MS);
+    await this.redis
+      .eval(PENALIZE, 1, this.bucket(keyId), backOff, BUCKET_TTL_MS)
+      .catch((error: unknown) => this.logFailure(error));
+  }
+
+  private async settle(keyId: string, giveBack: number): Promise<void> {
+    if (this.settings.tokensPerMinute <= 0 || giveBack === 0) return;
+    await this.redis
+      .eval(SETTLE, 1, this.bucket(keyId), Math.round(giveBack), this.settings.tokensPerMinute)
+      .catch((error: unknown) => this.logFailure(error));
+  }
+
+  private async leave(keys: string[], ticket: string): Promise<void> {
+    await this.redis
+      .multi()
+      .zrem(keys[0], ticket)
+      .zrem(keys[1], ticket)
+      .exec()
+      .catch(() => undefined);
+  }
+
+  private logFailure(error: unknown): void {
+    if (Date.now() - this.lastFailureLog < 30_000) return;
+    this.lastFailureLog = Date.now();
+    this.logger.warn(
+      `The provider rate limit is suspended: Redis failed (${error instanceof Error ? error.message : String(error)}).`,
+    );
+  }
+}

@@ -1,0 +1,157 @@
+// Cost anomalies: after each stored turn, a conversation whose cost passes ANOMALY_COST_MULTIPLE × its agent's
+// recent median (for that tenant), or ANOMALY_COST_USD, raises a warning log, a metric and a signed alert POST —
+// once per conversation and threshold (a unique row in cost_anomalies decides, across every instance).
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig, IdGenerator, Metrics } from '@lib/core';
+import { CostAlertSender } from './cost-alert-sender';
+
+export interface ConversationCost {
+  tenantId: string;
+  conversationId: string;
+  agentName: string;
+  costUsd: number;
+}
+
+export type AnomalyThreshold = 'multiple' | 'absolute';
+
+export interface CostAnomaly {
+  id: string;
+  threshold: AnomalyThreshold;
+  costUsd: number;
+  limitUsd: number;
+  baselineMedianUsd: number | null;
+}
+
+@Injectable()
+export class CostAnomalies {
+  private readonly logger = new Logger('CostAnomalies');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly ids: IdGenerator,
+    private readonly metrics: Metrics,
+    private readonly alerts: CostAlertSender,
+  ) {}
+
+  /** Checks a conversation after a turn was stored; answers the anomalies raised now (each only once). */
+  async check(conversation: ConversationCost): Promise<CostAnomaly[]> {
+    const { anomalyCostMultiple: multiple, anomalyCostUsd: absolute } = this.config;
+    if (conversation.costUsd <= 0 || (multiple <= 0 && absolute <= 0)) return [];
+    const found: Array<Omit<CostAnomaly, 'id'>> = [];
+    if (absolute > 0 && conversation.costUsd > absolute) {
+      found.push({
+        threshold: 'absolute',
+        costUsd: conversation.costUsd,
+        limitUsd: absolute,
+        baselineMedianUsd: null,
+      });
+    }
+    if (multiple > 0) {
+      const baseline = await this.baseline(conversation);
+      if (baseline && baseline.conversations >= this.config.anomalyMinBaseline && baseline.median > 0) {
+        const limit = baseline.median * multiple;
+        if (conversation.costUsd > limit) {
+          found.push({
+            threshold: 'multiple',
+            costUsd: conversation.costUsd,
+            limitUsd: Math.round(limit * 1e8) / 1e8,
+            baselineMedianUsd: baseline.median,
+          });
+        }
+      }
+    }
+    const raised: CostAnomaly[] = [];
+    for (const anomaly of found) {
+      const recorded = await this.record(conversation, anomaly);
+      if (recorded) raised.push(recorded);
+    }
+    for (const anomaly of raised) await this.announce(conversation, anomaly);
+    return raised;
+  }
+
+  /** The median cost of the agent's most recent other conversations of the tenant. */
+  private async baseline(
+    conversation: ConversationCost,
+  ): Promise<{ median: number; conversations: number } | null> {
+    const rows: Array<{ median: string | null; conversations: number }> = await this.dataSource.query(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY cost_usd) AS median, count(*)::int AS conversations
+       FROM (SELECT cost_usd FROM conversations
+             WHERE tenant_id = $1 AND agent_name = $2 AND id <> $3 AND message_count > 0
+             ORDER BY last_activity_at DESC LIMIT $4) recent`,
+      [
+        conversation.tenantId,
+        conversation.agentName,
+        conversation.conversationId,
+        this.config.anomalyBaselineConversations,
+      ],
+    );
+    const row = rows[0];
+    return row?.median === null || row === undefined
+      ? null
+      : { median: Number(row.median), conversations: row.conversations };
+  }
+
+  private async record(
+    conversation: ConversationCost,
+    anomaly: Omit<CostAnomaly, 'id'>,
+  ): Promise<CostAnomaly | null> {
+    const id = this.ids.uuid();
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO cost_anomalies (id, tenant_id, conversation_id, agent_name, threshold, cost_usd, limit_usd,
+         baseline_median_usd)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (conversation_id, threshold) DO NOTHING RETURNING 1`,
+      [
+        id,
+        conversation.tenantId,
+        conversation.conversationId,
+        conversation.agentName,
+        anomaly.threshold,
+        anomaly.costUsd,
+        anomaly.limitUsd,
+        anomaly.baselineMedianUsd,
+      ],
+    );
+    return rows.length ? { id, ...anomaly } : null;
+  }
+
+  private async announce(conversation: ConversationCost, anomaly: CostAnomaly): Promise<void> {
+    const because =
+      anomaly.threshold === 'multiple'
+        ? `${this.config.anomalyCostMultiple}× the agent's recent median of ${anomaly.baselineMedianUsd} USD`
+        : `the absolute threshold`;
+    this.logger.warn(
+      {
+        tenant_id: conversation.tenantId,
+        conversation_id: conversation.conversationId,
+        agent_name: conversation.agentName,
+        threshold: anomaly.threshold,
+        cost_usd: anomaly.costUsd,
+        limit_usd: anomaly.limitUsd,
+      },
+      `Cost anomaly: conversation ${conversation.conversationId} (agent ${conversation.agentName}) has cost ${anomaly.costUsd} USD, past ${anomaly.limitUsd} USD (${because}).`,
+    );
+    this.metrics
+      .counter('cost_anomalies_total', 'Conversations whose cost passed an anomaly threshold.', [
+        'threshold',
+        'agent',
+      ])
+      .inc({ threshold: anomaly.threshold, agent: conversation.agentName });
+    await this.alerts.send(anomaly.id, {
+      event: 'cost.anomaly',
+      anomaly: {
+        id: anomaly.id,
+        tenant_id: conversation.tenantId,
+        conversation_id: conversation.conversationId,
+        agent_name: conversation.agentName,
+        threshold: anomaly.threshold,
+        cost_usd: anomaly.costUsd,
+        limit_usd: anomaly.limitUsd,
+        baseline_median_usd: anomaly.baselineMedianUsd,
+        multiple: anomaly.threshold === 'multiple' ? this.config.anomalyCostMultiple : null,
+      },
+    });
+  }
+}
