@@ -4,7 +4,7 @@
 // match labels, probes on the ports that serve them, resources, grace periods longer than the drain, settings the
 // app accepts.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
