@@ -14,11 +14,19 @@ export const taskRoom = (taskId: string): string => `task:${taskId}`;
 export class RealtimePublisher implements OnModuleDestroy {
   private readonly redis: Redis;
   private readonly emitter: Emitter;
+  /** Events that could not be published. */
+  dropped = 0;
 
   constructor(config: AppConfig) {
     this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
     this.redis.on('error', () => undefined);
-    this.emitter = new Emitter(this.redis).of(CHAT_NAMESPACE);
+    // Stream events are best effort: a publish that fails (Redis away, or this process shutting down while
+    // a job still reports progress) is dropped, never an unhandled rejection.
+    const client = {
+      publish: (channel: string, message: string | Buffer) =>
+        this.redis.publish(channel, message).catch(() => (this.dropped += 1)),
+    };
+    this.emitter = new Emitter(client).of(CHAT_NAMESPACE);
   }
 
   /** Every payload carries its conversation_id, as the contract requires. */
