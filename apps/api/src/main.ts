@@ -2,9 +2,8 @@
 // database created and migrated for local use; SIGTERM drains running turns before the connections close.
 import { tracing } from './tracing';
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
-import { AppConfig, ConfigError, ensureDatabaseExists, loadConfig, onShutdownSignal } from '@lib/core';
+import { ensureDatabaseExists, loadProcessConfigOrExit, onShutdownSignal } from '@lib/core';
 import { createApp } from './bootstrap';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 
@@ -12,17 +11,7 @@ import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 const CLOSE_ALLOWANCE_MS = 15_000;
 
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  let config: AppConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`Configuration error: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadProcessConfigOrExit();
   if (config.databaseMigrate) await ensureDatabaseExists(config.databaseUrl);
   const app = await createApp();
   const logger = new Logger('Bootstrap');

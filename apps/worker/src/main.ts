@@ -4,11 +4,10 @@
 // re-queued once their lock expires.
 import { tracing } from './tracing';
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { AppConfig, ConfigError, loadConfig, onShutdownSignal } from '@lib/core';
+import { loadProcessConfigOrExit, onShutdownSignal } from '@lib/core';
 import { QueueConsumers } from './processors/queue-consumers';
 import { WorkerModule } from './worker.module';
 
@@ -16,17 +15,7 @@ import { WorkerModule } from './worker.module';
 const CLOSE_ALLOWANCE_MS = 15_000;
 
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  let config: AppConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`Configuration error: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadProcessConfigOrExit();
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(), {
     bufferLogs: true,
     abortOnError: false,

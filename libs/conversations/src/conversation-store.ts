@@ -59,10 +59,25 @@ export class ConversationStore {
   ) {}
 
   async create(tenantId: string, input: NewConversation): Promise<Conversation> {
-    const rows: ConversationEntity[] = await this.dataSource.query(
+    const rows = await this.insert(tenantId, input, '');
+    return toConversation(rows[0]);
+  }
+
+  /** Creates the conversation unless it exists; true when this call created it. */
+  async ensure(tenantId: string, input: NewConversation): Promise<boolean> {
+    const rows = await this.insert(tenantId, input, 'ON CONFLICT (id) DO NOTHING');
+    return rows.length > 0;
+  }
+
+  private insert(
+    tenantId: string,
+    input: NewConversation,
+    onConflict: string,
+  ): Promise<ConversationEntity[]> {
+    return this.dataSource.query(
       `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
          cost_limit_usd)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${onConflict} RETURNING *`,
       [
         input.id,
         tenantId,
@@ -74,25 +89,6 @@ export class ConversationStore {
         input.costLimitUsd ?? null,
       ],
     );
-    return toConversation(rows[0]);
-  }
-
-  /** Creates the conversation unless it exists; true when this call created it. */
-  async ensure(tenantId: string, input: NewConversation): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
-      `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING 1`,
-      [
-        input.id,
-        tenantId,
-        input.agentName,
-        input.title ?? null,
-        input.temperature ?? null,
-        input.maxIterations ?? null,
-        JSON.stringify(input.metadata ?? {}),
-      ],
-    );
-    return rows.length > 0;
   }
 
   /** Removes a conversation that has no messages (a first turn that failed). */

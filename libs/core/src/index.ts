@@ -44,6 +44,6 @@ export { onShutdownSignal } from './lifecycle/shutdown-signals';
 export { tracer, traceCarrier, contextFrom, recordSpanError, inSpan } from './telemetry/trace-context';
 export type { TraceCarrier } from './telemetry/trace-context';
 export type { ErrorType, ErrorDetail } from './errors/domain-error';
-export { processEnv } from './config/process-env';
+export { loadProcessConfigOrExit, processEnv } from './config/process-env';
 export { closeRedis } from './redis/close-redis';
 export { signWebhook, webhookHeaders, webhookKey } from './webhooks/standard-webhooks';

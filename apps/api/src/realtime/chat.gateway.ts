@@ -104,15 +104,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     @MessageBody() body: unknown,
     @Ack() ack: AckFn,
   ): Promise<void> {
-    try {
+    await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       await this.conversationOfTenant(socket, conversation_id);
       await socket.join(conversationRoom(conversation_id));
       const runningSince = await this.lock.runningSince(conversation_id);
-      ack?.({ conversation_id, ...(runningSince ? { running_since: runningSince.toISOString() } : {}) });
-    } catch (error) {
-      this.refuse(socket, ack, error);
-    }
+      return { conversation_id, ...(runningSince ? { running_since: runningSince.toISOString() } : {}) };
+    });
   }
 
   @SubscribeMessage('leave')
@@ -121,13 +119,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     @MessageBody() body: unknown,
     @Ack() ack: AckFn,
   ): Promise<void> {
-    try {
+    await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       await socket.leave(conversationRoom(conversation_id));
-      ack?.({ conversation_id });
-    } catch (error) {
-      this.refuse(socket, ack, error);
-    }
+      return { conversation_id };
+    });
   }
 
   @SubscribeMessage('cancel')
@@ -136,14 +132,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     @MessageBody() body: unknown,
     @Ack() ack: AckFn,
   ): Promise<void> {
-    try {
+    await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       await this.conversationOfTenant(socket, conversation_id);
       await this.cancellations.cancel(conversation_id);
-      ack?.({ conversation_id });
-    } catch (error) {
-      this.refuse(socket, ack, error);
-    }
+      return { conversation_id };
+    });
   }
 
   @SubscribeMessage('subscribe_task')
@@ -152,15 +146,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     @MessageBody() body: unknown,
     @Ack() ack: AckFn,
   ): Promise<void> {
-    try {
+    await this.answer(socket, ack, async () => {
       const { task_id } = await parsePayload(TaskRefPayload, body);
       // Another tenant's task answers not_found, like a missing one.
       await this.tasks.get((socket.data as SocketState).tenantId, task_id);
       await socket.join(taskRoom(task_id));
-      ack?.({ task_id });
-    } catch (error) {
-      this.refuse(socket, ack, error);
-    }
+      return { task_id };
+    });
   }
 
   /**
@@ -186,6 +178,15 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
 
   private async conversationOfTenant(socket: Socket, conversationId: string): Promise<void> {
     await this.conversations.get((socket.data as SocketState).tenantId, conversationId);
+  }
+
+  /** Runs a client event: its result is the acknowledgement, a failure is refused. */
+  private async answer(socket: Socket, ack: AckFn, handle: () => Promise<unknown>): Promise<void> {
+    try {
+      ack?.(await handle());
+    } catch (error) {
+      this.refuse(socket, ack, error);
+    }
   }
 
   /** A refused event: answered through the acknowledgement, or as an `error` event without one. */
