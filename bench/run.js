@@ -27,9 +27,9 @@ const list = (name, fallback) => (env[name] ? env[name].split(',').map(Number) :
 const FD_LIMIT = Number(execFileSync('bash', ['-c', 'ulimit -n']).toString().trim()) || 1024;
 const config = {
   quick: QUICK,
-  restSeconds: num('BENCH_DURATION', QUICK ? 3 : 7),
-  restSecondsOneClient: num('BENCH_DURATION_ONE', QUICK ? 2 : 5),
-  restWarmupSeconds: num('BENCH_WARMUP', QUICK ? 1 : 2),
+  restSeconds: num('BENCH_DURATION', QUICK ? 1 : 7),
+  restSecondsOneClient: num('BENCH_DURATION_ONE', QUICK ? 1 : 5),
+  restWarmupSeconds: num('BENCH_WARMUP', QUICK ? 0.5 : 2),
   restClients: list('BENCH_CLIENTS', [1, 100]),
   providerLatencies: list('BENCH_LATENCIES', [0, 200]),
   restTokens: 16,
@@ -104,6 +104,15 @@ async function startRedis() {
     ],
     { stdio: ['ignore', fs.openSync(path.join(LOGS, 'redis.log'), 'a'), 'inherit'] },
   );
+  const spawned = new Promise((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error) =>
+      reject(
+        new Error(`redis-server could not be started (${error.message}): install it or set BENCH_REDIS_URL`),
+      ),
+    );
+  });
+  await spawned;
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => undefined);
