@@ -5,7 +5,7 @@ import { ValidationError } from '@lib/core';
 import { IdempotencyStore, requestFingerprint } from '@lib/chat';
 import { LiveTurns } from '@lib/realtime';
 import { ApiErrors } from '../http/api-errors';
-import { CurrentPrincipal, TenantId } from '../http/tenant';
+import { CurrentPrincipal, TenantId } from '@lib/auth';
 import type { Principal } from '@lib/auth';
 import { ChatRequestDto, ChatResponseDto } from './chat.dto';
 import { collectTurn } from './collect-turn';

@@ -10,7 +10,7 @@ import { IdGenerator } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
-import { TenantId } from '../http/tenant';
+import { TenantId } from '@lib/auth';
 import { uuidParam } from '../http/uuid-param';
 import {
   ConversationDetailDto,

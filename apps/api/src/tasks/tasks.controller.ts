@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nest
 import type { FastifyRequest } from 'fastify';
 import { TaskService, toTaskStatus } from '@lib/tasks';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
-import { TenantId } from '../http/tenant';
+import { TenantId } from '@lib/auth';
 import { uuidParam } from '../http/uuid-param';
 import { CreateTaskDto, TaskCreatedDto, TaskListDto, TaskListQueryDto, TaskStatusDto } from './task.dto';
 

@@ -4,7 +4,7 @@ import type { Principal } from '@lib/auth';
 import { ForbiddenError, ValidationError } from '@lib/core';
 import { UsageService } from '@lib/usage';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
-import { CurrentPrincipal } from '../http/tenant';
+import { CurrentPrincipal } from '@lib/auth';
 import { UsageQueryDto, UsageReportDto } from './usage.dto';
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
