@@ -3,7 +3,9 @@ import { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import Redis from 'ioredis';
-import type { Server, ServerOptions } from 'socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import { AppConfig, closeRedis } from '@lib/core';
 
 export class RedisIoAdapter extends IoAdapter {
@@ -42,6 +44,43 @@ export class RedisIoAdapter extends IoAdapter {
     this.clients.push(pub, sub);
     server.adapter(createAdapter(pub, sub));
     return server;
+  }
+
+  /**
+   * One plain listener per event and socket. Nest's default builds an RxJS pipeline per event and socket (plus a
+   * shared disconnect stream), which is most of what an idle connection costs; the behaviour is the same: the
+   * handler runs with the payload and the acknowledgement callback, a returned `{ event, data }` is emitted, any
+   * other returned value acknowledges (unless the handler takes the ack itself), and a failure is logged.
+   */
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    for (const { message, callback, isAckHandledManually } of handlers) {
+      socket.on(message, (...args: unknown[]) => {
+        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args) as {
+          data: unknown;
+          ack?: (response: unknown) => void;
+        };
+        let result: Observable<unknown>;
+        try {
+          result = transform(callback(data, ack));
+        } catch (error) {
+          this.logger.error(error);
+          return;
+        }
+        result.subscribe({
+          next: (response) => {
+            if (response === null || response === undefined) return;
+            const reply = response as { event?: string; data?: unknown };
+            if (reply.event) socket.emit(reply.event, reply.data);
+            else if (!isAckHandledManually && typeof ack === 'function') ack(response);
+          },
+          error: (error: unknown) => this.logger.error(error),
+        });
+      });
+    }
   }
 
   override async close(server: Server): Promise<void> {
