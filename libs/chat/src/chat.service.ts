@@ -97,13 +97,21 @@ export class ChatService {
     LogContext.assign({ conversation_id: conversationId });
     // The conversation exists while its first turn runs, so clients can join, cancel or find it busy;
     // a first turn that fails removes it again (see run()).
-    const created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
+    // Locked before it exists: a conversation this call creates has no history, since nobody else can have
+    // started a turn in it (a task's re-run finds its conversation and reads what is there).
     const lease = await this.lock.acquire(conversationId);
+    let created: boolean;
+    try {
+      created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
     return {
       conversationId,
       agentName: agent.name,
       isNewConversation: created,
-      events: this.run(request, agent, conversationId, lease, created, {}),
+      events: this.run(request, agent, conversationId, lease, created, created ? { history: [] } : {}),
     };
   }
 

@@ -17,6 +17,46 @@ import type {
 
 const TITLE_LENGTH = 80;
 
+/**
+ * A turn in one statement: lock the conversation row, insert the messages numbered from its count and the model
+ * calls, and add the turn to its totals. Nothing is written when the conversation is gone (or another tenant's).
+ */
+const APPEND_TURN = `
+WITH conv AS (
+  SELECT message_count FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE
+), msgs AS (
+  INSERT INTO messages (id, conversation_id, seq, role, content)
+  SELECT m.id, $1, conv.message_count + m.ord - 1, m.role, m.content
+    FROM conv, unnest($3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS m(id, role, content, ord)
+), calls AS (
+  INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
+    cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
+    stop_reason, unknown_model_price, api_key_id, task_id)
+  SELECT c.id, $2, $1, $6, c.model, c.input_tokens, c.output_tokens, c.cache_creation_input_tokens,
+         c.cache_read_input_tokens, c.cost_usd, c.latency_ms, c.time_to_first_token_ms, c.stop_reason,
+         c.unknown_model_price, c.api_key_id, c.task_id
+    FROM conv, jsonb_to_recordset($7::jsonb) AS c(id uuid, model text, input_tokens int, output_tokens int,
+      cache_creation_input_tokens int, cache_read_input_tokens int, cost_usd numeric, latency_ms int,
+      time_to_first_token_ms int, stop_reason text, unknown_model_price boolean, api_key_id uuid, task_id uuid)
+)
+UPDATE conversations SET
+  message_count = message_count + $8, input_tokens = input_tokens + $9, output_tokens = output_tokens + $10,
+  cost_usd = cost_usd + $11, title = COALESCE(title, $12), last_message_at = now(), last_activity_at = now()
+WHERE id = $1 AND tenant_id = $2 AND EXISTS (SELECT 1 FROM conv)
+RETURNING *`;
+
+function callTotals(calls: LlmCallRecord[]): { input: number; output: number; cost: number } {
+  let input = 0;
+  let output = 0;
+  let cost = 0;
+  for (const c of calls) {
+    input += c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens;
+    output += c.output_tokens;
+    cost += c.cost_usd;
+  }
+  return { input, output, cost };
+}
+
 function toConversation(row: ConversationEntity): Conversation {
   return {
     id: row.id,
@@ -159,51 +199,45 @@ export class ConversationStore {
   }
 
   /**
-   * Appends a turn's messages and model calls, and updates the conversation's totals, in one
-   * transaction: either the whole turn is stored or nothing is.
+   * Appends a turn's messages and model calls, and updates the conversation's totals, in one statement (so one
+   * round trip and one implicit transaction): either the whole turn is stored or nothing is. The conversation
+   * row is locked first, so the messages' sequence numbers continue from its current count.
    */
   async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
-    return this.dataSource.transaction(async (em) => {
-      const locked: Array<{ message_count: number; title: string | null }> = await em.query(
-        `SELECT message_count, title FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE`,
-        [turn.conversationId, turn.tenantId],
-      );
-      if (!locked.length) throw new NotFoundError(`Conversation ${turn.conversationId}`);
-      const messageIds = await this.insertMessages(
-        em,
-        turn.conversationId,
-        locked[0].message_count,
-        turn.messages,
-      );
-      await this.insertLlmCalls(em, turn.tenantId, turn.conversationId, turn.agentName, turn.llmCalls);
-      const input = turn.llmCalls.reduce(
-        (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
-        0,
-      );
-      const output = turn.llmCalls.reduce((n, c) => n + c.output_tokens, 0);
-      const cost = turn.llmCalls.reduce((n, c) => n + c.cost_usd, 0);
-      const [updated] = (await em.query(
-        `UPDATE conversations SET
-           message_count = message_count + $2,
-           input_tokens = input_tokens + $3,
-           output_tokens = output_tokens + $4,
-           cost_usd = cost_usd + $5,
-           title = COALESCE(title, $6),
-           last_message_at = now(),
-           last_activity_at = now()
-         WHERE id = $1 AND tenant_id = $7 RETURNING *`,
-        [
-          turn.conversationId,
-          turn.messages.length,
-          input,
-          output,
-          cost,
-          titleFrom(turn.messages),
-          turn.tenantId,
-        ],
-      )) as [ConversationEntity[], number];
-      return { messageIds, conversation: toConversation(updated[0]) };
-    });
+    const messageIds = turn.messages.map(() => this.ids.uuid());
+    const calls = turn.llmCalls.map((c) => ({
+      id: this.ids.uuid(),
+      model: c.model,
+      input_tokens: c.input_tokens,
+      output_tokens: c.output_tokens,
+      cache_creation_input_tokens: c.cache_creation_input_tokens,
+      cache_read_input_tokens: c.cache_read_input_tokens,
+      cost_usd: c.cost_usd,
+      latency_ms: c.latency_ms,
+      time_to_first_token_ms: c.time_to_first_token_ms,
+      stop_reason: c.stop_reason,
+      unknown_model_price: c.unknown_model_price ?? false,
+      api_key_id: c.api_key_id ?? null,
+      task_id: c.task_id ?? null,
+    }));
+    const totals = callTotals(turn.llmCalls);
+    // An UPDATE through TypeORM answers [rows, affected].
+    const [rows] = (await this.dataSource.query(APPEND_TURN, [
+      turn.conversationId,
+      turn.tenantId,
+      messageIds,
+      turn.messages.map((m) => m.role),
+      turn.messages.map((m) => JSON.stringify(m.content)),
+      turn.agentName,
+      JSON.stringify(calls),
+      turn.messages.length,
+      totals.input,
+      totals.output,
+      totals.cost,
+      titleFrom(turn.messages),
+    ])) as [ConversationEntity[], number];
+    if (!rows.length) throw new NotFoundError(`Conversation ${turn.conversationId}`);
+    return { messageIds, conversation: toConversation(rows[0]) };
   }
 
   /**
@@ -228,12 +262,7 @@ export class ConversationStore {
       }
       await this.insertLlmCalls(em, tenantId, target, agentName, calls);
       if (target) {
-        const input = calls.reduce(
-          (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
-          0,
-        );
-        const output = calls.reduce((n, c) => n + c.output_tokens, 0);
-        const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
+        const { input, output, cost } = callTotals(calls);
         await em.query(
           `UPDATE conversations SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3,
              cost_usd = cost_usd + $4 WHERE id = $1 AND tenant_id = $5`,
@@ -241,27 +270,6 @@ export class ConversationStore {
         );
       }
     });
-  }
-
-  private async insertMessages(
-    em: EntityManager,
-    conversationId: string,
-    firstSeq: number,
-    messages: ChatMessage[],
-  ): Promise<string[]> {
-    if (!messages.length) return [];
-    const ids = messages.map(() => this.ids.uuid());
-    const params: unknown[] = [];
-    const values = messages.map((m, i) => {
-      params.push(ids[i], conversationId, firstSeq + i, m.role, JSON.stringify(m.content));
-      const p = i * 5;
-      return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
-    });
-    await em.query(
-      `INSERT INTO messages (id, conversation_id, seq, role, content) VALUES ${values.join(', ')}`,
-      params,
-    );
-    return ids;
   }
 
   private async insertLlmCalls(

@@ -1,0 +1,183 @@
+// The conversation store on the real PostgreSQL: a turn is stored whole, in order, under its tenant, or not at all.
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { NotFoundError, RandomIdGenerator } from '@lib/core';
+import { ConversationStore, LlmCallRecord } from '@lib/conversations';
+import type { ChatMessage } from '@lib/llm';
+import { openTestDataSource } from './support/database';
+
+describe('ConversationStore.appendTurn', () => {
+  let dataSource: DataSource;
+  let store: ConversationStore;
+  const tenant = `store-${randomUUID()}`;
+
+  beforeAll(async () => {
+    dataSource = await openTestDataSource();
+    store = new ConversationStore(dataSource, new RandomIdGenerator());
+  });
+  afterAll(async () => {
+    await dataSource.query(`DELETE FROM llm_calls WHERE tenant_id = $1`, [tenant]);
+    await dataSource.query(`DELETE FROM conversations WHERE tenant_id = $1`, [tenant]);
+    await dataSource.destroy();
+  });
+
+  const call = (over: Partial<LlmCallRecord> = {}): LlmCallRecord => ({
+    model: 'claude-sonnet-4-6',
+    input_tokens: 100,
+    output_tokens: 10,
+    cache_creation_input_tokens: 5,
+    cache_read_input_tokens: 7,
+    cost_usd: 0.00045,
+    latency_ms: 12,
+    time_to_first_token_ms: 3,
+    stop_reason: 'end_turn',
+    ...over,
+  });
+
+  it('stores messages in order after the existing ones, the model calls, and the totals, in one go', async () => {
+    const id = randomUUID();
+    await store.create(tenant, { id, agentName: 'support' });
+    const awkward = `Quotes " and ' and back\\slash, {braces}, "NULL", ünïcödé and\nnew lines`;
+    const first: ChatMessage[] = [
+      { role: 'user', content: awkward },
+      {
+        role: 'assistant',
+        content: [{ type: 'tool_use', id: 'toolu_1', name: 'calculator', input: { a: 1 } }],
+      },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '2' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Two.' }] },
+    ];
+    const taskId = randomUUID();
+    const apiKeyId = randomUUID();
+    const one = await store.appendTurn({
+      tenantId: tenant,
+      conversationId: id,
+      agentName: 'support',
+      messages: first,
+      llmCalls: [
+        call(),
+        call({
+          model: 'some-new-model',
+          unknown_model_price: true,
+          api_key_id: apiKeyId,
+          task_id: taskId,
+          time_to_first_token_ms: null,
+        }),
+      ],
+    });
+    expect(one.messageIds).toHaveLength(4);
+    expect(one.conversation).toMatchObject({
+      id,
+      messageCount: 4,
+      inputTokens: 2 * 112,
+      outputTokens: 20,
+      costUsd: 0.0009,
+      title: awkward.replace(/\s+/g, ' '),
+    });
+    expect(one.conversation.lastMessageAt).toBeInstanceOf(Date);
+
+    const two = await store.appendTurn({
+      tenantId: tenant,
+      conversationId: id,
+      agentName: 'support',
+      messages: [
+        { role: 'user', content: 'And again?' },
+        { role: 'assistant', content: [{ type: 'text', text: 'Again two.' }] },
+      ],
+      llmCalls: [call()],
+    });
+    expect(two.conversation).toMatchObject({
+      messageCount: 6,
+      outputTokens: 30,
+      title: one.conversation.title,
+    });
+
+    const stored = await store.messages(tenant, id);
+    expect(stored.map((m) => m.id)).toEqual([...one.messageIds, ...two.messageIds]);
+    expect(stored.map((m) => m.content)).toEqual([
+      ...first.map((m) => m.content),
+      'And again?',
+      [{ type: 'text', text: 'Again two.' }],
+    ]);
+    const seqs: Array<{ seq: number }> = await dataSource.query(
+      `SELECT seq FROM messages WHERE conversation_id = $1 ORDER BY seq`,
+      [id],
+    );
+    expect(seqs.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+
+    const calls: Array<Record<string, unknown>> = await dataSource.query(
+      `SELECT model, agent_name, tenant_id, input_tokens, cache_read_input_tokens, cost_usd::float AS cost,
+              time_to_first_token_ms, unknown_model_price, api_key_id, task_id
+       FROM llm_calls WHERE conversation_id = $1 ORDER BY model`,
+      [id],
+    );
+    expect(calls).toEqual([
+      expect.objectContaining({ model: 'claude-sonnet-4-6', unknown_model_price: false, api_key_id: null }),
+      expect.objectContaining({ model: 'claude-sonnet-4-6', time_to_first_token_ms: 3, task_id: null }),
+      {
+        model: 'some-new-model',
+        agent_name: 'support',
+        tenant_id: tenant,
+        input_tokens: 100,
+        cache_read_input_tokens: 7,
+        cost: 0.00045,
+        time_to_first_token_ms: null,
+        unknown_model_price: true,
+        api_key_id: apiKeyId,
+        task_id: taskId,
+      },
+    ]);
+  });
+
+  it("writes nothing and answers NotFoundError for another tenant's conversation or a deleted one", async () => {
+    const id = randomUUID();
+    await store.create(tenant, { id, agentName: 'support' });
+    const turn = {
+      conversationId: id,
+      agentName: 'support',
+      messages: [{ role: 'user', content: 'Hello' } as ChatMessage],
+      llmCalls: [call()],
+    };
+    await expect(store.appendTurn({ ...turn, tenantId: `other-${randomUUID()}` })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await store.delete(tenant, id);
+    await expect(store.appendTurn({ ...turn, tenantId: tenant })).rejects.toBeInstanceOf(NotFoundError);
+    const [counts]: Array<{ messages: number; calls: number }> = await dataSource.query(
+      `SELECT (SELECT count(*)::int FROM messages WHERE conversation_id = $1) AS messages,
+              (SELECT count(*)::int FROM llm_calls WHERE conversation_id = $1) AS calls`,
+      [id],
+    );
+    expect(counts).toEqual({ messages: 0, calls: 0 });
+  });
+
+  it('numbers the messages of turns appended at the same moment one after the other', async () => {
+    const id = randomUUID();
+    await store.create(tenant, { id, agentName: 'support' });
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        store.appendTurn({
+          tenantId: tenant,
+          conversationId: id,
+          agentName: 'support',
+          messages: [
+            { role: 'user', content: `Question ${i}` },
+            { role: 'assistant', content: [{ type: 'text', text: `Answer ${i}` }] },
+          ],
+          llmCalls: [call()],
+        }),
+      ),
+    );
+    const rows: Array<{ seq: number; content: unknown }> = await dataSource.query(
+      `SELECT seq, content FROM messages WHERE conversation_id = $1 ORDER BY seq`,
+      [id],
+    );
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    // Each turn's two messages stay together.
+    for (let i = 0; i < 10; i += 2) {
+      const question = String(rows[i].content);
+      expect(rows[i + 1].content).toEqual([{ type: 'text', text: question.replace('Question', 'Answer') }]);
+    }
+    expect((await store.get(tenant, id)).messageCount).toBe(10);
+  });
+});
