@@ -1,4 +1,5 @@
 // Real-time turns: the Socket.IO gateway and SSE, the per-conversation lock, cancellation and two instances.
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { AgentRegistry } from '@lib/agents';
@@ -6,6 +7,7 @@ import { ToolRegistry } from '@lib/tools';
 import { FakeAnthropic } from './support/fake-anthropic';
 import { startTestApp, TestApp } from './support/app';
 import { openTestDataSource } from './support/database';
+import { TEST_REDIS_URL } from './support/test-env';
 import { connectError, connectSocket, TestSocket } from './support/socket';
 
 const TERMINAL = new Set(['done', 'error']);
@@ -410,6 +412,80 @@ describe('streaming turns', () => {
         .join('');
       expect(seenOnB).toMatch(/from A to B$/);
       expect('Streamed from A to B'.endsWith(seenOnB)).toBe(true);
+    });
+
+    it('a REST turn nobody follows publishes nothing to Redis; once a socket joined, the next turn is published', async () => {
+      const watcher = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+      const published: string[] = [];
+      try {
+        watcher.on('pmessage', (_pattern: string, channel: string) => published.push(channel));
+        await watcher.psubscribe('socket.io#/chat#*');
+        fake.enqueue({ text: 'Quiet first answer' });
+        const first = await a.request('POST', '/v1/chat', { json: { message: 'unwatched' } });
+        expect(first.status).toBe(200);
+        const id = first.body.conversation_id as string;
+        fake.enqueue({ text: 'Still quiet' });
+        expect(
+          (await a.request('POST', '/v1/chat', { json: { message: 'again', conversation_id: id } })).status,
+        ).toBe(200);
+        // A follower on the other instance: the next REST turn on A reaches it through Redis.
+        const onB = await socketOn(b);
+        await onB.call('join', { conversation_id: id });
+        fake.enqueue({ text: 'Now watched' });
+        expect(
+          (await a.request('POST', '/v1/chat', { json: { message: 'watched', conversation_id: id } })).status,
+        ).toBe(200);
+        await onB.waitFor((e) => e.name === 'done');
+        expect(
+          onB
+            .named('text')
+            .map((e) => e.payload.content)
+            .join(''),
+        ).toBe('Now watched');
+        const ofConversation = published.filter((channel) => channel.includes(id));
+        // Only the third turn's events: its text deltas and done.
+        expect(ofConversation.length).toBeGreaterThanOrEqual(2);
+        expect(ofConversation.length).toBe(
+          onB.events.filter((e) => e.payload?.conversation_id === id).length,
+        );
+        // After it left, turns are quiet again.
+        await onB.call('leave', { conversation_id: id });
+        const before = published.length;
+        fake.enqueue({ text: 'Quiet again' });
+        expect(
+          (await a.request('POST', '/v1/chat', { json: { message: 'left', conversation_id: id } })).status,
+        ).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(published.slice(before).filter((channel) => channel.includes(id))).toEqual([]);
+      } finally {
+        watcher.disconnect();
+      }
+    });
+
+    it('a socket on instance B that joins while a REST turn runs on instance A gets everything after its join', async () => {
+      fake.enqueue({ text: 'Opening words' });
+      const id = (await a.request('POST', '/v1/chat', { json: { message: 'create it' } })).body
+        .conversation_id;
+      const gate = fake.gate();
+      fake.enqueue({ text: 'Held, then released to the follower', gate });
+      const rest = a.request('POST', '/v1/chat', { json: { message: 'long answer', conversation_id: id } });
+      await gate.reached;
+      const onB = await socketOn(b);
+      expect(await onB.call('join', { conversation_id: id })).toMatchObject({
+        running_since: expect.any(String),
+      });
+      gate.release();
+      expect((await rest).status).toBe(200);
+      const done = await onB.waitFor((e) => e.name === 'done');
+      expect(done.payload.stop_reason).toBe('end_turn');
+      const seen = onB
+        .named('text')
+        .map((e) => e.payload.content)
+        .join('');
+      // The first delta went out before anyone watched; every one after the join arrived.
+      expect(seen.length).toBeGreaterThan(0);
+      expect('Held, then released to the follower'.endsWith(seen)).toBe(true);
+      expect(seen).toMatch(/to the follower$/);
     });
 
     it('a cancel sent to instance B stops the turn running on instance A', async () => {

@@ -3,6 +3,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, ServiceUnavailableError, ShutdownState } from '@lib/core';
 import { ChatService, TurnEvent, TurnRequest } from '@lib/chat';
+import { ConversationWatchers, TurnWatch } from './conversation-watchers';
 import { RealtimePublisher } from './realtime-publisher';
 import { TurnCancellations } from './turn-cancellations';
 
@@ -65,14 +66,20 @@ export class LiveTurns {
     private readonly publisher: RealtimePublisher,
     private readonly cancellations: TurnCancellations,
     private readonly shutdown: ShutdownState,
+    private readonly watchers: ConversationWatchers,
   ) {}
 
   /**
    * Starts a turn (404, 400 and 409 are thrown here, before any event) and returns its event stream.
    * `signal` (a client that went away) cancels it like a `cancel` event does. While the process drains for a
-   * shutdown, new turns are refused with `service_unavailable`.
+   * shutdown, new turns are refused with `service_unavailable`. Events are published to the conversation's room
+   * only while some socket follows it: `followedInRoom` says the caller itself follows the turn there (a socket).
    */
-  async start(request: Omit<TurnRequest, 'signal'>, signal?: AbortSignal): Promise<LiveTurn> {
+  async start(
+    request: Omit<TurnRequest, 'signal'>,
+    signal?: AbortSignal,
+    options: { followedInRoom?: boolean } = {},
+  ): Promise<LiveTurn> {
     if (this.shutdown.draining) {
       // Refused before anything is taken: the client retries and the load balancer picks another instance.
       throw new ServiceUnavailableError(
@@ -87,10 +94,23 @@ export class LiveTurns {
     }
     const turn = await this.chat.start({ ...request, signal: controller.signal });
     const unregister = this.cancellations.register(turn.conversationId, controller);
+    // Never fails: an unknown watcher set counts as watched.
+    const watch = await this.watchers.track(turn.conversationId, {
+      watched: options.followedInRoom === true,
+      isNew: turn.isNewConversation,
+    });
     return {
       conversationId: turn.conversationId,
       agentName: turn.agentName,
-      events: this.follow(turn.conversationId, turn.events, unregister),
+      events: this.follow(
+        turn.conversationId,
+        turn.events,
+        () => {
+          watch.release();
+          unregister();
+        },
+        watch,
+      ),
       cancel: () => controller.abort(),
     };
   }
@@ -99,10 +119,11 @@ export class LiveTurns {
     conversationId: string,
     events: AsyncGenerator<TurnEvent>,
     unregister: () => void,
+    watch: TurnWatch,
   ): AsyncGenerator<LiveTurnEvent> {
     try {
       for await (const event of events) {
-        this.publish(conversationId, event);
+        if (watch.watched) this.publish(conversationId, event);
         yield event;
       }
     } catch (error) {
@@ -123,7 +144,7 @@ export class LiveTurns {
           error: new DomainError('internal_error', message),
         };
       }
-      this.publish(conversationId, failure);
+      if (watch.watched) this.publish(conversationId, failure);
       yield failure;
     } finally {
       unregister();

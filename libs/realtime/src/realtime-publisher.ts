@@ -7,7 +7,9 @@ import { AppConfig, closeRedis } from '@lib/core';
 
 export const CHAT_NAMESPACE = '/chat';
 
-export const conversationRoom = (conversationId: string): string => `conversation:${conversationId}`;
+export const CONVERSATION_ROOM_PREFIX = 'conversation:';
+export const conversationRoom = (conversationId: string): string =>
+  `${CONVERSATION_ROOM_PREFIX}${conversationId}`;
 export const taskRoom = (taskId: string): string => `task:${taskId}`;
 
 @Injectable()

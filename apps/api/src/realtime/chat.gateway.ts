@@ -15,7 +15,15 @@ import { SocketAuthenticator } from '@lib/auth';
 import { DomainError, Metrics, socketConnections } from '@lib/core';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { TaskService } from '@lib/tasks';
-import { CHAT_NAMESPACE, conversationRoom, LiveTurns, taskRoom, TurnCancellations } from '@lib/realtime';
+import {
+  CHAT_NAMESPACE,
+  CONVERSATION_ROOM_PREFIX,
+  ConversationWatchers,
+  conversationRoom,
+  LiveTurns,
+  taskRoom,
+  TurnCancellations,
+} from '@lib/realtime';
 import { ChatRequestDto } from '../chat/chat.dto';
 import { ConversationRefPayload, parsePayload, TaskRefPayload } from './socket-payloads';
 import { SocketEventContext } from './socket-event-context';
@@ -44,6 +52,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly auth: SocketAuthenticator,
     private readonly tasks: TaskService,
     private readonly lock: ConversationLock,
+    private readonly watchers: ConversationWatchers,
     metrics: Metrics,
   ) {
     this.connections = socketConnections(metrics);
@@ -55,6 +64,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
 
   handleConnection(socket: Socket): void {
     this.connections.inc();
+    // Still in its rooms while disconnecting: the conversations it followed lose a watcher.
+    socket.once('disconnecting', () => {
+      const followed = [...socket.rooms].filter((room) => room.startsWith(CONVERSATION_ROOM_PREFIX));
+      void this.watchers
+        .unwatch(
+          socket.id,
+          followed.map((room) => room.slice(CONVERSATION_ROOM_PREFIX.length)),
+        )
+        .catch((error: Error) => this.logger.warn(`Could not remove a socket's watches: ${error.message}`));
+    });
     socket.once('disconnect', () => {
       this.connections.dec();
       const state = socket.data as SocketState;
@@ -73,13 +92,17 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     let events: AsyncGenerator<unknown>;
     try {
       const request = await parsePayload(ChatRequestDto, body);
-      const turn = await this.turns.start({
-        tenantId: state.tenantId,
-        message: request.message,
-        conversationId: request.conversation_id,
-        agentName: request.agent_name,
-        apiKeyId: state.principal?.apiKeyId ?? null,
-      });
+      const turn = await this.turns.start(
+        {
+          tenantId: state.tenantId,
+          message: request.message,
+          conversationId: request.conversation_id,
+          agentName: request.agent_name,
+          apiKeyId: state.principal?.apiKeyId ?? null,
+        },
+        undefined,
+        { followedInRoom: true },
+      );
       conversationId = turn.conversationId;
       events = turn.events;
     } catch (error) {
@@ -87,6 +110,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     }
     // The sender follows its turn through the room, like every other subscriber on any instance.
     await socket.join(conversationRoom(conversationId));
+    // Later turns of this conversation (from any client) are published for it too; this one already is.
+    void this.watchers
+      .watch(socket.id, conversationId, false)
+      .catch((error: Error) => this.logger.warn(`Could not record a socket's watch: ${error.message}`));
     ack?.({ conversation_id: conversationId });
     (state.turns ??= new Set()).add(conversationId);
     try {
@@ -109,6 +136,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
       await this.conversationOfTenant(socket, conversation_id);
       await socket.join(conversationRoom(conversation_id));
       const runningSince = await this.lock.runningSince(conversation_id);
+      // Answered once the turn running now (on whichever instance) publishes what follows for this socket.
+      await this.watchers.watch(socket.id, conversation_id, runningSince !== undefined);
       return { conversation_id, ...(runningSince ? { running_since: runningSince.toISOString() } : {}) };
     });
   }
@@ -122,6 +151,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       await socket.leave(conversationRoom(conversation_id));
+      await this.watchers.unwatch(socket.id, [conversation_id]);
       return { conversation_id };
     });
   }
