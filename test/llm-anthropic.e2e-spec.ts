@@ -401,6 +401,12 @@ describe('AnthropicLlmClient against the fake provider', () => {
       expect(error.kind).toBe('server_error');
     });
 
+    it('reports a stream that ends cleanly before message_stop as a connection failure, not an answer', async () => {
+      fake.enqueue({ text: 'This answer stops without its end', endAfterEvents: 6 });
+      const error = await failureOf(clientFor(fake).stream(request()));
+      expect(error).toMatchObject({ kind: 'connection', retryable: true });
+    });
+
     it('reports a stream cut mid-way as a connection failure', async () => {
       fake.enqueue({ text: 'This answer is cut off before the end', cutAfterEvents: 6 });
       const error = await failureOf(clientFor(fake, { llmMaxRetries: 2 }).stream(request()));

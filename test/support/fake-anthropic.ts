@@ -116,6 +116,8 @@ export interface FakeMessageReply extends FakeTiming {
   gate?: FakeGate | PromiseLike<unknown>;
   /** Destroys the socket after this many events (pings included): the stream is cut mid-way. */
   cutAfterEvents?: number;
+  /** Ends the response cleanly after this many events (pings included), before `message_stop`. */
+  endAfterEvents?: number;
   /** Sends an SSE `error` event after this many events (pings included), then ends without `message_stop`. */
   errorEventAfter?: number;
   /** The error the `error` event carries; `overloaded_error` by default. */
@@ -463,6 +465,7 @@ export class FakeAnthropic {
       n === undefined ? undefined : Math.max(0, Math.min(n, events.length - 1));
     const errorAt = clamp(reply.errorEventAfter);
     const cutAt = clamp(reply.cutAfterEvents);
+    const endAt = clamp(reply.endAfterEvents);
     let gated = reply.gate === undefined;
 
     for (let written = 0; written < events.length; written += 1) {
@@ -475,6 +478,12 @@ export class FakeAnthropic {
         return;
       }
       if (written === cutAt) return this.cut(exchange);
+      if (written === endAt) {
+        exchange.endedByServer = true;
+        res.end();
+        this.completedCount += 1;
+        return;
+      }
       if (written > 0) await pause(reply.eventDelayMs ?? 0, closed);
       if (closed.aborted) return;
       const event = events[written];

@@ -17,7 +17,7 @@ import { LlmError } from './llm-error';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
-type StreamParams = Anthropic.Messages.MessageStreamParams;
+type StreamParams = Anthropic.Messages.MessageCreateParamsStreaming;
 type RawEvent = Anthropic.Messages.RawMessageStreamEvent;
 
 /** Error codes of a 429 that is a spend limit, not a rate: waiting a minute does not help. */
@@ -62,28 +62,37 @@ export class AnthropicLlmClient extends LlmClient {
   async *stream(request: LlmRequest): AsyncGenerator<LlmStreamEvent> {
     const startedAt = performance.now();
     let firstDeltaAt: number | null = null;
-    const stream = this.client.messages.stream(this.paramsFor(request), { signal: request.signal });
+    // The raw event stream (`stream: true`), not the SDK's MessageStream helper: the adapter assembles the blocks
+    // and the message itself, and skips the helper's per-delta snapshot and event emitter.
+    const controller = new AbortController();
+    const onCallerAbort = () => controller.abort();
+    if (request.signal?.aborted) controller.abort();
+    else request.signal?.addEventListener('abort', onCallerAbort, { once: true });
     // The SDK's timeout stops at the response headers; a stream that goes quiet afterwards would hang forever.
-    const watchdog = new StallWatchdog(this.config.llmTimeoutMs, () => stream.abort());
-    stream.on('connect', () => watchdog.touch());
+    const watchdog = new StallWatchdog(this.config.llmTimeoutMs, () => controller.abort());
     const blocks = new BlockAssembler();
+    const message = new MessageAssembler();
     let result: LlmResult;
     try {
-      // Raw events, not the `text` listener: each delta is yielded the moment it arrives.
+      const stream = await this.client.messages.create(this.paramsFor(request), {
+        signal: controller.signal,
+      });
+      watchdog.touch();
       for await (const event of stream) {
         watchdog.touch();
         if (event.type === 'content_block_delta' && firstDeltaAt === null) firstDeltaAt = performance.now();
         const text = blocks.add(event);
         if (text) yield { type: 'text', text };
+        else message.add(event);
       }
-      // The event iterator ends quietly on some failures; the final message is where they surface.
-      const message = await stream.finalMessage();
+      // An abort ends the SDK's iterator quietly; so might a connection closed early: only message_stop is an end.
+      if (!message.stopped) throw new StreamEndedEarly();
       const finishedAt = performance.now();
       result = {
         model: message.model,
-        content: blocks.content(message.stop_reason === 'max_tokens'),
-        stop_reason: message.stop_reason ?? 'end_turn',
-        usage: usageOf(message.usage),
+        content: blocks.content(message.stopReason === 'max_tokens'),
+        stop_reason: message.stopReason,
+        usage: message.usage,
         latency_ms: Math.round(finishedAt - startedAt),
         time_to_first_token_ms: firstDeltaAt === null ? null : Math.round(firstDeltaAt - startedAt),
       };
@@ -94,8 +103,9 @@ export class AnthropicLlmClient extends LlmClient {
       });
     } finally {
       watchdog.stop();
+      request.signal?.removeEventListener('abort', onCallerAbort);
       // Reached early when the consumer stops reading: the HTTP request must not outlive it.
-      if (!stream.ended) stream.abort();
+      if (!message.stopped) controller.abort();
     }
     yield { type: 'result', result };
   }
@@ -104,6 +114,7 @@ export class AnthropicLlmClient extends LlmClient {
     return {
       model: this.modelFor(request.model),
       max_tokens: request.maxTokens,
+      stream: true,
       // No `temperature`: this SDK sends anthropic-version 2026-10-21, which answers 400 to any sampling
       // parameter ("Extra inputs are not permitted"), and its types no longer have one.
       ...(request.system ? { system: request.system } : {}),
@@ -140,8 +151,14 @@ export class AnthropicLlmClient extends LlmClient {
     if (error instanceof APIConnectionError) {
       return withCause(new LlmError('connection', 'The model provider could not be reached.'), error);
     }
+    if ((error as { name?: unknown } | null)?.name === 'SyntaxError') {
+      return withCause(
+        new LlmError('server_error', 'The model provider sent a malformed stream event.'),
+        error,
+      );
+    }
     if (error instanceof APIError) return withCause(classifyApiError(error), error);
-    if (error instanceof AnthropicError || isFetchTermination(error)) {
+    if (error instanceof AnthropicError || error instanceof StreamEndedEarly || isFetchTermination(error)) {
       if (error instanceof AnthropicError && error.cause instanceof SyntaxError) {
         return withCause(
           new LlmError('server_error', 'The model provider sent a malformed stream event.'),
@@ -269,23 +286,18 @@ function redact(text: string): string {
   return clipped.replace(/\b(sk-ant-|sk-)[A-Za-z0-9_-]{8,}/g, '$1[redacted]');
 }
 
-/** undici's own error for a body cut mid-way, should it ever reach us unwrapped. */
+/** undici's own error for a body cut mid-way (the raw stream passes it through). */
 function isFetchTermination(error: unknown): boolean {
-  return error instanceof TypeError && /terminated|fetch failed|socket/i.test(error.message);
+  // Duck-typed: fetch's errors come from Node's own realm, where `instanceof` can fail.
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  return (
+    name === 'TypeError' && typeof message === 'string' && /terminated|fetch failed|socket/i.test(message)
+  );
 }
 
 function withCause(error: LlmError, cause: unknown): LlmError {
   error.cause = cause;
   return error;
-}
-
-function usageOf(usage: Anthropic.Messages.Usage): LlmUsage {
-  return {
-    input_tokens: usage.input_tokens ?? 0,
-    output_tokens: usage.output_tokens ?? 0,
-    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
-    cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
-  };
 }
 
 function toMessageParam(message: ChatMessage): MessageParam {
@@ -308,6 +320,61 @@ function toBlockParam(block: ContentBlock): ContentBlockParam {
       };
   }
 }
+
+/** The stream closed before its `message_stop`. */
+class StreamEndedEarly extends Error {
+  constructor() {
+    super('The stream ended before message_stop.');
+  }
+}
+
+/**
+ * The message-level events: model and usage from `message_start`, stop reason and the final usage from
+ * `message_delta` (whose counters are whole-message totals: they replace, never add), the end at `message_stop`.
+ */
+class MessageAssembler {
+  model = '';
+  stopReason = 'end_turn';
+  stopped = false;
+  readonly usage: LlmUsage = {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+  };
+
+  add(event: RawEvent): void {
+    switch (event.type) {
+      case 'message_start':
+        this.model = event.message.model;
+        this.takeUsage(event.message.usage);
+        return;
+      case 'message_delta':
+        if (event.delta.stop_reason) this.stopReason = event.delta.stop_reason;
+        this.takeUsage(event.usage);
+        return;
+      case 'message_stop':
+        this.stopped = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private takeUsage(usage: Partial<Record<keyof LlmUsage, number | null>>): void {
+    for (const key of USAGE_KEYS) {
+      const value = usage[key];
+      if (typeof value === 'number') this.usage[key] = value;
+    }
+  }
+}
+
+const USAGE_KEYS = [
+  'input_tokens',
+  'output_tokens',
+  'cache_creation_input_tokens',
+  'cache_read_input_tokens',
+] as const;
 
 interface PendingToolUse {
   type: 'tool_use';
