@@ -71,6 +71,30 @@ describe('the shared rate limiter (RedisRateLimiter against Redis)', () => {
     expect((await bucket.acquire([a, b, c], 1)).index).toBe(2);
   });
 
+  it('with no limit configured still keeps every call off a key in a back-off, and waits for the first to end', async () => {
+    const poolId = randomUUID();
+    const bucket = new RedisRateLimiter(redis, {
+      requestsPerMinute: 0,
+      tokensPerMinute: 0,
+      windowMs: 60_000,
+      maxWaitMs: 2_000,
+      poolId,
+    });
+    expect(bucket.countsTokens).toBe(false);
+    const [a, b] = [randomUUID(), randomUUID()];
+    await bucket.penalize(a, 30_000);
+    expect((await bucket.acquire([a, b], 1)).index).toBe(1);
+    expect((await bucket.acquire([a, b], 1)).index).toBe(1);
+    await bucket.penalize(b, 300);
+    const startedAt = Date.now();
+    expect((await bucket.acquire([a, b], 1)).index).toBe(1);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(250);
+    await bucket.penalize(b, 10_000);
+    await expect(bucket.acquire([a, b], 1)).rejects.toMatchObject({ kind: 'rate_limited' });
+    // Nothing queued: an unlimited pool keeps no tickets behind.
+    expect(await redis.keys(`llm-rate:pool:${poolId}*`)).toEqual([]);
+  });
+
   it('refuses with rate_limited and a retry-after once the wait would pass the allowed maximum', async () => {
     const bucket = limiter({ rpm: 1, windowMs: 60_000, maxWaitMs: 200 });
     const keyId = randomUUID();

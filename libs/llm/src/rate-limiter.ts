@@ -25,12 +25,15 @@ export abstract class ProviderRateLimiter {
    * other waiter; fails with `rate_limited` (carrying a retry-after) when that would take longer than allowed.
    */
   abstract acquire(keyIds: string[], tokens: number, signal?: AbortSignal): Promise<RateLimitGrant>;
+  /** False when `tokens` is ignored (no tokens-per-minute limit): callers need not estimate it. */
+  abstract readonly countsTokens: boolean;
   /** A key the provider answered 429: no call uses it for `ms`, on any instance. */
   abstract penalize(keyId: string, ms: number): Promise<void>;
 }
 
 /** For the offline model and unit tests: every call goes at once on the first key. */
 export class UnlimitedRateLimiter extends ProviderRateLimiter {
+  readonly countsTokens = false;
   async acquire(): Promise<RateLimitGrant> {
     return { index: 0, settle: async () => undefined };
   }
@@ -121,6 +124,20 @@ enqueue()
 return {0, shortest}
 `;
 
+// With no request or token limit, only the back-offs of keys the provider answered 429 matter: no queue, no
+// buckets, one read per candidate key. KEYS: the buckets. Returns {1, index} or {0, wait ms} (every key parked).
+const ACQUIRE_UNLIMITED = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local shortest = -1
+for i = 1, #KEYS do
+  local blocked = tonumber(redis.call('HGET', KEYS[i], 'blocked')) or 0
+  if blocked <= now then return {1, i - 1} end
+  if shortest < 0 or blocked - now < shortest then shortest = blocked - now end
+end
+return {0, shortest}
+`;
+
 // KEYS: 1 bucket. ARGV: 1 tokens to give back (negative: the call used more than it took), 2 tpm.
 const SETTLE = `
 local tpm = tonumber(ARGV[2])
@@ -156,6 +173,10 @@ export class RedisRateLimiter extends ProviderRateLimiter {
     super();
   }
 
+  get countsTokens(): boolean {
+    return this.settings.tokensPerMinute > 0;
+  }
+
   private bucket(keyId: string): string {
     return `llm-rate:key:${keyId}`;
   }
@@ -172,25 +193,30 @@ export class RedisRateLimiter extends ProviderRateLimiter {
     ];
     const started = Date.now();
     const taken = tpm > 0 ? Math.min(Math.ceil(tokens), tpm) : 0;
+    const unlimited = rpm <= 0 && tpm <= 0;
     for (;;) {
       if (signal?.aborted) {
-        await this.leave(keys, ticket);
+        if (!unlimited) await this.leave(keys, ticket);
         throw new LlmError('aborted', 'The model call was cancelled.');
       }
       let reply: [number, number];
       try {
-        reply = (await this.redis.eval(
-          ACQUIRE,
-          keys.length,
-          ...keys,
-          ticket,
-          rpm,
-          tpm,
-          taken,
-          LEASE_MS,
-          Math.max(BUCKET_TTL_MS, (this.settings.windowMs ?? 60_000) * 2),
-          this.settings.windowMs ?? 60_000,
-        )) as [number, number];
+        reply = (
+          unlimited
+            ? await this.redis.eval(ACQUIRE_UNLIMITED, keyIds.length, ...keys.slice(3))
+            : await this.redis.eval(
+                ACQUIRE,
+                keys.length,
+                ...keys,
+                ticket,
+                rpm,
+                tpm,
+                taken,
+                LEASE_MS,
+                Math.max(BUCKET_TTL_MS, (this.settings.windowMs ?? 60_000) * 2),
+                this.settings.windowMs ?? 60_000,
+              )
+        ) as [number, number];
       } catch (error) {
         // As with the API's own rate limit: with Redis away, limiting is suspended rather than every call failing.
         this.logFailure(error);
@@ -205,7 +231,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
       const remaining = maxWaitMs - waited;
       // The head knows how long its wait is: past the allowed wait it fails now rather than at the deadline.
       if ((status === 0 && value > remaining) || remaining <= 0) {
-        await this.leave(keys, ticket);
+        if (!unlimited) await this.leave(keys, ticket);
         this.onWaited?.(waited, 'refused');
         const retryAfterSeconds = Math.max(1, Math.ceil((status === 0 ? value : maxWaitMs) / 1000));
         throw new LlmError(
@@ -219,7 +245,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
       try {
         await this.sleep(Math.min(pause, remaining), signal);
       } catch (error) {
-        await this.leave(keys, ticket);
+        if (!unlimited) await this.leave(keys, ticket);
         throw error;
       }
     }

@@ -46,8 +46,13 @@ class RecordingLimiter extends ProviderRateLimiter {
   readonly penalties: Array<{ keyId: string; ms: number }> = [];
   readonly settled: number[] = [];
   readonly candidates: string[][] = [];
-  async acquire(keyIds: string[]): Promise<RateLimitGrant> {
+  readonly asked: number[] = [];
+  constructor(readonly countsTokens = true) {
+    super();
+  }
+  async acquire(keyIds: string[], tokens: number): Promise<RateLimitGrant> {
     this.candidates.push(keyIds);
+    this.asked.push(tokens);
     const index = Math.max(
       0,
       keyIds.findIndex((id) => !this.penalties.some((p) => p.keyId === id)),
@@ -68,7 +73,7 @@ const request: LlmRequest = {
   maxTokens: 100,
 };
 
-function setup(scripts: Attempt[][], maxRetries = 2) {
+function setup(scripts: Attempt[][], maxRetries = 2, countsTokens = true) {
   const clients = scripts.map((attempts) => new ScriptedKey(attempts));
   const keys: PooledKey[] = clients.map((client, i) => ({
     id: keyId(`key-${i}`),
@@ -76,7 +81,7 @@ function setup(scripts: Attempt[][], maxRetries = 2) {
     client,
   }));
   const pool = new ProviderKeyPool(keys);
-  const limiter = new RecordingLimiter();
+  const limiter = new RecordingLimiter(countsTokens);
   const sleeps: number[] = [];
   const retried: string[] = [];
   const client = new ResilientLlmClient(
@@ -206,5 +211,15 @@ describe('ResilientLlmClient', () => {
     const { client, limiter } = setup([[{ fail: overloaded() }, { text: 'ok' }]]);
     await run(client);
     expect(limiter.settled).toEqual([0, 15]);
+  });
+
+  it('asks the limiter for the estimated prompt plus max_tokens, or nothing when it does not count tokens', async () => {
+    const counting = setup([[]]);
+    await run(counting.client);
+    expect(counting.limiter.asked).toHaveLength(1);
+    expect(counting.limiter.asked[0]).toBeGreaterThan(request.maxTokens);
+    const notCounting = setup([[]], 2, false);
+    await run(notCounting.client);
+    expect(notCounting.limiter.asked).toEqual([0]);
   });
 });

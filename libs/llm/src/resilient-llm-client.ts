@@ -42,7 +42,8 @@ export class ResilientLlmClient extends LlmClient {
   }
 
   async *stream(request: LlmRequest): AsyncGenerator<LlmStreamEvent> {
-    const tokens = estimateInputTokens(request) + request.maxTokens;
+    // Serialising the prompt to estimate it is only worth it when a tokens-per-minute limit reads the figure.
+    const tokens = this.limiter.countsTokens ? estimateInputTokens(request) + request.maxTokens : 0;
     let retries = 0;
     for (;;) {
       if (request.signal?.aborted) throw new LlmError('aborted', 'The model call was cancelled.');
