@@ -95,6 +95,10 @@ class BudgetForTest {
   readonly reservations: number[] = [];
   readonly settlements: number[] = [];
   constructor(private readonly limitUsd = Infinity) {}
+  /** Always limited, so every call's worst case is estimated and recorded. */
+  isUnlimited(): boolean {
+    return false;
+  }
   async reserve(_scope: SpendScope, worst: number): Promise<ReservationOutcome> {
     if (this.spent + this.reserved + worst > this.limitUsd) {
       return { granted: false, limit: 'conversation', limitUsd: this.limitUsd, committedUsd: this.spent };

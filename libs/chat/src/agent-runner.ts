@@ -264,14 +264,20 @@ export class AgentRunner {
 
   /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
   firstCall(agent: AgentDefinition, userMessage: string, history: ChatMessage[] = []): FirstCall {
-    return {
-      model: this.llm.modelFor(agent.model),
-      maxTokens: agent.maxTokens,
-      inputTokens: estimateInputTokens({
+    let inputTokens: number | undefined;
+    const estimate = () =>
+      estimateInputTokens({
         system: agent.systemPrompt,
         messages: [...history, { role: 'user', content: userMessage }],
         tools: this.tools.specs(agent.tools),
-      }),
+      });
+    return {
+      model: this.llm.modelFor(agent.model),
+      maxTokens: agent.maxTokens,
+      // Estimated when read: with no budget or ceiling configured, nobody reads it.
+      get inputTokens() {
+        return (inputTokens ??= estimate());
+      },
     };
   }
 
@@ -281,8 +287,14 @@ export class AgentRunner {
     llmRequest: LlmRequest,
     calls: LlmCallRecord[],
   ): Promise<SpendReservation | null> {
-    const price = this.prices.priceOf(llmRequest.model).price;
-    const worst = worstCaseUsd(price, estimateInputTokens(llmRequest), llmRequest.maxTokens);
+    // With no ceiling or budget the reservation is free: no need to serialise the prompt to estimate it.
+    const worst = this.spend.isUnlimited({ conversationLimitUsd: request.costLimitUsd })
+      ? 0
+      : worstCaseUsd(
+          this.prices.priceOf(llmRequest.model).price,
+          estimateInputTokens(llmRequest),
+          llmRequest.maxTokens,
+        );
     try {
       const outcome = await this.spend.reserve(
         {

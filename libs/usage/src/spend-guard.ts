@@ -138,6 +138,11 @@ export class SpendGuard {
     return scope.conversationLimitUsd ?? this.config.conversationCostLimitUsd;
   }
 
+  /** True when neither a conversation ceiling nor a tenant budget applies: nothing needs estimating. */
+  isUnlimited(scope: Pick<SpendScope, 'conversationLimitUsd'>): boolean {
+    return this.conversationLimit(scope) <= 0 && this.config.tenantDailyBudgetUsd <= 0;
+  }
+
   /** The worst case of a call of this model with at least `inputTokens` of input and this max_tokens. */
   smallestCallUsd(call: FirstCall): number {
     return worstCaseUsd(
@@ -156,6 +161,7 @@ export class SpendGuard {
     scope: { tenantId: string; conversationId?: string } & Omit<Partial<SpendScope>, 'tenantId'>,
     call: FirstCall,
   ): Promise<void> {
+    if (this.isUnlimited(scope.conversationId ? scope : { conversationLimitUsd: 0 })) return;
     const smallest = this.smallestCallUsd(call);
     // A turn that starts a conversation has no ceiling to check yet: only the tenant's budget applies.
     const outcome = await this.run(
