@@ -462,6 +462,58 @@ describe('streaming turns', () => {
       }
     });
 
+    it('serves followers on the same instance without Redis, and through Redis once one is elsewhere, each event once', async () => {
+      const watcher = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+      const published: string[] = [];
+      try {
+        watcher.on('pmessage', (_pattern: string, channel: string) => published.push(channel));
+        await watcher.psubscribe('socket.io#/chat#*');
+        const sender = await socketOn(a);
+        const sameInstance = await socketOn(a);
+        fake.enqueue({ text: 'Local only' });
+        const ack = await sender.call('message', { message: 'here' });
+        const id = ack.conversation_id as string;
+        await sender.waitFor((e) => e.name === 'done');
+        expect(await sameInstance.call('join', { conversation_id: id })).toMatchObject({
+          conversation_id: id,
+        });
+        fake.enqueue({ text: 'Still local' });
+        await sender.call('message', { message: 'again', conversation_id: id });
+        await sameInstance.waitFor((e) => e.name === 'done');
+        expect(
+          sameInstance
+            .named('text')
+            .map((e) => e.payload.content)
+            .join(''),
+        ).toBe('Still local');
+        expect(published.filter((channel) => channel.includes(id))).toEqual([]);
+
+        const elsewhere = await socketOn(b);
+        await elsewhere.call('join', { conversation_id: id });
+        fake.enqueue({ text: 'Now through Redis' });
+        await sender.call('message', { message: 'third', conversation_id: id });
+        await elsewhere.waitFor((e) => e.name === 'done');
+        await sameInstance.waitFor(() => sameInstance.named('done').length === 2);
+        await sender.waitFor(() => sender.named('done').length === 3);
+        const texts = (s: TestSocket) =>
+          s
+            .named('text')
+            .map((e) => e.payload.content)
+            .join('');
+        // Every follower saw each event once: no copy by the local emit and another through Redis.
+        expect(texts(sender)).toBe('Local onlyStill localNow through Redis');
+        expect(texts(sameInstance)).toBe('Still localNow through Redis');
+        expect(texts(elsewhere)).toBe('Now through Redis');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(sender.named('done')).toHaveLength(3);
+        expect(sameInstance.named('done')).toHaveLength(2);
+        expect(elsewhere.named('done')).toHaveLength(1);
+        expect(published.filter((channel) => channel.includes(id)).length).toBeGreaterThan(0);
+      } finally {
+        watcher.disconnect();
+      }
+    });
+
     it('a socket on instance B that joins while a REST turn runs on instance A gets everything after its join', async () => {
       fake.enqueue({ text: 'Opening words' });
       const id = (await a.request('POST', '/v1/chat', { json: { message: 'create it' } })).body

@@ -1,8 +1,9 @@
 // Which conversations some socket follows, so a turn nobody watches publishes nothing to Redis.
 //
-// A socket that joins a conversation's room is added to the conversation's watcher set in Redis. A turn looks the
-// set up once when it starts (after taking the conversation's lock); a socket that joins while a turn runs asks the
-// instance running it, over Redis, to start publishing, and is acknowledged only once that instance confirmed —
+// A socket that joins a conversation's room is added to the conversation's watcher set in Redis, under its
+// instance. A turn looks the set up once when it starts (after taking the conversation's lock): followers on this
+// instance only are served by a local emit, followers elsewhere through Redis. A socket that joins while a turn
+// runs on another instance asks that instance, over Redis, to publish, and is acknowledged only once it confirmed —
 // so a follower gets every event after its join's acknowledgement, whichever instance runs the turn.
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
@@ -17,10 +18,18 @@ const WATCHERS_TTL_SECONDS = 24 * 60 * 60;
 /** How long a join waits for the instance running the turn to confirm. */
 const CONFIRM_TIMEOUT_MS = 1_000;
 
-/** A running turn's view of whether anyone follows it. */
+/** A running turn's view of who follows it; both only ever turn true. */
 export interface TurnWatch {
-  readonly watched: boolean;
+  /** Some socket of this instance follows the conversation. */
+  readonly local: boolean;
+  /** Some socket of another instance (or one that cannot be told apart) follows it. */
+  readonly remote: boolean;
   release(): void;
+}
+
+interface Followers {
+  local: boolean;
+  remote: boolean;
 }
 
 interface Notice {
@@ -33,8 +42,10 @@ interface Notice {
 export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConversationWatchers.name);
   /** The turns running in this process, by conversation (one each: the conversation lock). */
-  private readonly running = new Map<string, { watched: boolean }>();
-  private readonly replyChannel = `${REPLY_CHANNEL_PREFIX}${randomUUID()}`;
+  private readonly running = new Map<string, Followers>();
+  /** This process among the instances: the prefix of its sockets in the watcher sets. */
+  private readonly instanceId = randomUUID();
+  private readonly replyChannel = `${REPLY_CHANNEL_PREFIX}${this.instanceId}`;
   private readonly waiting = new Map<string, () => void>();
   private subscriber: Redis | undefined;
 
@@ -63,21 +74,28 @@ export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
    * Tracks a turn that holds its conversation's lock. Registered before the watcher set is read, so a join that
    * lands in between is not missed: either the set shows it or its notice finds this entry.
    */
-  async track(conversationId: string, known: { watched: boolean; isNew: boolean }): Promise<TurnWatch> {
-    const entry = { watched: known.watched };
+  async track(conversationId: string, known: { followedHere: boolean; isNew: boolean }): Promise<TurnWatch> {
+    const entry: Followers = { local: known.followedHere, remote: false };
     this.running.set(conversationId, entry);
     // A conversation this turn created cannot have been joined before it existed.
-    if (!entry.watched && !known.isNew) {
+    if (!known.isNew) {
       try {
-        if ((await this.redis.client.exists(watchersKey(conversationId))) > 0) entry.watched = true;
+        const mine = `${this.instanceId}/`;
+        for (const member of await this.redis.client.smembers(watchersKey(conversationId))) {
+          if (member.startsWith(mine)) entry.local = true;
+          else entry.remote = true;
+        }
       } catch {
-        // Unknown: publish, which is what followers need if there are any.
-        entry.watched = true;
+        // Unknown: publish through Redis, which reaches followers wherever they are.
+        entry.remote = true;
       }
     }
     return {
-      get watched() {
-        return entry.watched;
+      get local() {
+        return entry.local;
+      },
+      get remote() {
+        return entry.remote;
       },
       release: () => {
         if (this.running.get(conversationId) === entry) this.running.delete(conversationId);
@@ -91,11 +109,15 @@ export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
    */
   async watch(socketId: string, conversationId: string, turnRunning: boolean): Promise<void> {
     const key = watchersKey(conversationId);
-    await this.redis.client.multi().sadd(key, socketId).expire(key, WATCHERS_TTL_SECONDS).exec();
+    await this.redis.client
+      .multi()
+      .sadd(key, `${this.instanceId}/${socketId}`)
+      .expire(key, WATCHERS_TTL_SECONDS)
+      .exec();
     if (!turnRunning) return;
-    const local = this.running.get(conversationId);
-    if (local) {
-      local.watched = true;
+    const here = this.running.get(conversationId);
+    if (here) {
+      here.local = true;
       return;
     }
     const id = randomUUID();
@@ -104,6 +126,7 @@ export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
         this.waiting.delete(id);
         resolve();
       }, CONFIRM_TIMEOUT_MS);
+      timer.unref();
       this.waiting.set(id, () => {
         clearTimeout(timer);
         this.waiting.delete(id);
@@ -120,7 +143,8 @@ export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
     const ids = [...conversationIds];
     if (!ids.length) return;
     const batch = this.redis.client.multi();
-    for (const conversationId of ids) batch.srem(watchersKey(conversationId), socketId);
+    for (const conversationId of ids)
+      batch.srem(watchersKey(conversationId), `${this.instanceId}/${socketId}`);
     await batch.exec();
   }
 
@@ -133,7 +157,7 @@ export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
     }
     const entry = this.running.get(notice.conversation_id);
     if (!entry) return;
-    entry.watched = true;
+    entry.remote = true;
     this.redis.client.publish(notice.reply_to, notice.id).catch((error: Error) => {
       this.logger.warn(`Could not confirm a watch notice: ${error.message}`);
     });

@@ -96,7 +96,7 @@ export class LiveTurns {
     const unregister = this.cancellations.register(turn.conversationId, controller);
     // Never fails: an unknown watcher set counts as watched.
     const watch = await this.watchers.track(turn.conversationId, {
-      watched: options.followedInRoom === true,
+      followedHere: options.followedInRoom === true,
       isNew: turn.isNewConversation,
     });
     return {
@@ -123,7 +123,7 @@ export class LiveTurns {
   ): AsyncGenerator<LiveTurnEvent> {
     try {
       for await (const event of events) {
-        if (watch.watched) this.publish(conversationId, event);
+        this.publish(conversationId, event, watch);
         yield event;
       }
     } catch (error) {
@@ -144,15 +144,18 @@ export class LiveTurns {
           error: new DomainError('internal_error', message),
         };
       }
-      if (watch.watched) this.publish(conversationId, failure);
+      this.publish(conversationId, failure, watch);
       yield failure;
     } finally {
       unregister();
     }
   }
 
-  private publish(conversationId: string, event: LiveTurnEvent): void {
+  /** Through Redis when a follower is elsewhere, by a local emit when all are here, not at all without any. */
+  private publish(conversationId: string, event: LiveTurnEvent, watch: TurnWatch): void {
+    if (!watch.remote && !watch.local) return;
     const { name, payload } = wirePayload(event);
-    this.publisher.toConversation(conversationId, name, payload);
+    if (watch.remote) this.publisher.toConversation(conversationId, name, payload);
+    else this.publisher.toConversationHere(conversationId, name, payload);
   }
 }

@@ -3,6 +3,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { Emitter } from '@socket.io/redis-emitter';
 import Redis from 'ioredis';
+import type { Namespace } from 'socket.io';
 import { AppConfig, closeRedis } from '@lib/core';
 
 export const CHAT_NAMESPACE = '/chat';
@@ -16,6 +17,7 @@ export const taskRoom = (taskId: string): string => `task:${taskId}`;
 export class RealtimePublisher implements OnModuleDestroy {
   private readonly redis: Redis;
   private readonly emitter: Emitter;
+  private local: Namespace | undefined;
   /** Events that could not be published. */
   dropped = 0;
 
@@ -36,6 +38,22 @@ export class RealtimePublisher implements OnModuleDestroy {
     this.emitter
       .to(conversationRoom(conversationId))
       .emit(event, { conversation_id: conversationId, ...payload });
+  }
+
+  /**
+   * To the conversation's followers on this instance only, without Redis; through Redis when this process has
+   * no Socket.IO server (then no follower can be local anyway).
+   */
+  toConversationHere(conversationId: string, event: string, payload: Record<string, unknown>): void {
+    if (!this.local) return this.toConversation(conversationId, event, payload);
+    this.local
+      .to(conversationRoom(conversationId))
+      .local.emit(event, { conversation_id: conversationId, ...payload });
+  }
+
+  /** The API's Socket.IO namespace, for events whose followers are all on this instance. */
+  attachLocal(namespace: Namespace): void {
+    this.local = namespace;
   }
 
   /** Every payload carries its task_id. */

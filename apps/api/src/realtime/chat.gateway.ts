@@ -21,6 +21,7 @@ import {
   ConversationWatchers,
   conversationRoom,
   LiveTurns,
+  RealtimePublisher,
   taskRoom,
   TurnCancellations,
 } from '@lib/realtime';
@@ -53,6 +54,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly tasks: TaskService,
     private readonly lock: ConversationLock,
     private readonly watchers: ConversationWatchers,
+    private readonly publisher: RealtimePublisher,
     metrics: Metrics,
   ) {
     this.connections = socketConnections(metrics);
@@ -60,6 +62,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
 
   afterInit(namespace: Namespace): void {
     namespace.use(this.auth.middleware());
+    this.publisher.attachLocal(namespace);
   }
 
   handleConnection(socket: Socket): void {
