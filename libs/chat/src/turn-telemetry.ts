@@ -2,7 +2,7 @@
 // (model, tokens, cost, time to first token) and a `tool.execute` span per tool, with the matching Prometheus
 // series. The runner only reports what happened; the span names, attributes and labels live here.
 import { Injectable } from '@nestjs/common';
-import { Context, context, Span, SpanKind, trace } from '@opentelemetry/api';
+import { Context, context, isSpanContextValid, Span, SpanKind, trace } from '@opentelemetry/api';
 import type { AgentDefinition } from '@lib/agents';
 import type { LlmCallRecord } from '@lib/conversations';
 import {
@@ -97,8 +97,8 @@ export class TurnTrace {
   ) {}
 
   /** Runs each step of `steps` inside the turn's context, so what it calls (Redis, PostgreSQL) nests under it. */
-  bind<T>(steps: AsyncIterable<T>): AsyncGenerator<T> {
-    return inContext(this.context, steps);
+  bind<T>(steps: AsyncIterable<T>): AsyncIterable<T> {
+    return bound(this.span, this.context, steps);
   }
 
   modelCall(model: string): ModelCallTrace {
@@ -170,8 +170,8 @@ export class ModelCallTrace {
   ) {}
 
   /** Runs each step of the provider stream inside the call's context (rate limiter, key pool, HTTP). */
-  bind<T>(steps: AsyncIterable<T>): AsyncGenerator<T> {
-    return inContext(this.context, steps);
+  bind<T>(steps: AsyncIterable<T>): AsyncIterable<T> {
+    return bound(this.span, this.context, steps);
   }
 
   succeeded(call: LlmCallRecord): void {
@@ -208,6 +208,14 @@ export class ModelCallTrace {
     );
     this.span.end();
   }
+}
+
+/**
+ * `steps` run in the span's context; as they are when the span carries no trace (tracing off): there is no context
+ * to enter then, and the extra generator would cost a few promises on every delta of every turn.
+ */
+function bound<T>(span: Span, ctx: Context, steps: AsyncIterable<T>): AsyncIterable<T> {
+  return isSpanContextValid(span.spanContext()) ? inContext(ctx, steps) : steps;
 }
 
 /** An async iterable whose every step runs with `ctx` active (a generator runs in whoever calls next()). */

@@ -22,7 +22,12 @@ export class RealtimePublisher implements OnModuleDestroy {
   dropped = 0;
 
   constructor(config: AppConfig) {
-    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+    this.redis = new Redis(config.redisUrl, {
+      maxRetriesPerRequest: 1,
+      lazyConnect: false,
+      // The deltas of many turns published in one tick leave in one write.
+      enableAutoPipelining: true,
+    });
     this.redis.on('error', () => undefined);
     // Stream events are best effort: a publish that fails (Redis away, or this process shutting down while
     // a job still reports progress) is dropped, never an unhandled rejection.

@@ -38,8 +38,8 @@ export class RedisIoAdapter extends IoAdapter {
       allowRequest: (_request, callback) =>
         this.draining() ? callback('This instance is shutting down.', false) : callback(null, true),
     } as ServerOptions);
-    const pub = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null });
-    const sub = pub.duplicate();
+    const pub = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+    const sub = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null });
     for (const client of [pub, sub]) client.on('error', () => undefined);
     this.clients.push(pub, sub);
     server.adapter(createAdapter(pub, sub));

@@ -14,6 +14,8 @@ export class RedisService implements OnModuleDestroy {
       maxRetriesPerRequest: 1,
       connectTimeout: 5_000,
       lazyConnect: false,
+      // Commands issued in the same tick (many requests' lock, limiter and throttler calls) go in one write.
+      enableAutoPipelining: true,
     });
     // Connection errors surface through the commands that fail and through /health/ready.
     this.client.on('error', () => undefined);
