@@ -99,25 +99,25 @@ export class ConversationStore {
   ) {}
 
   async create(tenantId: string, input: NewConversation): Promise<Conversation> {
-    const rows = await this.insert(tenantId, input, '');
+    const rows = await this.insert(tenantId, input);
     return toConversation(rows[0]);
   }
 
   /** Creates the conversation unless it exists; true when this call created it. */
   async ensure(tenantId: string, input: NewConversation): Promise<boolean> {
-    const rows = await this.insert(tenantId, input, 'ON CONFLICT (id) DO NOTHING');
+    const rows = await this.insert(tenantId, input, 'ON CONFLICT (id) DO NOTHING RETURNING 1');
     return rows.length > 0;
   }
 
   private insert(
     tenantId: string,
     input: NewConversation,
-    onConflict: string,
+    tail = 'RETURNING *',
   ): Promise<ConversationEntity[]> {
     return this.dataSource.query(
       `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
          cost_limit_usd)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${onConflict} RETURNING *`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${tail}`,
       [
         input.id,
         tenantId,

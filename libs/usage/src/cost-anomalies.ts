@@ -24,9 +24,18 @@ export interface CostAnomaly {
   baselineMedianUsd: number | null;
 }
 
+/** How long an established baseline (ANOMALY_MIN_BASELINE conversations or more) is reused. */
+const BASELINE_REUSE_MS = 10_000;
+/** Baselines kept at once (tenants × agents); past it the memory starts over. */
+const MAX_KEPT_BASELINES = 10_000;
+
 @Injectable()
 export class CostAnomalies {
   private readonly logger = new Logger('CostAnomalies');
+  private readonly baselines = new Map<
+    string,
+    { at: number; baseline: { median: number; conversations: number } }
+  >();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -72,8 +81,29 @@ export class CostAnomalies {
     return raised;
   }
 
-  /** The median cost of the agent's most recent other conversations of the tenant. */
+  /**
+   * The median cost of the agent's most recent other conversations of the tenant. Once the agent has enough of
+   * them to be judged, the figure is kept for BASELINE_REUSE_MS per tenant and agent: a median of dozens of
+   * conversations moves slowly, and reading it after every turn would put one more query on each of them.
+   */
   private async baseline(
+    conversation: ConversationCost,
+  ): Promise<{ median: number; conversations: number } | null> {
+    const key = `${conversation.tenantId}\u0000${conversation.agentName}`;
+    const kept = this.baselines.get(key);
+    const now = performance.now();
+    if (kept && now - kept.at < BASELINE_REUSE_MS) return kept.baseline;
+    const baseline = await this.readBaseline(conversation);
+    if (baseline && baseline.conversations >= this.config.anomalyMinBaseline) {
+      if (this.baselines.size >= MAX_KEPT_BASELINES) this.baselines.clear();
+      this.baselines.set(key, { at: now, baseline });
+    } else {
+      this.baselines.delete(key);
+    }
+    return baseline;
+  }
+
+  private async readBaseline(
     conversation: ConversationCost,
   ): Promise<{ median: number; conversations: number } | null> {
     const rows: Array<{ median: string | null; conversations: number }> = await this.dataSource.query(
