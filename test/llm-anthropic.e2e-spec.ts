@@ -442,6 +442,13 @@ describe('AnthropicLlmClient against the fake provider', () => {
       await fake.waitForAborts(1);
     });
 
+    it('keeps a slow stream whose events come more often than llmTimeoutMs, however long it lasts', async () => {
+      fake.enqueue({ text: 'one two three four five six seven eight', eventDelayMs: 60 });
+      const { result } = await collect(clientFor(fake, { llmTimeoutMs: 200 }).stream(request()));
+      expect(result.content).toEqual([{ type: 'text', text: 'one two three four five six seven eight' }]);
+      expect(result.latency_ms).toBeGreaterThan(400);
+    });
+
     it('fails loudly when the test scripted no reply', async () => {
       const error = await failureOf(clientFor(fake, { llmMaxRetries: 2 }).stream(request()));
       expect(error.kind).toBe('server_error');

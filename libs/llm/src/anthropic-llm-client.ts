@@ -450,10 +450,14 @@ function parseToolInput(json: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Fires once when `touch()` has not been called for `ms`; idle until the first touch. */
+/**
+ * Fires once when `touch()` has not been called for `ms`; idle until the first touch. A touch only notes the time
+ * (it comes with every event): one timer checks when it is due and waits again for what is left.
+ */
 class StallWatchdog {
   fired = false;
   private timer: NodeJS.Timeout | undefined;
+  private last = 0;
 
   constructor(
     private readonly ms: number,
@@ -462,16 +466,24 @@ class StallWatchdog {
 
   touch(): void {
     if (this.fired || this.ms <= 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.fired = true;
-      this.onStall();
-    }, this.ms);
-    this.timer.unref();
+    this.last = performance.now();
+    if (!this.timer) this.arm(this.ms);
   }
 
   stop(): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(delay: number): void {
+    this.timer = setTimeout(() => {
+      const quiet = performance.now() - this.last;
+      if (quiet < this.ms) return this.arm(this.ms - quiet);
+      this.timer = undefined;
+      this.fired = true;
+      this.onStall();
+    }, delay);
+    this.timer.unref();
   }
 }
 
