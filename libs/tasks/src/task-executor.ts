@@ -84,7 +84,8 @@ export class TaskExecutor {
 
   private async runTurn(task: Task, controller: AbortController): Promise<void> {
     // A previous run may have stored the turn and died before recording the outcome: never run it twice.
-    const stored = await this.storedOutcome(task);
+    // (On the first run, `attempts` is 1 and there was no previous run to look for.)
+    const stored = task.attempts > 1 ? await this.storedOutcome(task) : null;
     if (stored) {
       await this.lifecycle.finish(task.id, 'completed', stored);
       return;
