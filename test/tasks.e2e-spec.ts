@@ -299,6 +299,21 @@ describe('background agent tasks (API + worker process + Bull)', () => {
       expect((await getTask(queued)).body.status).toBe('cancelled');
     });
 
+    it('a job that reaches a worker after its task’s cancel was recorded ends the task cancelled, never run', async () => {
+      const busy = fake.gate();
+      fake.enqueue({ text: 'Keeping the only worker slot busy.', gate: busy });
+      const first = await start('Occupy the worker');
+      await busy.reached;
+      const late = await start('Cancelled while its job stayed queued');
+      // As when the cancel could not remove the job (a worker was taking it at that moment): only the row knows.
+      await db.query(`UPDATE tasks SET cancel_requested_at = now() WHERE id = $1`, [late]);
+      busy.release();
+      await waitForStatus(getTask, first, ['completed']);
+      const ended = await waitForStatus(getTask, late, ['cancelled']);
+      expect(ended).toMatchObject({ status: 'cancelled', attempts: 0, started_at: null });
+      expect(fake.requests).toHaveLength(1);
+    });
+
     it('stops a running task at once: its provider call is aborted and it ends cancelled', async () => {
       const midAnswer = fake.gate();
       fake.enqueue({ text: 'A long report that will never be finished', gate: midAnswer });

@@ -38,12 +38,40 @@ export class TaskExecutor {
    * should run it again after its backoff, PermanentTaskFailure when it has ended `failed`.
    */
   async execute(run: TaskRun): Promise<void> {
-    const task = await this.tasks.findById(run.taskId);
-    if (!task) {
-      this.logger.warn(`Task ${run.taskId} has no row (deleted?); its job is dropped.`);
-      return;
+    const controller = new AbortController();
+    // Listening before the task is claimed, so a cancel published in between is not missed.
+    const stopWatching = await this.cancellation.watch(run.taskId, () => controller.abort());
+    let task: Task | null = null;
+    try {
+      // The usual case, a queued task with no cancel requested, is read and claimed by the one UPDATE.
+      const running = await this.tasks.markRunning(run.taskId);
+      task = running ?? (await this.tasks.findById(run.taskId));
+      if (!task) {
+        this.logger.warn(`Task ${run.taskId} has no row (deleted?); its job is dropped.`);
+        return;
+      }
+      this.describeRun(task);
+      if (!running) {
+        // Not claimed: finished already (nothing to do), or a cancel was requested before it ran.
+        if (!isFinal(task.status)) await this.lifecycle.finish(task.id, 'cancelled', {});
+        return;
+      }
+      this.logger.log(
+        { task_id: task.id, request_id: task.requestId, attempt: running.attempts },
+        `Task ${task.id} running (run ${running.attempts}, attempt ${run.attempt} of ${run.maxAttempts})`,
+      );
+      this.lifecycle.progressed(running);
+      await this.runTurn(running, controller);
+    } catch (error) {
+      if (!task) throw error;
+      await this.handleFailure(task, run, error, controller.signal);
+    } finally {
+      stopWatching();
     }
-    // Every later log line of the run names the tenant and the conversation; so does the run's span.
+  }
+
+  /** Every later log line of the run names the tenant and the conversation; so does the run's span. */
+  private describeRun(task: Task): void {
     LogContext.assign({
       tenant_id: task.tenantId,
       conversation_id: task.conversationId,
@@ -54,27 +82,6 @@ export class TaskExecutor {
       'agent.name': task.agentName,
       'conversation.id': task.conversationId,
     });
-    if (isFinal(task.status)) return;
-    const controller = new AbortController();
-    const stopWatching = await this.cancellation.watch(task.id, () => controller.abort());
-    try {
-      const running = task.cancelRequestedAt ? null : await this.tasks.markRunning(task.id);
-      // Checked after subscribing, so a cancel published before that is not missed.
-      if (!running || running.cancelRequestedAt) {
-        await this.lifecycle.finish(task.id, 'cancelled', {});
-        return;
-      }
-      this.logger.log(
-        { task_id: task.id, request_id: task.requestId, attempt: running.attempts },
-        `Task ${task.id} running (run ${running.attempts}, attempt ${run.attempt} of ${run.maxAttempts})`,
-      );
-      this.lifecycle.progressed(running);
-      await this.runTurn(running, controller);
-    } catch (error) {
-      await this.handleFailure(task, run, error, controller.signal);
-    } finally {
-      stopWatching();
-    }
   }
 
   /** For a job the queue gave up on without a run failing (its worker died too often): the task ends failed. */

@@ -128,12 +128,13 @@ export class TaskRepository {
   }
 
   /** Starts a run: counts the attempt. Null when the task has ended meanwhile (a cancel won the race). */
+  /** Claims the task for a run; null when it is gone, finished, or has a cancel requested (nothing changed). */
   async markRunning(id: string): Promise<Task | null> {
     const rows = returned<TaskEntity>(
       await this.dataSource.query(
         `UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()),
          error = NULL
-       WHERE id = $1 AND ${UNFINISHED} RETURNING *`,
+       WHERE id = $1 AND ${UNFINISHED} AND cancel_requested_at IS NULL RETURNING *`,
         [id],
       ),
     );
