@@ -253,6 +253,8 @@ async function withProfile(server, label, fn) {
 
 // ---------------------------------------------------------------------------------------------- scenarios
 
+let restRunSeq = 0;
+
 /** One closed-loop autocannon run against a target; CPU measured over the measured part only. */
 async function restRun(shared, target, spec) {
   const load = shared.restLoad;
@@ -284,13 +286,24 @@ async function restRun(shared, target, spec) {
       };
   if (!isDirect) await smokeTurn(target, message, spec.tool);
   const seconds = spec.clients === 1 ? config.restSecondsOneClient : config.restSeconds;
-  await load.call('warmup', { opts, seconds: config.restWarmupSeconds });
+  // One load run: the warm-up, then the measured part on the same connections (see load/rest.js).
+  const run = (restRunSeq += 1);
+  const measuring = load.waitFor(
+    (m) => m.type === 'measuring' && m.run === run,
+    (config.restWarmupSeconds + 60) * 1000,
+  );
+  const running = load.call(
+    'run',
+    { opts, seconds, warmupSeconds: config.restWarmupSeconds, run },
+    (config.restWarmupSeconds + seconds + 120) * 1000,
+  );
+  await measuring;
   const meter = shared.meter(target.pid, load.pid);
   const callsBefore = await redisCalls(shared.redis);
   const providerBefore = await shared.fake.call('stats');
   meter.begin();
   const label = `rest-${spec.tool ? 'tool' : 'plain'}-${spec.latencyMs}ms-${spec.clients}c-${target.name}`;
-  const result = await withProfile(target, label, () => load.call('run', { opts, seconds }));
+  const result = await withProfile(target, label, () => running);
   const usage = meter.end();
   const calls = (await redisCalls(shared.redis)) - callsBefore - 1;
   const providerAfter = await shared.fake.call('stats');

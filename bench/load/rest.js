@@ -1,12 +1,16 @@
 // The HTTP load generator: autocannon in closed loop (N connections, one request in flight each), with every
-// 2xx latency kept exactly (autocannon's own histogram rounds to whole milliseconds).
+// 2xx latency kept exactly (autocannon's own histogram rounds to whole milliseconds). Warm-up and measurement are
+// one autocannon run on the same connections: the first `warmupSeconds` are not measured, and the parent is told
+// when measuring starts (it starts its CPU and Redis meters then). Two separate runs would open 100 new
+// connections for the measured part and leave the warm-up's last requests in flight on the target, both of
+// which the first measured requests would pay for.
 'use strict';
 const autocannon = require('autocannon');
 const { serve, exitWithParent } = require('../lib/child');
 const { Samples, summarize } = require('../lib/stats');
 
-/** A run of `seconds`, or of `amount` requests in all (every one answered before it resolves). */
-function fire(opts, seconds, samples, amount) {
+/** A closed-loop run of `seconds`; `onResponse(responseTime, at)` for every 2xx, `at` on performance.now(). */
+function fire(opts, seconds, onResponse) {
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -16,41 +20,51 @@ function fire(opts, seconds, samples, amount) {
         body: opts.body,
         connections: opts.connections,
         pipelining: 1,
-        ...(amount ? { amount } : { duration: seconds }),
+        duration: seconds,
         timeout: 30,
       },
       (error, result) => (error ? reject(error) : resolve(result)),
     );
-    if (samples) {
+    if (onResponse) {
       instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-        if (statusCode >= 200 && statusCode < 300) samples.push(responseTime);
+        if (statusCode >= 200 && statusCode < 300) onResponse(responseTime, performance.now());
       });
     }
   });
 }
 
 serve({
-  async warmup(msg) {
-    const result = await fire(msg.opts, msg.seconds);
-    // A timed run stops with a request in flight on every connection; the target still serves them. One more
-    // request per connection, each awaited, queues behind those, so the measured run starts on an idle target
-    // (without it, the first measured requests wait for the abandoned ones: a p99 of seconds that is the bench's).
-    const drain = await fire(msg.opts, 0, undefined, msg.opts.connections);
-    return { non2xx: result.non2xx + drain.non2xx, errors: result.errors + drain.errors };
-  },
+  /**
+   * `warmupSeconds` of load, then `seconds` measured: latency of the requests sent after the warm-up, throughput
+   * of the answers received after it. Sends `{type: 'measuring', run}` when the measured part starts.
+   */
   async run(msg) {
     const samples = new Samples(1 << 16);
-    const startedAt = performance.now();
-    const result = await fire(msg.opts, msg.seconds, samples);
-    const elapsed = (performance.now() - startedAt) / 1000;
+    let measuredFrom = Infinity;
+    let answered = 0;
+    const timer = setTimeout(() => {
+      measuredFrom = performance.now();
+      process.send({ type: 'measuring', run: msg.run });
+    }, msg.warmupSeconds * 1000);
+    let result;
+    try {
+      result = await fire(msg.opts, msg.warmupSeconds + msg.seconds, (responseTime, at) => {
+        if (at < measuredFrom) return;
+        answered += 1;
+        if (at - responseTime >= measuredFrom) samples.push(responseTime);
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const elapsed = (performance.now() - measuredFrom) / 1000;
     const latency = summarize(samples.toArray());
     return {
-      ok: latency.n,
+      ok: answered,
       non2xx: result.non2xx,
       errors: result.errors,
       timeouts: result.timeouts,
       seconds: elapsed,
-      perSecond: latency.n / elapsed,
+      perSecond: answered / elapsed,
       latency,
     };
   },
