@@ -745,7 +745,7 @@ async function bullScenario(shared, distDir, app) {
   const taskMeter = shared.meter(worker.pid, load.pid, app.pid);
   const taskCallsBefore = await redisCalls(shared.redis);
   taskMeter.begin();
-  const created = await withProfile(worker, 'tasks-worker', async () => {
+  const created = await withProfile({ child: worker }, 'tasks-worker', async () => {
     const result = await load.call(
       'tasks',
       {
