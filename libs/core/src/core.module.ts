@@ -11,6 +11,7 @@ import { Clock, SystemClock } from './clock';
 import { dataSourceOptions } from './database/data-source-options';
 import { loggerOptions } from './logging/logger-options';
 import { RedisService } from './redis/redis.service';
+import { RedisSubscriber } from './redis/redis-subscriber';
 import { IdGenerator, RandomIdGenerator } from './id-generator';
 import { Metrics } from './metrics/metrics';
 import { MetricsServer } from './metrics/metrics-server';
@@ -66,11 +67,21 @@ export class CoreModule {
         { provide: Clock, useClass: SystemClock },
         { provide: IdGenerator, useClass: RandomIdGenerator },
         RedisService,
+        RedisSubscriber,
         Metrics,
         MetricsServer,
         ShutdownState,
       ],
-      exports: [AppConfig, Clock, IdGenerator, RedisService, Metrics, MetricsServer, ShutdownState],
+      exports: [
+        AppConfig,
+        Clock,
+        IdGenerator,
+        RedisService,
+        RedisSubscriber,
+        Metrics,
+        MetricsServer,
+        ShutdownState,
+      ],
     };
   }
 }

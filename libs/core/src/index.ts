@@ -9,6 +9,7 @@ export { IdGenerator, RandomIdGenerator } from './id-generator';
 export { CoreModule } from './core.module';
 export type { CoreModuleOptions } from './core.module';
 export { RedisService } from './redis/redis.service';
+export { RedisSubscriber } from './redis/redis-subscriber';
 export { REDACTED_PATHS } from './logging/logger-options';
 export {
   DomainError,

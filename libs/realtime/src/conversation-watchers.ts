@@ -5,10 +5,9 @@
 // instance only are served by a local emit, followers elsewhere through Redis. A socket that joins while a turn
 // runs on another instance asks that instance, over Redis, to publish, and is acknowledged only once it confirmed —
 // so a follower gets every event after its join's acknowledgement, whichever instance runs the turn.
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import Redis from 'ioredis';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { AppConfig, RedisService } from '@lib/core';
+import { RedisService, RedisSubscriber } from '@lib/core';
 
 const NOTICE_CHANNEL = 'agent-backend:turn-watch';
 const REPLY_CHANNEL_PREFIX = 'agent-backend:turn-watch-reply:';
@@ -39,7 +38,7 @@ interface Notice {
 }
 
 @Injectable()
-export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
+export class ConversationWatchers implements OnModuleInit {
   private readonly logger = new Logger(ConversationWatchers.name);
   /** The turns running in this process, by conversation (one each: the conversation lock). */
   private readonly running = new Map<string, Followers>();
@@ -47,27 +46,21 @@ export class ConversationWatchers implements OnModuleInit, OnModuleDestroy {
   private readonly instanceId = randomUUID();
   private readonly replyChannel = `${REPLY_CHANNEL_PREFIX}${this.instanceId}`;
   private readonly waiting = new Map<string, () => void>();
-  private subscriber: Redis | undefined;
 
   constructor(
-    private readonly config: AppConfig,
     private readonly redis: RedisService,
+    private readonly subscriber: RedisSubscriber,
   ) {}
 
   onModuleInit(): void {
-    this.subscriber = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null });
-    this.subscriber.on('error', () => undefined);
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.replyChannel) this.waiting.get(message)?.();
-      else this.onNotice(message);
-    });
-    this.subscriber.subscribe(NOTICE_CHANNEL, this.replyChannel).catch((error: Error) => {
+    // Not awaited, like the cancellations: until subscribed, joins wait out the confirmation timeout.
+    const subscribed = Promise.all([
+      this.subscriber.subscribe(NOTICE_CHANNEL, (message) => this.onNotice(message)),
+      this.subscriber.subscribe(this.replyChannel, (id) => this.waiting.get(id)?.()),
+    ]);
+    subscribed.catch((error: Error) => {
       this.logger.warn(`Could not subscribe to watch notices: ${error.message}`);
     });
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    this.subscriber?.disconnect();
   }
 
   /**

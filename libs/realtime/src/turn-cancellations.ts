@@ -1,36 +1,27 @@
 // Cancelling a turn from any instance: a request is published on Redis, the instance running the turn aborts it.
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import Redis from 'ioredis';
-import { AppConfig, RedisService } from '@lib/core';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { RedisService, RedisSubscriber } from '@lib/core';
 
 const CHANNEL = 'agent-backend:turn-cancel';
 
 @Injectable()
-export class TurnCancellations implements OnModuleInit, OnModuleDestroy {
+export class TurnCancellations implements OnModuleInit {
   private readonly logger = new Logger(TurnCancellations.name);
   /** The turns running in this process, by conversation; at most one each (the conversation lock). */
   private readonly running = new Map<string, AbortController>();
-  private subscriber: Redis | undefined;
 
   constructor(
-    private readonly config: AppConfig,
     private readonly redis: RedisService,
+    private readonly subscriber: RedisSubscriber,
   ) {}
 
   onModuleInit(): void {
     // Not awaited: a Redis that is down must not stop the process from starting (readiness reports it).
-    this.subscriber = new Redis(this.config.redisUrl, { maxRetriesPerRequest: null });
-    this.subscriber.on('error', () => undefined);
-    this.subscriber.on('message', (_channel: string, conversationId: string) =>
-      this.abortLocal(conversationId),
-    );
-    this.subscriber.subscribe(CHANNEL).catch((error: Error) => {
-      this.logger.warn(`Could not subscribe to turn cancellations: ${error.message}`);
-    });
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    this.subscriber?.disconnect();
+    this.subscriber
+      .subscribe(CHANNEL, (conversationId) => void this.abortLocal(conversationId))
+      .catch((error: Error) => {
+        this.logger.warn(`Could not subscribe to turn cancellations: ${error.message}`);
+      });
   }
 
   /** Registers a running turn; the returned function unregisters it. */

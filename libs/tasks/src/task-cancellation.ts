@@ -1,22 +1,20 @@
 // Cancel requests across processes: the API publishes the task id on a Redis channel; the process running
 // the task aborts it. The request is also in PostgreSQL (cancel_requested_at), which runs check between steps,
 // so a message lost while a worker was reconnecting still stops the task.
-import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import Redis from 'ioredis';
-import { AppConfig, RedisService } from '@lib/core';
+import { Injectable, Logger } from '@nestjs/common';
+import { RedisService, RedisSubscriber } from '@lib/core';
 
 const CHANNEL = 'agent-tasks:cancel';
 
 @Injectable()
-export class TaskCancellation implements OnModuleDestroy {
+export class TaskCancellation {
   private readonly logger = new Logger(TaskCancellation.name);
   private readonly running = new Map<string, Set<() => void>>();
-  private subscriber: Redis | undefined;
-  private subscribed: Promise<unknown> | undefined;
+  private subscribed: Promise<void> | undefined;
 
   constructor(
     private readonly redis: RedisService,
-    private readonly config: AppConfig,
+    private readonly subscriber: RedisSubscriber,
   ) {}
 
   async publish(taskId: string): Promise<void> {
@@ -37,28 +35,17 @@ export class TaskCancellation implements OnModuleDestroy {
     };
   }
 
-  /** One subscriber connection per process, opened by the first task it runs. */
-  private listen(): Promise<unknown> {
-    if (!this.subscribed) {
-      const subscriber = new Redis(this.config.redisUrl, {
-        maxRetriesPerRequest: null,
-        connectTimeout: 5_000,
-      });
-      subscriber.on('error', () => undefined);
-      subscriber.on('message', (_channel: string, taskId: string) => {
+  /** Subscribed when the process runs its first task (the API, without in-process workers, never does). */
+  private listen(): Promise<void> {
+    this.subscribed ??= this.subscriber
+      .subscribe(CHANNEL, (taskId) => {
         for (const onCancel of this.running.get(taskId) ?? []) onCancel();
-      });
-      this.subscriber = subscriber;
-      this.subscribed = subscriber.subscribe(CHANNEL).catch((error: Error) => {
+      })
+      .catch((error: Error) => {
+        // The next task tries again.
         this.subscribed = undefined;
-        subscriber.disconnect();
         throw error;
       });
-    }
     return this.subscribed;
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 }
