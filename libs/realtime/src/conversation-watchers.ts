@@ -70,7 +70,8 @@ export class ConversationWatchers implements OnModuleInit {
   async track(conversationId: string, known: { followedHere: boolean; isNew: boolean }): Promise<TurnWatch> {
     const entry: Followers = { local: known.followedHere, remote: false };
     this.running.set(conversationId, entry);
-    // A conversation this turn created cannot have been joined before it existed.
+    // A conversation this turn created has no followers yet: its id reaches its client only with the turn's first
+    // event or acknowledgement, after this entry exists, so a later join finds it here.
     if (!known.isNew) {
       try {
         const mine = `${this.instanceId}/`;
