@@ -42,7 +42,14 @@ export { LogContext } from './logging/log-context';
 export type { LogFields } from './logging/log-context';
 export { ShutdownState } from './lifecycle/shutdown-state';
 export { onShutdownSignal } from './lifecycle/shutdown-signals';
-export { tracer, traceCarrier, contextFrom, recordSpanError, inSpan } from './telemetry/trace-context';
+export {
+  tracer,
+  tracingActive,
+  traceCarrier,
+  contextFrom,
+  recordSpanError,
+  inSpan,
+} from './telemetry/trace-context';
 export type { TraceCarrier } from './telemetry/trace-context';
 export type { ErrorType, ErrorDetail } from './errors/domain-error';
 export { loadProcessConfigOrExit, processEnv } from './config/process-env';

@@ -10,7 +10,7 @@ import Anthropic, {
 import type { Logger as SdkLogger } from '@anthropic-ai/sdk/client';
 import { format } from 'node:util';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@lib/core';
+import { AppConfig, tracingActive } from '@lib/core';
 import type { ChatMessage, ContentBlock, TextBlock, ToolUseBlock } from './content';
 import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmUsage } from './llm-client';
 import { LlmError } from './llm-error';
@@ -52,6 +52,9 @@ export class AnthropicLlmClient extends LlmClient {
       maxRetries: options.maxRetries ?? 0,
       timeout: config.llmTimeoutMs,
       logger: sdkLogger(this.logger),
+      // The SDK's own client spans (under `llm.call`) and trace-context headers only while tracing is on: with
+      // no OpenTelemetry SDK registered they would be built for a no-op tracer on every call.
+      ...(tracingActive() ? {} : { openTelemetry: { traces: false, propagation: false } }),
     });
   }
 

@@ -4,6 +4,7 @@ import {
   Context,
   context,
   propagation,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   Span,
   SpanOptions,
@@ -17,6 +18,14 @@ export type TraceCarrier = Record<string, string>;
 
 export function tracer(): Tracer {
   return trace.getTracer('agent-backend');
+}
+
+/** True once an OpenTelemetry SDK is registered (tracing on): until then every tracer is a no-op. */
+export function tracingActive(): boolean {
+  const provider = trace.getTracerProvider();
+  return (
+    !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('agent-backend') !== undefined
+  );
 }
 
 /** The trace context of `ctx` (the active one by default) as headers; empty while tracing is off. */
