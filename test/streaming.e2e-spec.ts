@@ -75,6 +75,14 @@ describe('streaming turns', () => {
   };
   const stored = async (conversationId: string) =>
     (await a.request('GET', `/v1/conversations/${conversationId}`)).body;
+  /** The channels of every Socket.IO room message published to Redis from now on, until `stop()`. */
+  const recordRoomPublishes = async () => {
+    const watcher = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const published: string[] = [];
+    watcher.on('pmessage', (_pattern: string, channel: string) => published.push(channel));
+    await watcher.psubscribe('socket.io#/chat#*');
+    return { published, stop: () => watcher.disconnect() };
+  };
 
   beforeAll(async () => {
     fake = await FakeAnthropic.start();
@@ -415,11 +423,8 @@ describe('streaming turns', () => {
     });
 
     it('a REST turn nobody follows publishes nothing to Redis; once a socket joined, the next turn is published', async () => {
-      const watcher = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-      const published: string[] = [];
+      const { published, stop } = await recordRoomPublishes();
       try {
-        watcher.on('pmessage', (_pattern: string, channel: string) => published.push(channel));
-        await watcher.psubscribe('socket.io#/chat#*');
         fake.enqueue({ text: 'Quiet first answer' });
         const first = await a.request('POST', '/v1/chat', { json: { message: 'unwatched' } });
         expect(first.status).toBe(200);
@@ -458,16 +463,13 @@ describe('streaming turns', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
         expect(published.slice(before).filter((channel) => channel.includes(id))).toEqual([]);
       } finally {
-        watcher.disconnect();
+        stop();
       }
     });
 
     it('serves followers on the same instance without Redis, and through Redis once one is elsewhere, each event once', async () => {
-      const watcher = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-      const published: string[] = [];
+      const { published, stop } = await recordRoomPublishes();
       try {
-        watcher.on('pmessage', (_pattern: string, channel: string) => published.push(channel));
-        await watcher.psubscribe('socket.io#/chat#*');
         const sender = await socketOn(a);
         const sameInstance = await socketOn(a);
         fake.enqueue({ text: 'Local only' });
@@ -510,7 +512,7 @@ describe('streaming turns', () => {
         expect(elsewhere.named('done')).toHaveLength(1);
         expect(published.filter((channel) => channel.includes(id)).length).toBeGreaterThan(0);
       } finally {
-        watcher.disconnect();
+        stop();
       }
     });
 
