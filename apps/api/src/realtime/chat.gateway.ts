@@ -112,11 +112,15 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
       return this.refuse(socket, ack, error);
     }
     // The sender follows its turn through the room, like every other subscriber on any instance.
-    await socket.join(conversationRoom(conversationId));
-    // Later turns of this conversation (from any client) are published for it too; this one already is.
-    void this.watchers
-      .watch(socket.id, conversationId, false)
-      .catch((error: Error) => this.logger.warn(`Could not record a socket's watch: ${error.message}`));
+    const room = conversationRoom(conversationId);
+    if (!socket.rooms.has(room)) {
+      await socket.join(room);
+      // Later turns of this conversation (from any client) are published for it too; this one already is.
+      // Recorded once per socket and conversation: a socket already in the room is in the watcher set.
+      void this.watchers
+        .watch(socket.id, conversationId, false)
+        .catch((error: Error) => this.logger.warn(`Could not record a socket's watch: ${error.message}`));
+    }
     ack?.({ conversation_id: conversationId });
     (state.turns ??= new Set()).add(conversationId);
     try {
