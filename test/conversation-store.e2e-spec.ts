@@ -6,7 +6,7 @@ import { ConversationStore, LlmCallRecord } from '@lib/conversations';
 import type { ChatMessage } from '@lib/llm';
 import { openTestDataSource } from './support/database';
 
-describe('ConversationStore.appendTurn', () => {
+describe('ConversationStore: turns and model calls', () => {
   let dataSource: DataSource;
   let store: ConversationStore;
   const tenant = `store-${randomUUID()}`;
@@ -149,6 +149,38 @@ describe('ConversationStore.appendTurn', () => {
       [id],
     );
     expect(counts).toEqual({ messages: 0, calls: 0 });
+  });
+
+  it("records a failed turn's model calls on its conversation's totals, or on no conversation once it is gone", async () => {
+    const id = randomUUID();
+    await store.create(tenant, { id, agentName: 'support' });
+    await store.recordOrphanCalls(tenant, id, 'support', [call(), call({ task_id: randomUUID() })]);
+    expect(await store.get(tenant, id)).toMatchObject({
+      messageCount: 0,
+      inputTokens: 224,
+      outputTokens: 20,
+      costUsd: 0.0009,
+    });
+    expect(await store.messages(tenant, id)).toEqual([]);
+
+    const gone = randomUUID();
+    await store.recordOrphanCalls(tenant, gone, 'support', [call({ model: `orphan-${gone}` })]);
+    await store.recordOrphanCalls(`other-${randomUUID()}`, id, 'support', [
+      call({ model: `elsewhere-${gone}` }),
+    ]);
+    const rows: Array<{ model: string; conversation_id: string | null; tenant_id: string }> =
+      await dataSource.query(
+        `SELECT model, conversation_id, tenant_id FROM llm_calls WHERE model IN ($1, $2)`,
+        [`orphan-${gone}`, `elsewhere-${gone}`],
+      );
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.conversation_id === null)).toBe(true);
+    // Another tenant's call never lands on this conversation's totals.
+    expect((await store.get(tenant, id)).inputTokens).toBe(224);
+    await dataSource.query(`DELETE FROM llm_calls WHERE model IN ($1, $2)`, [
+      `orphan-${gone}`,
+      `elsewhere-${gone}`,
+    ]);
   });
 
   it('numbers the messages of turns appended at the same moment one after the other', async () => {

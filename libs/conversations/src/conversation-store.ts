@@ -1,7 +1,7 @@
 // The conversation history in PostgreSQL: tenant-scoped reads, and each turn appended in one transaction.
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { IdGenerator, NotFoundError } from '@lib/core';
 import type { ChatMessage } from '@lib/llm';
 import { ConversationEntity, MessageEntity } from './entities';
@@ -18,6 +18,21 @@ import type {
 const TITLE_LENGTH = 80;
 
 /**
+ * Inserts the model calls given as a JSON array (see `callRows`) for tenant $2, conversation `conversation` and
+ * agent `agent`; `from` may add a table whose emptiness stops the insert (the locked conversation of a turn).
+ */
+const insertCalls = (conversation: string, agent: string, calls: string, from = '') => `
+  INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
+    cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
+    stop_reason, unknown_model_price, api_key_id, task_id)
+  SELECT c.id, $2, ${conversation}, ${agent}, c.model, c.input_tokens, c.output_tokens, c.cache_creation_input_tokens,
+         c.cache_read_input_tokens, c.cost_usd, c.latency_ms, c.time_to_first_token_ms, c.stop_reason,
+         c.unknown_model_price, c.api_key_id, c.task_id
+    FROM ${from}jsonb_to_recordset(${calls}::jsonb) AS c(id uuid, model text, input_tokens int, output_tokens int,
+      cache_creation_input_tokens int, cache_read_input_tokens int, cost_usd numeric, latency_ms int,
+      time_to_first_token_ms int, stop_reason text, unknown_model_price boolean, api_key_id uuid, task_id uuid)`;
+
+/**
  * A turn in one statement: lock the conversation row, insert the messages numbered from its count and the model
  * calls, and add the turn to its totals. Nothing is written when the conversation is gone (or another tenant's).
  */
@@ -28,22 +43,26 @@ WITH conv AS (
   INSERT INTO messages (id, conversation_id, seq, role, content)
   SELECT m.id, $1, conv.message_count + m.ord - 1, m.role, m.content
     FROM conv, unnest($3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS m(id, role, content, ord)
-), calls AS (
-  INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
-    cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
-    stop_reason, unknown_model_price, api_key_id, task_id)
-  SELECT c.id, $2, $1, $6, c.model, c.input_tokens, c.output_tokens, c.cache_creation_input_tokens,
-         c.cache_read_input_tokens, c.cost_usd, c.latency_ms, c.time_to_first_token_ms, c.stop_reason,
-         c.unknown_model_price, c.api_key_id, c.task_id
-    FROM conv, jsonb_to_recordset($7::jsonb) AS c(id uuid, model text, input_tokens int, output_tokens int,
-      cache_creation_input_tokens int, cache_read_input_tokens int, cost_usd numeric, latency_ms int,
-      time_to_first_token_ms int, stop_reason text, unknown_model_price boolean, api_key_id uuid, task_id uuid)
+), calls AS (${insertCalls('$1', '$6', '$7', 'conv, ')}
 )
 UPDATE conversations SET
   message_count = message_count + $8, input_tokens = input_tokens + $9, output_tokens = output_tokens + $10,
   cost_usd = cost_usd + $11, title = COALESCE(title, $12), last_message_at = now(), last_activity_at = now()
 WHERE id = $1 AND tenant_id = $2 AND EXISTS (SELECT 1 FROM conv)
 RETURNING *`;
+
+/**
+ * Model calls of a failed turn, in one statement: on the conversation when it is still there (and its totals
+ * grow), else on no conversation.
+ */
+const RECORD_ORPHAN_CALLS = `
+WITH target AS (
+  SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2
+), calls AS (${insertCalls('(SELECT id FROM target)', '$3', '$4')}
+)
+UPDATE conversations SET input_tokens = input_tokens + $5, output_tokens = output_tokens + $6,
+  cost_usd = cost_usd + $7
+WHERE id = (SELECT id FROM target)`;
 
 function callTotals(calls: LlmCallRecord[]): { input: number; output: number; cost: number } {
   let input = 0;
@@ -55,6 +74,19 @@ function callTotals(calls: LlmCallRecord[]): { input: number; output: number; co
     cost += c.cost_usd;
   }
   return { input, output, cost };
+}
+
+/** The calls as the JSON array `insertCalls` reads, each with a new id. */
+function callRows(calls: LlmCallRecord[], ids: IdGenerator): string {
+  return JSON.stringify(
+    calls.map((c) => ({
+      ...c,
+      id: ids.uuid(),
+      unknown_model_price: c.unknown_model_price ?? false,
+      api_key_id: c.api_key_id ?? null,
+      task_id: c.task_id ?? null,
+    })),
+  );
 }
 
 function toConversation(row: ConversationEntity): Conversation {
@@ -205,21 +237,6 @@ export class ConversationStore {
    */
   async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
     const messageIds = turn.messages.map(() => this.ids.uuid());
-    const calls = turn.llmCalls.map((c) => ({
-      id: this.ids.uuid(),
-      model: c.model,
-      input_tokens: c.input_tokens,
-      output_tokens: c.output_tokens,
-      cache_creation_input_tokens: c.cache_creation_input_tokens,
-      cache_read_input_tokens: c.cache_read_input_tokens,
-      cost_usd: c.cost_usd,
-      latency_ms: c.latency_ms,
-      time_to_first_token_ms: c.time_to_first_token_ms,
-      stop_reason: c.stop_reason,
-      unknown_model_price: c.unknown_model_price ?? false,
-      api_key_id: c.api_key_id ?? null,
-      task_id: c.task_id ?? null,
-    }));
     const totals = callTotals(turn.llmCalls);
     // An UPDATE through TypeORM answers [rows, affected].
     const [rows] = (await this.dataSource.query(APPEND_TURN, [
@@ -229,7 +246,7 @@ export class ConversationStore {
       turn.messages.map((m) => m.role),
       turn.messages.map((m) => JSON.stringify(m.content)),
       turn.agentName,
-      JSON.stringify(calls),
+      callRows(turn.llmCalls, this.ids),
       turn.messages.length,
       totals.input,
       totals.output,
@@ -251,66 +268,15 @@ export class ConversationStore {
     calls: LlmCallRecord[],
   ): Promise<void> {
     if (!calls.length) return;
-    await this.dataSource.transaction(async (em) => {
-      let target = conversationId;
-      if (target) {
-        const exists: unknown[] = await em.query(
-          `SELECT 1 FROM conversations WHERE id = $1 AND tenant_id = $2`,
-          [target, tenantId],
-        );
-        if (!exists.length) target = null;
-      }
-      await this.insertLlmCalls(em, tenantId, target, agentName, calls);
-      if (target) {
-        const { input, output, cost } = callTotals(calls);
-        await em.query(
-          `UPDATE conversations SET input_tokens = input_tokens + $2, output_tokens = output_tokens + $3,
-             cost_usd = cost_usd + $4 WHERE id = $1 AND tenant_id = $5`,
-          [target, input, output, cost, tenantId],
-        );
-      }
-    });
-  }
-
-  private async insertLlmCalls(
-    em: EntityManager,
-    tenantId: string,
-    conversationId: string | null,
-    agentName: string,
-    calls: LlmCallRecord[],
-  ): Promise<void> {
-    if (!calls.length) return;
-    const params: unknown[] = [];
-    const columns = 16;
-    const values = calls.map((c, i) => {
-      params.push(
-        this.ids.uuid(),
-        tenantId,
-        conversationId,
-        agentName,
-        c.model,
-        c.input_tokens,
-        c.output_tokens,
-        c.cache_creation_input_tokens,
-        c.cache_read_input_tokens,
-        c.cost_usd,
-        c.latency_ms,
-        c.time_to_first_token_ms,
-        c.stop_reason,
-        c.unknown_model_price ?? false,
-        c.api_key_id ?? null,
-        c.task_id ?? null,
-      );
-      const p = i * columns;
-      const slots = Array.from({ length: columns }, (_, k) => `$${p + k + 1}`);
-      return `(${slots.join(', ')})`;
-    });
-    await em.query(
-      `INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
-         cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
-         stop_reason, unknown_model_price, api_key_id, task_id)
-       VALUES ${values.join(', ')}`,
-      params,
-    );
+    const { input, output, cost } = callTotals(calls);
+    await this.dataSource.query(RECORD_ORPHAN_CALLS, [
+      conversationId,
+      tenantId,
+      agentName,
+      callRows(calls, this.ids),
+      input,
+      output,
+      cost,
+    ]);
   }
 }
