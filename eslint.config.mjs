@@ -3,20 +3,48 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/.build/**', 'bench/results/**', 'eslint.config.mjs', 'jest.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'bench/.build/**',
+      'bench/results/**',
+      'eslint.config.mjs',
+      'jest.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'off',
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through the core config lib.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read configuration through the core config lib.' },
+      ],
     },
   },
   {
-    files: ['libs/core/src/config/**', 'test/**', 'scripts/**', 'ormconfig.ts', 'bench/**', 'apps/*/src/main.ts'],
+    files: [
+      'libs/core/src/config/**',
+      'test/**',
+      'scripts/**',
+      'ormconfig.ts',
+      'bench/**',
+      'apps/*/src/main.ts',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
@@ -46,5 +74,10 @@ export default tseslint.config(
       },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Unit tests of the bench's pure logic run under Jest.
+    files: ['bench/**/*.spec.js'],
+    languageOptions: { globals: { describe: 'readonly', it: 'readonly', expect: 'readonly' } },
   },
 );

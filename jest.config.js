@@ -1,4 +1,5 @@
-// Unit tests live beside the code (*.spec.ts); end-to-end tests boot the real app (test/**/*.e2e-spec.ts).
+// Unit tests live beside the code (*.spec.ts, and *.spec.js for the bench's own logic); end-to-end tests boot the
+// real app (test/**/*.e2e-spec.ts).
 const swc = [
   '@swc/jest',
   {
@@ -22,7 +23,11 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts', '<rootDir>/bench/lib/*.spec.js'],
+    },
     {
       ...common,
       displayName: 'e2e',

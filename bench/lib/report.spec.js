@@ -1,0 +1,61 @@
+'use strict';
+const { compare } = require('./report');
+const { percentile, summarize } = require('./stats');
+
+const run = (rest, extra = {}) => ({
+  meta: { startedAt: 'then', machine: { commit: 'abc1234' } },
+  rest: rest.map((r) => ({ scenario: 'rest', latencyMs: 0, clients: 100, kind: 'app', ...r })),
+  ...extra,
+});
+
+describe('compare (the check against the previous committed results)', () => {
+  it('flags a figure more than 15% worse in its own direction, and nothing within 15% or better', () => {
+    const before = run([{ target: 'app', turnsPerSecond: 400, p50: 200, p99: 300, cpuMsPerTurn: 2 }]);
+    const now = run([{ target: 'app', turnsPerSecond: 330, p50: 229, p99: 250, cpuMsPerTurn: 2.6 }]);
+    const result = compare(before, now);
+    expect(result.against).toBe('then (abc1234)');
+    expect(result.compared).toBe(4);
+    // 400 → 330 turns/s is 17.5% worse (higher is better); CPU 2 → 2.6 ms is 30% worse; p50 +14.5% is not
+    // flagged; p99 got better.
+    expect(result.worse).toEqual([
+      { figure: 'rest.0ms.100c.app.turnsPerSecond', before: 400, now: 330, worseBy: 17.5 },
+      { figure: 'rest.0ms.100c.app.cpuMsPerTurn', before: 2, now: 2.6, worseBy: 30 },
+    ]);
+  });
+
+  it('ignores moves under the noise floor of small latencies and memory, and figures the previous run lacks', () => {
+    const before = run([{ target: 'app', turnsPerSecond: 400, p50: 1.0, p99: 2.0 }], {
+      idle: [{ requested: 10000, target: 'app', rssKBPerConnection: 2, heapKBPerConnection: 2 }],
+    });
+    const now = run(
+      [
+        { target: 'app', turnsPerSecond: 400, p50: 1.4, p99: 2.6 },
+        { target: 'baseline-sdk', turnsPerSecond: 10, p50: 1, p99: 1 },
+      ],
+      { idle: [{ requested: 10000, target: 'app', rssKBPerConnection: 2.9, heapKBPerConnection: 3.1 }] },
+    );
+    const result = compare(before, now);
+    // p50 +40% by 0.4 ms and RSS +45% by 0.9 KB are noise; p99 +30% by 0.6 ms and heap +55% by 1.1 KB are not.
+    expect(result.worse.map((w) => w.figure)).toEqual([
+      'rest.0ms.100c.app.p99',
+      'idle.10000.app.heapKBPerConnection',
+    ]);
+  });
+
+  it('compares nothing without a previous run', () => {
+    expect(compare(null, run([{ target: 'app', turnsPerSecond: 1 }]))).toEqual({
+      against: null,
+      worse: [],
+      compared: 0,
+    });
+  });
+});
+
+describe('percentiles', () => {
+  it('are nearest-rank over the exact samples', () => {
+    const samples = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(summarize(samples)).toMatchObject({ n: 100, p50: 50, p90: 90, p99: 99, max: 100, mean: 50.5 });
+    expect(percentile([0.25], 99)).toBe(0.25);
+    expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+});
