@@ -77,8 +77,7 @@ export class LiveTurns {
    */
   async start(
     request: Omit<TurnRequest, 'signal'>,
-    signal?: AbortSignal,
-    options: { followedInRoom?: boolean } = {},
+    { signal, followedInRoom = false }: { signal?: AbortSignal; followedInRoom?: boolean } = {},
   ): Promise<LiveTurn> {
     if (this.shutdown.draining) {
       // Refused before anything is taken: the client retries and the load balancer picks another instance.
@@ -96,7 +95,7 @@ export class LiveTurns {
     const unregister = this.cancellations.register(turn.conversationId, controller);
     // Never fails: an unknown watcher set counts as watched.
     const watch = await this.watchers.track(turn.conversationId, {
-      followedHere: options.followedInRoom === true,
+      followedHere: followedInRoom,
       isNew: turn.isNewConversation,
     });
     return {

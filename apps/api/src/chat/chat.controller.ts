@@ -109,7 +109,7 @@ export class ChatController {
         agentName: body.agent_name,
         apiKeyId: principal.apiKeyId,
       },
-      gone.signal,
+      { signal: gone.signal },
     );
     // From here on the stream is written directly; a client that goes away cancels the turn.
     reply.hijack();

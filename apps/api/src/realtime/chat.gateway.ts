@@ -103,7 +103,6 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
           agentName: request.agent_name,
           apiKeyId: state.principal?.apiKeyId ?? null,
         },
-        undefined,
         { followedInRoom: true },
       );
       conversationId = turn.conversationId;
