@@ -1,10 +1,9 @@
 // Publishes stream events to Socket.IO rooms from any process (API or worker) through Redis, so a client
 // connected to any API instance receives them.
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Emitter } from '@socket.io/redis-emitter';
-import Redis from 'ioredis';
 import type { Namespace } from 'socket.io';
-import { AppConfig, closeRedis } from '@lib/core';
+import { RedisService } from '@lib/core';
 
 export const CHAT_NAMESPACE = '/chat';
 
@@ -14,26 +13,19 @@ export const conversationRoom = (conversationId: string): string =>
 export const taskRoom = (taskId: string): string => `task:${taskId}`;
 
 @Injectable()
-export class RealtimePublisher implements OnModuleDestroy {
-  private readonly redis: Redis;
+export class RealtimePublisher {
   private readonly emitter: Emitter;
   private local: Namespace | undefined;
   /** Events that could not be published. */
   dropped = 0;
 
-  constructor(config: AppConfig) {
-    this.redis = new Redis(config.redisUrl, {
-      maxRetriesPerRequest: 1,
-      lazyConnect: false,
-      // The deltas of many turns published in one tick leave in one write.
-      enableAutoPipelining: true,
-    });
-    this.redis.on('error', () => undefined);
-    // Stream events are best effort: a publish that fails (Redis away, or this process shutting down while
-    // a job still reports progress) is dropped, never an unhandled rejection.
+  constructor(redis: RedisService) {
+    // Through the process's shared (auto-pipelined) client. Stream events are best effort: a publish that fails
+    // (Redis away, or this process shutting down while a job still reports progress) is dropped, never an
+    // unhandled rejection.
     const client = {
       publish: (channel: string, message: string | Buffer) =>
-        this.redis.publish(channel, message).catch(() => (this.dropped += 1)),
+        redis.client.publish(channel, message).catch(() => (this.dropped += 1)),
     };
     this.emitter = new Emitter(client).of(CHAT_NAMESPACE);
   }
@@ -64,9 +56,5 @@ export class RealtimePublisher implements OnModuleDestroy {
   /** Every payload carries its task_id. */
   toTask(taskId: string, event: string, payload: Record<string, unknown>): void {
     this.emitter.to(taskRoom(taskId)).emit(event, { task_id: taskId, ...payload });
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await closeRedis(this.redis);
   }
 }
