@@ -8,7 +8,7 @@ import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { loadProcessConfigOrExit, onShutdownSignal } from '@lib/core';
-import { QueueConsumers } from './processors/queue-consumers';
+import { QueueConsumers } from '@lib/tasks';
 import { WorkerModule } from './worker.module';
 
 /** What the connections and trace export may take after the grace period, before the process gives up. */

@@ -1,7 +1,7 @@
 // The worker process: no HTTP, just the configured core (database, Redis, logging) and the queue consumers.
 import { DynamicModule, Module } from '@nestjs/common';
 import { CoreModule, CoreModuleOptions } from '@lib/core';
-import { TaskProcessorsModule } from './processors/task-processors.module';
+import { TaskProcessorsModule } from '@lib/tasks';
 
 @Module({})
 export class WorkerModule {

@@ -10,3 +10,5 @@ export { TASK_STATES, toTaskStatus, isFinal } from './task-records';
 export type { Task, TaskState, TaskStatusView, NewTask, TaskPage, WebhookEvent } from './task-records';
 export { WebhookDeliverer, WebhookRefusedError } from './webhook-deliverer';
 export { WebhookUrlPolicy, refusedAddressReason } from './webhook-url-policy';
+export { TaskProcessorsModule } from './processors/task-processors.module';
+export { QueueConsumers } from './processors/queue-consumers';

@@ -6,8 +6,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AppConfig, ShutdownState } from '@lib/core';
 import { TurnCancellations } from '@lib/realtime';
-import { QueueConsumers } from '../../../worker/src/processors/queue-consumers';
 import { ChatGateway } from '../realtime/chat.gateway';
+import { QueueConsumers } from '@lib/tasks';
 
 /** How long cancelled turns get to store what they produced. */
 const CANCELLED_TURNS_SETTLE_MS = 10_000;

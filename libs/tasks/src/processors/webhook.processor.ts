@@ -4,7 +4,8 @@ import { Logger, OnModuleInit } from '@nestjs/common';
 import { SpanKind } from '@opentelemetry/api';
 import type { Job, Queue } from 'bull';
 import { AppConfig, contextFrom, inSpan, LogContext } from '@lib/core';
-import { WEBHOOKS_QUEUE, WebhookDeliverer, WebhookJob, WebhookRefusedError } from '@lib/tasks';
+import { WEBHOOKS_QUEUE, WebhookJob } from '../task-queue';
+import { WebhookDeliverer, WebhookRefusedError } from '../webhook-deliverer';
 import { QueueConsumers } from './queue-consumers';
 
 @Processor(WEBHOOKS_QUEUE)

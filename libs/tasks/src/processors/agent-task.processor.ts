@@ -4,7 +4,9 @@ import { Logger, OnModuleInit } from '@nestjs/common';
 import { SpanKind } from '@opentelemetry/api';
 import type { Job, Queue } from 'bull';
 import { AppConfig, contextFrom, inSpan, LogContext } from '@lib/core';
-import { AGENT_TASKS_QUEUE, PermanentTaskFailure, TaskExecutor, TaskJob } from '@lib/tasks';
+import { TaskExecutor } from '../task-executor';
+import { PermanentTaskFailure } from '../task-failures';
+import { AGENT_TASKS_QUEUE, TaskJob } from '../task-queue';
 import { QueueConsumers } from './queue-consumers';
 
 const STALLED_LIMIT = 'job stalled more than allowable limit';

@@ -1,6 +1,6 @@
 // The queue consumers. The worker app always loads them; the API loads them too when RUN_WORKERS_IN_API is on.
 import { Module } from '@nestjs/common';
-import { TasksModule } from '@lib/tasks';
+import { TasksModule } from '../tasks.module';
 import { AgentTaskProcessor } from './agent-task.processor';
 import { WebhookProcessor } from './webhook.processor';
 import { QueueConsumers } from './queue-consumers';
