@@ -152,15 +152,16 @@ export class CostAnomalies {
       anomaly.threshold === 'multiple'
         ? `${this.config.anomalyCostMultiple}× the agent's recent median of ${anomaly.baselineMedianUsd} USD`
         : `the absolute threshold`;
+    const fields = {
+      tenant_id: conversation.tenantId,
+      conversation_id: conversation.conversationId,
+      agent_name: conversation.agentName,
+      threshold: anomaly.threshold,
+      cost_usd: anomaly.costUsd,
+      limit_usd: anomaly.limitUsd,
+    };
     this.logger.warn(
-      {
-        tenant_id: conversation.tenantId,
-        conversation_id: conversation.conversationId,
-        agent_name: conversation.agentName,
-        threshold: anomaly.threshold,
-        cost_usd: anomaly.costUsd,
-        limit_usd: anomaly.limitUsd,
-      },
+      fields,
       `Cost anomaly: conversation ${conversation.conversationId} (agent ${conversation.agentName}) has cost ${anomaly.costUsd} USD, past ${anomaly.limitUsd} USD (${because}).`,
     );
     this.metrics
@@ -173,12 +174,7 @@ export class CostAnomalies {
       event: 'cost.anomaly',
       anomaly: {
         id: anomaly.id,
-        tenant_id: conversation.tenantId,
-        conversation_id: conversation.conversationId,
-        agent_name: conversation.agentName,
-        threshold: anomaly.threshold,
-        cost_usd: anomaly.costUsd,
-        limit_usd: anomaly.limitUsd,
+        ...fields,
         baseline_median_usd: anomaly.baselineMedianUsd,
         multiple: anomaly.threshold === 'multiple' ? this.config.anomalyCostMultiple : null,
       },
