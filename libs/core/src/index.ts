@@ -55,3 +55,4 @@ export type { ErrorType, ErrorDetail } from './errors/domain-error';
 export { loadProcessConfigOrExit, processEnv } from './config/process-env';
 export { closeRedis } from './redis/close-redis';
 export { signWebhook, webhookHeaders, webhookKey } from './webhooks/standard-webhooks';
+export * from './events/server-events';
