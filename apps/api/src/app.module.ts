@@ -11,6 +11,7 @@ import { ConversationsModule } from '@lib/conversations';
 import { LlmModule } from '@lib/llm';
 import { ToolsModule } from '@lib/tools';
 import { RealtimeModule } from '@lib/realtime';
+import { RunsModule } from '@lib/runs';
 import { TaskProcessorsModule, TasksModule } from '@lib/tasks';
 import { UsageModule } from '@lib/usage';
 import { ApiKeysController } from './admin/api-keys.controller';
@@ -20,6 +21,7 @@ import { ConversationsController } from './conversations/conversations.controlle
 import { HealthController } from './health/health.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { UsageController } from './usage/usage.controller';
+import { RunsController } from './runs/runs.controller';
 import { SseStreams } from './chat/sse-stream';
 import { ChatGateway } from './realtime/chat.gateway';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
@@ -50,6 +52,7 @@ export class AppModule {
         ToolsModule,
         ChatModule,
         RealtimeModule,
+        RunsModule,
         TasksModule,
         UsageModule,
         ...(runWorkersInApi ? [TaskProcessorsModule] : []),
@@ -62,6 +65,7 @@ export class AppModule {
         ApiKeysController,
         TasksController,
         UsageController,
+        RunsController,
         // With METRICS_PORT, /metrics has a listener of its own (MetricsServer) and is not served here.
         ...(metricsPort === undefined ? [MetricsController] : []),
       ],

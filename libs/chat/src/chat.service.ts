@@ -23,11 +23,19 @@ export interface TurnRequest {
   onIteration?: IterationHook;
   /** The caller's API key (REST, SSE, socket; a task: the key that created it), recorded on each model call. */
   apiKeyId?: string | null;
+  /** The conversation's lock, when the caller already holds it (a queued run started by the supervisor). */
+  lease?: ConversationLease;
+  /**
+   * The caller releases the turn's lock (`Turn.lease`) once it has dealt with the turn's end, instead of the turn
+   * when its events end: the run supervisor publishes a run's last event while it still holds the conversation.
+   */
+  holdLease?: boolean;
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
 export interface Turn {
   conversationId: string;
+  lease: ConversationLease;
   agentName: string;
   isNewConversation: boolean;
   events: AsyncGenerator<TurnEvent>;
@@ -53,10 +61,16 @@ export class ChatService {
    */
   async start(request: TurnRequest): Promise<Turn> {
     if (request.conversationId) {
-      const conversation = await this.store.get(request.tenantId, request.conversationId);
+      let conversation;
+      try {
+        conversation = await this.store.get(request.tenantId, request.conversationId);
+      } catch (error) {
+        await request.lease?.release();
+        throw error;
+      }
       LogContext.assign({ conversation_id: conversation.id });
       const agent = this.agents.get(conversation.agentName);
-      const lease = await this.lock.acquire(conversation.id);
+      const lease = request.lease ?? (await this.lock.acquire(conversation.id));
       let history: ChatMessage[];
       try {
         // Under the lock, so the history is the one the turn continues; the first call includes all of it.
@@ -76,6 +90,7 @@ export class ChatService {
       }
       return {
         conversationId: conversation.id,
+        lease,
         agentName: agent.name,
         isNewConversation: false,
         events: this.run(request, agent, conversation.id, lease, false, {
@@ -109,6 +124,7 @@ export class ChatService {
     }
     return {
       conversationId,
+      lease,
       agentName: agent.name,
       isNewConversation: created,
       events: this.run(request, agent, conversationId, lease, created, created ? { history: [] } : {}),
@@ -202,7 +218,7 @@ export class ChatService {
       }
       throw error instanceof AgentTurnError ? toDomainError(error.cause) : error;
     } finally {
-      await lease.release();
+      if (!request.holdLease) await lease.release();
     }
   }
 }

@@ -3,9 +3,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
 import { DomainError, LogContext, NotFoundError } from '@lib/core';
-import { ChatService, DoneEvent } from '@lib/chat';
 import { ConversationStore } from '@lib/conversations';
-import { TaskCancellation } from './task-cancellation';
+import { failureError, RunHandle, RunSupervisor } from '@lib/runs';
 import { describeFailure, isTransient, PermanentTaskFailure, TransientTaskFailure } from './task-failures';
 import { TaskLifecycle } from './task-lifecycle';
 import { TaskOutcome, TaskRepository } from './task-repository';
@@ -28,8 +27,7 @@ export class TaskExecutor {
   constructor(
     private readonly tasks: TaskRepository,
     private readonly lifecycle: TaskLifecycle,
-    private readonly cancellation: TaskCancellation,
-    private readonly chat: ChatService,
+    private readonly runs: RunSupervisor,
     private readonly conversations: ConversationStore,
   ) {}
 
@@ -38,9 +36,9 @@ export class TaskExecutor {
    * should run it again after its backoff, PermanentTaskFailure when it has ended `failed`.
    */
   async execute(run: TaskRun): Promise<void> {
+    // A cancel of the task stops its run through the runs' one cancel channel; between steps the run also checks
+    // the task's cancel_requested_at, so a cancel published while nothing ran is not missed.
     const controller = new AbortController();
-    // Listening before the task is claimed, so a cancel published in between is not missed.
-    const stopWatching = await this.cancellation.watch(run.taskId, () => controller.abort());
     let task: Task | null = null;
     try {
       // The usual case, a queued task with no cancel requested, is read and claimed by the one UPDATE.
@@ -65,8 +63,6 @@ export class TaskExecutor {
     } catch (error) {
       if (!task) throw error;
       await this.handleFailure(task, run, error, controller.signal);
-    } finally {
-      stopWatching();
     }
   }
 
@@ -97,33 +93,50 @@ export class TaskExecutor {
       await this.lifecycle.finish(task.id, 'completed', stored);
       return;
     }
-    const turn = await this.chat.start({
+    // Read by the progress hook, which runs only after start() returned (the first iteration comes later).
+    const runRef: { handle?: RunHandle } = {};
+    const handle = await this.runs.start({
       tenantId: task.tenantId,
       message: task.instruction,
       agentName: task.agentName,
       newConversationId: task.conversationId,
       taskId: task.id,
-      signal: controller.signal,
+      source: 'task',
       onIteration: async ({ iteration, maxIterations }) => {
         const progress = Math.min(MAX_RUNNING_PROGRESS, Math.round((iteration / maxIterations) * 1e4) / 1e4);
         const recorded = await this.tasks.recordProgress(task.id, progress);
         if (!recorded) return;
-        if (recorded.cancelRequested) controller.abort();
+        if (recorded.cancelRequested) {
+          controller.abort();
+          await runRef.handle?.cancel();
+        }
         this.lifecycle.progressed({ id: task.id, status: 'running', progress: recorded.progress });
       },
     });
-    let done: DoneEvent | undefined;
-    for await (const event of turn.events) if (event.type === 'done') done = event;
-    if (!done) throw new Error('The turn ended without a done event.');
-    const outcome: TaskOutcome = {
-      result: done.response,
-      usage: { inputTokens: done.input_tokens, outputTokens: done.output_tokens, costUsd: done.cost_usd },
-    };
-    await this.lifecycle.finish(
-      task.id,
-      done.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
-      outcome,
-    );
+    runRef.handle = handle;
+    await this.tasks.recordRun(task.id, handle.runId);
+    let result = '';
+    for await (const event of handle.events) {
+      if (event.name === 'text') result += event.payload.content;
+      else if (event.name === 'error') throw handle.failure ?? failureError(event.payload);
+      else if (event.name === 'done') {
+        const outcome: TaskOutcome = {
+          result,
+          usage: {
+            inputTokens: event.payload.input_tokens,
+            outputTokens: event.payload.output_tokens,
+            costUsd: event.payload.cost_usd,
+          },
+        };
+        await this.lifecycle.finish(
+          task.id,
+          event.payload.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
+          outcome,
+        );
+        return;
+      }
+    }
+    throw new Error('The run ended without a done event.');
   }
 
   /** The outcome of a turn already stored in the task's conversation, if a crashed run got that far. */

@@ -32,6 +32,8 @@ export interface Task {
   startedAt: Date | null;
   finishedAt: Date | null;
   cancelRequestedAt: Date | null;
+  /** The run executing (or that executed) the task's turn. */
+  runId: string | null;
 }
 
 export interface NewTask {
@@ -62,6 +64,7 @@ export interface TaskStatusView {
   cost_usd: number;
   attempts: number;
   conversation_id: string;
+  run_id: string | null;
   metadata: Record<string, unknown>;
   created_at: string;
   started_at: string | null;
@@ -82,6 +85,7 @@ export function toTaskStatus(task: Task): TaskStatusView {
     cost_usd: task.costUsd,
     attempts: task.attempts,
     conversation_id: task.conversationId,
+    run_id: task.runId,
     metadata: task.metadata,
     created_at: task.createdAt.toISOString(),
     started_at: task.startedAt ? task.startedAt.toISOString() : null,

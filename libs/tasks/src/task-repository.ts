@@ -36,6 +36,7 @@ function toTask(row: TaskEntity): Task {
     startedAt: row.started_at ? new Date(row.started_at) : null,
     finishedAt: row.finished_at ? new Date(row.finished_at) : null,
     cancelRequestedAt: row.cancel_requested_at ? new Date(row.cancel_requested_at) : null,
+    runId: row.run_id ?? null,
   };
 }
 
@@ -139,6 +140,11 @@ export class TaskRepository {
       ),
     );
     return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** The run executing the task's turn now. */
+  async recordRun(id: string, runId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE tasks SET run_id = $2 WHERE id = $1`, [id, runId]);
   }
 
   /** Raises the progress of a running task (never lowers it); answers whether a cancel was requested. */

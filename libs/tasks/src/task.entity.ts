@@ -26,6 +26,7 @@ export class TaskEntity {
   @Column('timestamptz', { nullable: true }) started_at: Date | null;
   @Column('timestamptz', { nullable: true }) finished_at: Date | null;
   @Column('timestamptz', { nullable: true }) cancel_requested_at: Date | null;
+  @Column('uuid', { nullable: true }) run_id: string | null;
 }
 
 @Entity({ name: 'webhook_deliveries' })

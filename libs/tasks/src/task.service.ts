@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, IdGenerator, NotFoundError, ServiceUnavailableError, ValidationError } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
 import { ChatService } from '@lib/chat';
-import { TaskCancellation } from './task-cancellation';
+import { RunSupervisor } from '@lib/runs';
 import { TaskLifecycle } from './task-lifecycle';
 import { TaskQueue } from './task-queue';
 import { TaskRepository } from './task-repository';
@@ -23,7 +23,7 @@ export class TaskService {
     private readonly tasks: TaskRepository,
     private readonly queue: TaskQueue,
     private readonly lifecycle: TaskLifecycle,
-    private readonly cancellation: TaskCancellation,
+    private readonly runs: RunSupervisor,
     private readonly agents: AgentRegistry,
     private readonly webhooks: WebhookUrlPolicy,
     private readonly ids: IdGenerator,
@@ -95,7 +95,8 @@ export class TaskService {
         return cancelled ?? this.get(tenantId, id);
       }
     }
-    await this.cancellation.publish(id).catch((error: Error) => {
+    // While the task runs, its run is the one going on its conversation.
+    await this.runs.cancelConversation(task.conversationId).catch((error: Error) => {
       // The worker still sees cancel_requested_at at its next step.
       this.logger.warn(`The cancel of task ${id} was not published: ${error.message}`);
     });

@@ -9,8 +9,8 @@ import { AgentsModule } from '@lib/agents';
 import { ChatModule } from '@lib/chat';
 import { ConversationsModule } from '@lib/conversations';
 import { RealtimeModule } from '@lib/realtime';
+import { RunsModule } from '@lib/runs';
 import { BullTaskQueue } from './bull-task-queue';
-import { TaskCancellation } from './task-cancellation';
 import { TaskExecutor } from './task-executor';
 import { TaskLifecycle } from './task-lifecycle';
 import { AGENT_TASKS_QUEUE, TaskQueue, WEBHOOKS_QUEUE } from './task-queue';
@@ -45,11 +45,11 @@ import { WebhookUrlPolicy } from './webhook-url-policy';
     ChatModule,
     ConversationsModule,
     RealtimeModule,
+    RunsModule,
   ],
   providers: [
     TaskRepository,
     { provide: TaskQueue, useClass: BullTaskQueue },
-    TaskCancellation,
     TaskLifecycle,
     TaskService,
     TaskExecutor,

@@ -3,21 +3,25 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@n
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '@lib/core';
 import { IdempotencyStore, requestFingerprint } from '@lib/chat';
-import { LiveTurns } from '@lib/realtime';
+import { RunSupervisor } from '@lib/runs';
 import { ApiErrors } from '../http/api-errors';
 import { CurrentPrincipal, TenantId } from '@lib/auth';
 import type { Principal } from '@lib/auth';
-import { ChatRequestDto, ChatResponseDto } from './chat.dto';
+import type { RunSource } from '@lib/core';
+import type { RunRequest } from '@lib/runs';
+import { ChatRequestDto, ChatResponseDto, toRunRequest } from './chat.dto';
 import { collectTurn } from './collect-turn';
 import { SseStreams } from './sse-stream';
 
 const STREAM_DESCRIPTION = [
-  'Runs one turn and streams it as Server-Sent Events, `event:` naming the type and `data:` a JSON payload',
-  'that always carries `conversation_id`: `text` `{content}` deltas as the model produces them,',
+  'Runs one turn and streams it as Server-Sent Events: `id:` the event\'s sequence number in the conversation,',
+  '`event:` naming the type and `data:` a JSON payload that always carries `conversation_id`, `run_id` and `seq`:',
+  'first `run_started` `{source}`, then `text` `{content}` deltas as the model produces them,',
   '`tool_start` `{tool_name, tool_use_id, arguments}`, `tool_end` `{tool_name, tool_use_id, duration_ms, is_error,',
   'result_summary}`, then exactly one of `done` `{message_id, stop_reason, input_tokens, output_tokens, tokens_used,',
   'cost_usd, latency_ms}` or `error` `{type, message}`. A comment line is sent every 15 s as a heartbeat.',
-  'A client that disconnects cancels the turn; what was produced is stored consistently.',
+  'A client that disconnects does not stop the run (unless `on_disconnect` is `cancel`): resume with',
+  'GET /v1/conversations/{id}/events and `Last-Event-ID`.',
   'Errors found before the turn starts (400, 404, 409) answer with the JSON error envelope instead.',
 ].join(' ');
 
@@ -27,7 +31,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 @Controller('v1/chat')
 export class ChatController {
   constructor(
-    private readonly turns: LiveTurns,
+    private readonly runs: RunSupervisor,
     private readonly idempotency: IdempotencyStore,
     private readonly sse: SseStreams,
   ) {}
@@ -100,37 +104,30 @@ export class ChatController {
     @CurrentPrincipal() principal: Principal,
   ): Promise<void> {
     const startedAt = performance.now();
-    const gone = new AbortController();
-    const turn = await this.turns.start(
-      {
-        tenantId,
-        message: body.message,
-        conversationId: body.conversation_id,
-        agentName: body.agent_name,
-        apiKeyId: principal.apiKeyId,
-      },
-      { signal: gone.signal },
-    );
-    // From here on the stream is written directly; a client that goes away cancels the turn.
+    // Listening from the start: a client that leaves while the run is being started is noticed too.
+    let gone = false;
+    reply.raw.once('close', () => (gone = !reply.raw.writableFinished));
+    const run = await this.runs.start(this.runRequest(body, tenantId, principal.apiKeyId, 'sse'));
+    const leave = () => {
+      if (body.on_disconnect === 'cancel') void run.cancel();
+      else run.detach();
+    };
+    if (gone) return leave();
+    // From here on the stream is written directly.
     reply.hijack();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) gone.abort();
+    reply.raw.once('close', () => {
+      if (gone) leave();
     });
-    await this.sse.pipe(turn, reply.raw, reply.getHeaders(), String(request.id), startedAt);
+    this.sse.begin(reply.raw, reply.getHeaders(), String(request.id), startedAt);
+    await this.sse.pipeRun(run, reply.raw);
   }
 
-  private async run(
-    body: ChatRequestDto,
-    tenantId: string,
-    apiKeyId: string | null,
-  ): Promise<ChatResponseDto> {
-    const turn = await this.turns.start({
-      tenantId,
-      message: body.message,
-      conversationId: body.conversation_id,
-      agentName: body.agent_name,
-      apiKeyId,
-    });
-    return collectTurn(turn);
+  private async run(body: ChatRequestDto, tenantId: string, apiKeyId: string | null): Promise<ChatResponseDto> {
+    return collectTurn(await this.runs.start(this.runRequest(body, tenantId, apiKeyId, 'rest')));
+  }
+
+  /** The one mapping from the chat DTO to a run request (the gateway's socket messages use it too). */
+  private runRequest(body: ChatRequestDto, tenantId: string, apiKeyId: string | null, source: RunSource): RunRequest {
+    return toRunRequest(body, { tenantId, apiKeyId, source });
   }
 }

@@ -1,5 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { MULTITASK_STRATEGIES, ON_DISCONNECT } from '@lib/core';
+import type { MultitaskStrategy, OnDisconnect, RunSource } from '@lib/core';
+import type { RunRequest } from '@lib/runs';
 
 export class ChatRequestDto {
   @ApiProperty({
@@ -30,6 +33,26 @@ export class ChatRequestDto {
   @IsString()
   @Length(1, 100)
   agent_name?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'What a dropped connection (socket or SSE) does to the run it started: `continue` (default: the run goes on, is stored and can be resumed) or `cancel`.',
+    enum: ON_DISCONNECT,
+    default: 'continue',
+  })
+  @IsOptional()
+  @IsIn(ON_DISCONNECT, { message: `on_disconnect must be one of: ${ON_DISCONNECT.join(', ')}` })
+  on_disconnect?: OnDisconnect;
+
+  @ApiPropertyOptional({
+    description:
+      'When the conversation already has a run going: `reject` (default, 409 conversation_busy), `enqueue` (runs after it, in arrival order) or `interrupt` (cancels it, then runs).',
+    enum: MULTITASK_STRATEGIES,
+    default: 'reject',
+  })
+  @IsOptional()
+  @IsIn(MULTITASK_STRATEGIES, { message: `multitask_strategy must be one of: ${MULTITASK_STRATEGIES.join(', ')}` })
+  multitask_strategy?: MultitaskStrategy;
 }
 
 export class ToolUsedDto {
@@ -42,11 +65,19 @@ export class ToolUsedDto {
   @ApiProperty({ example: false }) is_error: boolean;
 }
 
-export const STOP_REASONS = ['end_turn', 'max_iterations', 'cost_limit', 'cancelled', 'max_tokens'] as const;
+export const STOP_REASONS = [
+  'end_turn',
+  'max_iterations',
+  'cost_limit',
+  'cancelled',
+  'max_tokens',
+  'requires_approval',
+] as const;
 
 export class ChatResponseDto {
   @ApiProperty({ example: '[offline-demo] Order 1001 has shipped with UPS.' }) response: string;
   @ApiProperty({ format: 'uuid' }) conversation_id: string;
+  @ApiProperty({ format: 'uuid', description: 'The run this turn was (see GET /v1/runs/{id}).' }) run_id: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'The stored assistant message.' })
   message_id: string | null;
   @ApiProperty({ example: 'support' }) agent_name: string;
@@ -58,4 +89,20 @@ export class ChatResponseDto {
   @ApiProperty({ example: 0.0045 }) cost_usd: number;
   @ApiProperty({ example: 950 }) latency_ms: number;
   @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];
+}
+
+/** A chat request as the run supervisor takes it, whichever transport it came through. */
+export function toRunRequest(
+  body: ChatRequestDto,
+  caller: { tenantId: string; apiKeyId: string | null; source: RunSource },
+): RunRequest {
+  return {
+    tenantId: caller.tenantId,
+    apiKeyId: caller.apiKeyId,
+    source: caller.source,
+    message: body.message,
+    conversationId: body.conversation_id,
+    agentName: body.agent_name,
+    multitaskStrategy: body.multitask_strategy,
+  };
 }

@@ -1,49 +1,54 @@
-// REST's view of a turn: the same event stream the socket and SSE see, collected into one ChatResponse.
-import type { LiveTurn } from '@lib/realtime';
+// REST's view of a run: the same events the socket and SSE see, collected into one ChatResponse.
+import { failureError, RunHandle } from '@lib/runs';
 import type { ChatResponseDto, ToolUsedDto } from './chat.dto';
 
-export async function collectTurn(turn: LiveTurn): Promise<ChatResponseDto> {
+export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
   const tools = new Map<string, ToolUsedDto>();
-  for await (const event of turn.events) {
-    switch (event.type) {
+  let response = '';
+  for await (const event of run.events) {
+    switch (event.name) {
+      case 'text':
+        response += event.payload.content;
+        break;
       case 'tool_start':
-        tools.set(event.tool_use_id, {
-          tool_name: event.tool_name,
-          arguments: event.arguments,
+        tools.set(event.payload.tool_use_id, {
+          tool_name: event.payload.tool_name,
+          arguments: event.payload.arguments,
           result_summary: '',
           duration_ms: 0,
           is_error: false,
         });
         break;
       case 'tool_end': {
-        const used = tools.get(event.tool_use_id);
+        const used = tools.get(event.payload.tool_use_id);
         if (used)
           Object.assign(used, {
-            result_summary: event.result_summary,
-            duration_ms: event.duration_ms,
-            is_error: event.is_error,
+            result_summary: event.payload.result_summary,
+            duration_ms: event.payload.duration_ms,
+            is_error: event.payload.is_error,
           });
         break;
       }
       case 'done':
         return {
-          response: event.response,
-          conversation_id: turn.conversationId,
-          message_id: event.message_id,
-          agent_name: turn.agentName,
+          response,
+          conversation_id: run.conversationId,
+          run_id: run.runId,
+          message_id: event.payload.message_id,
+          agent_name: run.agentName,
           tools_used: [...tools.values()],
-          total_tokens: event.tokens_used,
-          input_tokens: event.input_tokens,
-          output_tokens: event.output_tokens,
-          cost_usd: event.cost_usd,
-          latency_ms: event.latency_ms,
-          stop_reason: event.stop_reason,
+          total_tokens: event.payload.tokens_used,
+          input_tokens: event.payload.input_tokens,
+          output_tokens: event.payload.output_tokens,
+          cost_usd: event.payload.cost_usd,
+          latency_ms: event.payload.latency_ms,
+          stop_reason: event.payload.stop_reason,
         };
       case 'error':
-        throw event.error;
+        throw run.failure ?? failureError(event.payload);
       default:
         break;
     }
   }
-  throw new Error('The turn ended without a done event.');
+  throw new Error('The run ended without a done event.');
 }

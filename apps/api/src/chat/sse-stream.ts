@@ -1,10 +1,14 @@
-// Server-Sent Events for POST /v1/chat/stream: the turn's events as `event: <type>` frames, unbuffered by proxies.
+// Server-Sent Events: a run's events (POST /v1/chat/stream) or a conversation's (GET /v1/conversations/{id}/events)
+// as `id: <seq>` / `event: <name>` / `data: <json>` frames, unbuffered by proxies, with one heartbeat timer for all.
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { AppConfig } from '@lib/core';
-import { LiveTurn, wirePayload } from '@lib/realtime';
+import { AppConfig, RunEvent } from '@lib/core';
+import { RunHandle } from '@lib/runs';
 
-/** Writes every open SSE stream's heartbeat from one timer, rather than one timer per connection. */
+export function sseFrame(event: RunEvent): string {
+  return `id: ${event.payload.seq}\nevent: ${event.name}\ndata: ${JSON.stringify(event.payload)}\n\n`;
+}
+
 @Injectable()
 export class SseStreams implements OnModuleDestroy {
   private readonly open = new Set<ServerResponse>();
@@ -13,13 +17,7 @@ export class SseStreams implements OnModuleDestroy {
   constructor(private readonly config: AppConfig) {}
 
   /** `headers`: what the app's hooks already set on the reply (helmet, CORS, rate limit), kept on the stream. */
-  async pipe(
-    turn: LiveTurn,
-    response: ServerResponse,
-    headers: Record<string, unknown>,
-    requestId: string,
-    startedAt: number,
-  ): Promise<void> {
+  begin(response: ServerResponse, headers: Record<string, unknown>, requestId: string, startedAt: number): void {
     response.writeHead(200, {
       ...(headers as Record<string, string | number | string[]>),
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -31,31 +29,32 @@ export class SseStreams implements OnModuleDestroy {
       'X-Response-Time': `${(performance.now() - startedAt).toFixed(2)}ms`,
     });
     response.flushHeaders();
-    this.add(response);
-    try {
-      for await (const event of turn.events) {
-        if (response.destroyed) continue;
-        const { name, payload } = wirePayload(event);
-        response.write(
-          `event: ${name}\ndata: ${JSON.stringify({ conversation_id: turn.conversationId, ...payload })}\n\n`,
-        );
-      }
-    } finally {
-      this.open.delete(response);
-      if (!response.destroyed) response.end();
-    }
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
-  private add(response: ServerResponse): void {
     this.open.add(response);
     if (!this.timer) {
       this.timer = setInterval(() => this.heartbeat(), this.config.sseHeartbeatMs);
       this.timer.unref();
     }
+  }
+
+  /** Writes a run's events until its end; waits for the client to drain when its buffer is full. */
+  async pipeRun(run: RunHandle, response: ServerResponse): Promise<void> {
+    try {
+      for await (const event of run.events) {
+        if (response.destroyed) break;
+        if (!response.write(sseFrame(event))) await drained(response);
+      }
+    } finally {
+      this.end(response);
+    }
+  }
+
+  end(response: ServerResponse): void {
+    this.open.delete(response);
+    if (!response.destroyed && !response.writableEnded) response.end();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
   }
 
   private heartbeat(): void {
@@ -67,4 +66,17 @@ export class SseStreams implements OnModuleDestroy {
   get openCount(): number {
     return this.open.size;
   }
+}
+
+/** Resolves when the response can take more, or when it closed. */
+export function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
 }

@@ -5,7 +5,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AppConfig, ShutdownState } from '@lib/core';
-import { TurnCancellations } from '@lib/realtime';
+import { RunCancellations } from '@lib/runs';
 import { ChatGateway } from '../realtime/chat.gateway';
 import { QueueConsumers } from '@lib/tasks';
 
@@ -25,7 +25,7 @@ export class GracefulShutdown {
   constructor(
     private readonly state: ShutdownState,
     private readonly config: AppConfig,
-    private readonly turns: TurnCancellations,
+    private readonly turns: RunCancellations,
     private readonly gateway: ChatGateway,
     private readonly moduleRef: ModuleRef,
   ) {}

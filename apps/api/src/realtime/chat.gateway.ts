@@ -1,4 +1,5 @@
-// The Socket.IO gateway (namespace /chat): runs turns and relays every turn's events to the clients in its room.
+// The Socket.IO gateway (namespace /chat): adapts the run supervisor to sockets. A socket follows the
+// conversations it joined or wrote to, on whichever instance their runs run, and resumes them from a sequence number.
 import { Logger, UseInterceptors } from '@nestjs/common';
 import {
   Ack,
@@ -12,21 +13,13 @@ import {
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
 import { SocketAuthenticator } from '@lib/auth';
-import { DomainError, Metrics, socketConnections } from '@lib/core';
-import { ConversationLock, ConversationStore } from '@lib/conversations';
+import { DomainError, ErrorPayload, Metrics, RunEvent, socketConnections } from '@lib/core';
+import { ConversationStore } from '@lib/conversations';
 import { TaskService } from '@lib/tasks';
-import {
-  CHAT_NAMESPACE,
-  CONVERSATION_ROOM_PREFIX,
-  ConversationWatchers,
-  conversationRoom,
-  LiveTurns,
-  RealtimePublisher,
-  taskRoom,
-  TurnCancellations,
-} from '@lib/realtime';
-import { ChatRequestDto } from '../chat/chat.dto';
-import { ConversationRefPayload, parsePayload, TaskRefPayload } from './socket-payloads';
+import { CHAT_NAMESPACE, taskRoom } from '@lib/realtime';
+import { offer, RunFeed, RunFollower, RunSupervisor } from '@lib/runs';
+import { ChatRequestDto, toRunRequest } from '../chat/chat.dto';
+import { ConversationRefPayload, JoinPayload, parsePayload, TaskRefPayload } from './socket-payloads';
 import { SocketEventContext } from './socket-event-context';
 
 type AckFn = ((response: unknown) => void) | undefined;
@@ -35,8 +28,10 @@ interface SocketState {
   tenantId: string;
   /** Set by the handshake check (SocketAuthenticator). */
   principal?: { apiKeyId: string | null };
-  /** Conversations whose turn this socket started and that still run: a disconnect cancels them. */
-  turns?: Set<string>;
+  /** The conversations this socket follows, each with the last event number it received. */
+  following?: Map<string, RunFollower>;
+  /** Runs this socket started that still run, with what its disconnect does to them. */
+  runs?: Map<string, { cancelOnDisconnect: boolean; cancel(): Promise<void> }>;
 }
 
 @WebSocketGateway({ namespace: CHAT_NAMESPACE })
@@ -47,14 +42,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   private readonly connections: ReturnType<typeof socketConnections>;
 
   constructor(
-    private readonly turns: LiveTurns,
-    private readonly cancellations: TurnCancellations,
+    private readonly runs: RunSupervisor,
+    private readonly feed: RunFeed,
     private readonly conversations: ConversationStore,
     private readonly auth: SocketAuthenticator,
     private readonly tasks: TaskService,
-    private readonly lock: ConversationLock,
-    private readonly watchers: ConversationWatchers,
-    private readonly publisher: RealtimePublisher,
     metrics: Metrics,
   ) {
     this.connections = socketConnections(metrics);
@@ -62,25 +54,17 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
 
   afterInit(namespace: Namespace): void {
     namespace.use(this.auth.middleware());
-    this.publisher.attachLocal(namespace);
   }
 
   handleConnection(socket: Socket): void {
     this.connections.inc();
-    // Still in its rooms while disconnecting: the conversations it followed lose a watcher.
-    socket.once('disconnecting', () => {
-      const followed = [...socket.rooms].filter((room) => room.startsWith(CONVERSATION_ROOM_PREFIX));
-      void this.watchers
-        .unwatch(
-          socket.id,
-          followed.map((room) => room.slice(CONVERSATION_ROOM_PREFIX.length)),
-        )
-        .catch((error: Error) => this.logger.warn(`Could not remove a socket's watches: ${error.message}`));
-    });
     socket.once('disconnect', () => {
       this.connections.dec();
       const state = socket.data as SocketState;
-      for (const conversationId of state.turns ?? []) void this.cancellations.cancel(conversationId);
+      for (const [conversationId, follower] of state.following ?? []) this.feed.unfollow(conversationId, follower);
+      state.following?.clear();
+      // A run belongs to its conversation: it goes on unless its sender asked for `on_disconnect: "cancel"`.
+      for (const run of state.runs?.values() ?? []) if (run.cancelOnDisconnect) void run.cancel();
     });
   }
 
@@ -91,87 +75,85 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     @Ack() ack: AckFn,
   ): Promise<void> {
     const state = socket.data as SocketState;
-    let conversationId: string;
-    let events: AsyncGenerator<unknown>;
+    let request: ChatRequestDto;
+    let run;
     try {
-      const request = await parsePayload(ChatRequestDto, body);
-      const turn = await this.turns.start(
-        {
+      request = await parsePayload(ChatRequestDto, body);
+      run = await this.runs.start(
+        toRunRequest(request, {
           tenantId: state.tenantId,
-          message: request.message,
-          conversationId: request.conversation_id,
-          agentName: request.agent_name,
           apiKeyId: state.principal?.apiKeyId ?? null,
-        },
-        { followedInRoom: true },
+          source: 'socket',
+        }),
       );
-      conversationId = turn.conversationId;
-      events = turn.events;
     } catch (error) {
       return this.refuse(socket, ack, error);
     }
-    // The sender follows its turn through the room, like every other subscriber on any instance.
-    const room = conversationRoom(conversationId);
-    if (!socket.rooms.has(room)) {
-      await socket.join(room);
-      // Later turns of this conversation (from any client) are published for it too; this one already is.
-      // Recorded once per socket and conversation: a socket already in the room is in the watcher set.
-      void this.watchers
-        .watch(socket.id, conversationId, false)
-        .catch((error: Error) => this.logger.warn(`Could not record a socket's watch: ${error.message}`));
-    }
-    ack?.({ conversation_id: conversationId });
-    (state.turns ??= new Set()).add(conversationId);
+    // The sender follows the conversation from now on, like a socket that joined it (later runs too).
+    const follower = this.follower(socket, run.conversationId);
+    void this.feed
+      .follow(run.conversationId, follower)
+      .then((following) => following.start())
+      .catch((error: Error) => this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`));
+    ack?.({ conversation_id: run.conversationId, run_id: run.runId, ...(run.status === 'queued' ? { status: 'queued' } : {}) });
+    const runs = (state.runs ??= new Map());
+    runs.set(run.runId, { cancelOnDisconnect: request.on_disconnect === 'cancel', cancel: () => run.cancel() });
     try {
-      for await (const _event of events) {
-        // Events reach clients through the room; draining runs the turn.
-      }
+      // This run's events come straight from the supervisor; the follower's sequence check delivers each once.
+      for await (const event of run.events) offer(follower, event);
     } finally {
-      state.turns.delete(conversationId);
+      runs.delete(run.runId);
     }
   }
 
   @SubscribeMessage('join')
-  async onJoin(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack: AckFn,
-  ): Promise<void> {
-    await this.answer(socket, ack, async () => {
-      const { conversation_id } = await parsePayload(ConversationRefPayload, body);
+  async onJoin(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+    const state = socket.data as SocketState;
+    let reply: Record<string, unknown>;
+    let start: () => void;
+    try {
+      const { conversation_id, after_seq } = await parsePayload(JoinPayload, body);
       await this.conversationOfTenant(socket, conversation_id);
-      await socket.join(conversationRoom(conversation_id));
-      const runningSince = await this.lock.runningSince(conversation_id);
-      // Answered once the turn running now (on whichever instance) publishes what follows for this socket.
-      await this.watchers.watch(socket.id, conversation_id, runningSince !== undefined);
-      return { conversation_id, ...(runningSince ? { running_since: runningSince.toISOString() } : {}) };
-    });
+      // A new join replaces the socket's earlier following of the conversation (a resume from another number).
+      const previous = state.following?.get(conversation_id);
+      if (previous) this.feed.unfollow(conversation_id, previous);
+      state.following?.delete(conversation_id);
+      const follower = this.follower(socket, conversation_id);
+      const following = await this.feed.follow(conversation_id, follower, { afterSeq: after_seq });
+      const running = await this.runs.active(conversation_id);
+      reply = {
+        conversation_id,
+        last_seq: following.lastSeq,
+        ...(running ? { running_run_id: running } : {}),
+        replayed: following.replayed,
+        truncated: following.truncated,
+      };
+      start = following.start;
+    } catch (error) {
+      return this.refuse(socket, ack, error);
+    }
+    ack?.(reply);
+    start();
   }
 
   @SubscribeMessage('leave')
-  async onLeave(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack: AckFn,
-  ): Promise<void> {
+  async onLeave(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
     await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
-      await socket.leave(conversationRoom(conversation_id));
-      await this.watchers.unwatch(socket.id, [conversation_id]);
+      const following = (socket.data as SocketState).following;
+      const follower = following?.get(conversation_id);
+      if (follower) this.feed.unfollow(conversation_id, follower);
+      following?.delete(conversation_id);
       return { conversation_id };
     });
   }
 
   @SubscribeMessage('cancel')
-  async onCancel(
-    @ConnectedSocket() socket: Socket,
-    @MessageBody() body: unknown,
-    @Ack() ack: AckFn,
-  ): Promise<void> {
+  async onCancel(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
     await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       await this.conversationOfTenant(socket, conversation_id);
-      await this.cancellations.cancel(conversation_id);
+      await this.runs.cancelConversation(conversation_id);
       return { conversation_id };
     });
   }
@@ -192,15 +174,15 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   }
 
   /**
-   * Shutdown: closes the connections of sockets that run no turn here (or all of them), so that their clients
+   * Shutdown: closes the connections of sockets that run nothing here (or all of them), so that their clients
    * reconnect through the load balancer to another instance. The transport is closed without a Socket.IO
    * `disconnect` packet on purpose: a client reconnects by itself after "transport close", but not after a
-   * server-side disconnect. Rooms are re-joined by the client; turn events reach any instance through Redis.
+   * server-side disconnect. Clients re-join with their last `seq` and miss nothing.
    */
   releaseSockets(which: 'idle' | 'all'): number {
     let released = 0;
     for (const socket of this.namespace?.sockets.values() ?? []) {
-      if (which === 'idle' && (socket.data as SocketState).turns?.size) continue;
+      if (which === 'idle' && (socket.data as SocketState).runs?.size) continue;
       socket.conn.close();
       released += 1;
     }
@@ -212,27 +194,41 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     return this.namespace?.sockets.size ?? 0;
   }
 
+  /** The socket's follower of the conversation (one per socket and conversation). */
+  private follower(socket: Socket, conversationId: string): RunFollower {
+    const following = ((socket.data as SocketState).following ??= new Map());
+    let follower = following.get(conversationId);
+    if (!follower) {
+      follower = { lastSeq: -1, deliver: (event: RunEvent) => socket.emit(event.name, event.payload) };
+      following.set(conversationId, follower);
+    }
+    return follower;
+  }
+
   private async conversationOfTenant(socket: Socket, conversationId: string): Promise<void> {
     await this.conversations.get((socket.data as SocketState).tenantId, conversationId);
   }
 
-  /** Runs a client event: its result is the acknowledgement, a failure is refused. */
+  /** Runs a client event, with or without an acknowledgement: its result is the acknowledgement, a failure is refused. */
   private async answer(socket: Socket, ack: AckFn, handle: () => Promise<unknown>): Promise<void> {
+    let result: unknown;
     try {
-      ack?.(await handle());
+      result = await handle();
     } catch (error) {
-      this.refuse(socket, ack, error);
+      return this.refuse(socket, ack, error);
     }
+    ack?.(result);
   }
 
   /** A refused event: answered through the acknowledgement, or as an `error` event without one. */
   private refuse(socket: Socket, ack: AckFn, error: unknown): void {
-    let body: { type: string; message: string; details?: unknown };
+    let body: ErrorPayload;
     if (error instanceof DomainError) {
       body = {
         type: error.type,
         message: error.message,
         ...(error.details ? { details: error.details } : {}),
+        ...(error.retryAfterSeconds !== undefined ? { retry_after: error.retryAfterSeconds } : {}),
       };
     } else {
       this.logger.error({ err: error }, 'A socket event failed');

@@ -1,12 +1,20 @@
 // Payloads of the client events on /chat, validated with the same rules as their REST twins.
 import { plainToInstance } from 'class-transformer';
-import { IsUUID, validate } from 'class-validator';
+import { IsInt, IsOptional, IsUUID, Max, Min, validate } from 'class-validator';
 import { ErrorDetail, ValidationError } from '@lib/core';
 import { flattenFieldErrors } from '../http/validation';
 
 export class ConversationRefPayload {
   @IsUUID('all', { message: 'conversation_id must be a UUID' })
   conversation_id: string;
+}
+
+export class JoinPayload extends ConversationRefPayload {
+  @IsOptional()
+  @IsInt({ message: 'after_seq must be a non-negative whole number' })
+  @Min(0, { message: 'after_seq must be a non-negative whole number' })
+  @Max(Number.MAX_SAFE_INTEGER, { message: 'after_seq is too large' })
+  after_seq?: number;
 }
 
 export class TaskRefPayload {

@@ -85,6 +85,10 @@ export class AppConfig {
   socketMaxPayloadBytes: number;
   /** Interval of the SSE heartbeat comment. */
   sseHeartbeatMs: number;
+  /** How long a conversation's run events stay replayable (resume over Socket.IO and SSE). */
+  runEventsRetentionSeconds: number;
+  /** How often queued runs whose conversation is free are started, and runs whose instance died are closed. */
+  runReconcileIntervalMs: number;
   /** Prefix of the Bull queues' Redis keys; deployments (or test runs) sharing a Redis use distinct ones. */
   queuePrefix: string;
   /** The API process runs the queue processors itself (a single-machine install needs no worker). */

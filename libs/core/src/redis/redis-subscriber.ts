@@ -1,5 +1,5 @@
 // One Redis connection in subscriber mode per process, shared by everything that listens to a channel
-// (turn cancellations, watch notices): a subscribed connection can do nothing else, so they cannot share
+// (run cancellations, run events of followed conversations): a subscribed connection can do nothing else, so they cannot share
 // RedisService's.
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
@@ -20,6 +20,12 @@ export class RedisSubscriber implements OnModuleDestroy {
   async subscribe(channel: string, handler: (message: string) => void): Promise<void> {
     this.handlers.set(channel, handler);
     await this.connection().subscribe(channel);
+  }
+
+  /** Stops listening to `channel`; its handler gets no further message. */
+  async unsubscribe(channel: string): Promise<void> {
+    this.handlers.delete(channel);
+    if (this.client) await this.client.unsubscribe(channel);
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,0 +1,235 @@
+// Carries out a run whose turn has started: numbers its events, hands them to its followers and the event log,
+// records how it ended, and only then lets the conversation go.
+import { Injectable, Logger } from '@nestjs/common';
+import type { RunEvent, RunEventMap, RunEventName, RunSource } from '@lib/core';
+import type { Turn } from '@lib/chat';
+import { AsyncQueue } from './async-queue';
+import { EventLog } from './event-log';
+import { RunCancellations } from './run-cancellations';
+import { failureBody } from './run-failures';
+import { RunFeed, RunFollower } from './run-feed';
+import type { FinishedRun } from './run-records';
+import { RunRepository } from './run-repository';
+
+export interface RunIdentity {
+  id: string;
+  conversationId: string;
+  agentName: string;
+  source: RunSource;
+}
+
+export interface RunHandle {
+  runId: string;
+  conversationId: string;
+  agentName: string;
+  /** `queued`: it starts when the conversation's current run ends (on whichever instance). */
+  status: 'running' | 'queued';
+  /** The run's events, from `run_started` to its `done` or `error`. Consume them, or call `detach()`. */
+  events: AsyncIterable<RunEvent>;
+  /** The failure behind the run's `error` event, when the run ran in this process (with the provider's cause). */
+  readonly failure: unknown;
+  /** Stops the run; it still ends with `done` and `stop_reason: "cancelled"`. */
+  cancel(): Promise<void>;
+  /** The caller stops reading the events; the run goes on. */
+  detach(): void;
+}
+
+/** A follower that queues one run's events for its caller and ends after the run's last event. */
+export class RunEventQueue implements RunFollower {
+  lastSeq = -1;
+  readonly queue = new AsyncQueue<RunEvent>();
+  onEnd: (() => void) | undefined;
+
+  constructor(readonly runId: string) {}
+
+  deliver(event: RunEvent): void {
+    this.queue.push(event);
+    if (event.name === 'done' || event.name === 'error') {
+      this.queue.end();
+      this.onEnd?.();
+    }
+  }
+}
+
+type Fields<Name extends RunEventName> = Omit<RunEventMap[Name], 'conversation_id' | 'run_id' | 'seq'>;
+
+@Injectable()
+export class RunExecutor {
+  private readonly logger = new Logger('Runs');
+
+  constructor(
+    private readonly runs: RunRepository,
+    private readonly feed: RunFeed,
+    private readonly log: EventLog,
+    private readonly cancellations: RunCancellations,
+  ) {}
+
+  /**
+   * Starts publishing the run (its `run_started` first) and drives its turn in the background, whoever follows it.
+   * `onEnded` runs once the conversation is free again.
+   */
+  async begin(
+    run: RunIdentity,
+    turn: Turn,
+    controller: AbortController,
+    onEnded: () => void,
+  ): Promise<RunHandle> {
+    let firstSeq: number;
+    try {
+      firstSeq = await this.log.open(run.conversationId, () => this.runs.lastSeq(run.conversationId));
+    } catch (error) {
+      await turn.events.return(undefined);
+      await turn.lease.release();
+      await this.runs
+        .finish(run.id, { ...NOTHING, status: 'failed', error: failureBody(error, run.conversationId) })
+        .catch(() => undefined);
+      throw error;
+    }
+    const follower = new RunEventQueue(run.id);
+    this.feed.attach(run.conversationId, follower);
+    follower.onEnd = () => this.feed.unfollow(run.conversationId, follower);
+    const unregister = this.cancellations.register(run.id, run.conversationId, controller);
+    const state: { failure?: unknown } = {};
+    void this.drive(run, turn, firstSeq, controller, state).finally(() => {
+      unregister();
+      onEnded();
+    });
+    return {
+      runId: run.id,
+      conversationId: run.conversationId,
+      agentName: run.agentName,
+      status: 'running',
+      events: follower.queue,
+      get failure() {
+        return state.failure;
+      },
+      cancel: async () => controller.abort(),
+      detach: () => {
+        follower.queue.discard();
+        this.feed.unfollow(run.conversationId, follower);
+      },
+    };
+  }
+
+  /**
+   * Ends a run that is not running here: one that never ran (cancelled while queued, refused when it was to start)
+   * gets its `run_started` and its end; one that `started` elsewhere (its instance is gone) gets its end.
+   */
+  async close(
+    run: RunIdentity,
+    outcome: Pick<FinishedRun, 'status' | 'stopReason' | 'error'> & { started?: boolean },
+  ): Promise<void> {
+    const { started = false, ...ending } = outcome;
+    let seq = await this.log.open(run.conversationId, () => this.runs.lastSeq(run.conversationId));
+    const base = { conversation_id: run.conversationId, run_id: run.id };
+    await this.runs.finish(run.id, { ...NOTHING, ...ending, lastSeq: started ? seq : seq + 1 });
+    if (!started) {
+      this.feed.publish(run.conversationId, { name: 'run_started', payload: { ...base, seq, source: run.source } });
+      seq += 1;
+    }
+    const last: RunEvent = outcome.error
+      ? { name: 'error', payload: { ...base, seq, ...outcome.error } }
+      : {
+          name: 'done',
+          payload: {
+            ...base,
+            seq,
+            message_id: null,
+            stop_reason: outcome.stopReason ?? 'cancelled',
+            input_tokens: 0,
+            output_tokens: 0,
+            tokens_used: 0,
+            cost_usd: 0,
+            latency_ms: 0,
+          },
+        };
+    this.feed.publish(run.conversationId, last, true);
+  }
+
+  private async drive(
+    run: RunIdentity,
+    turn: Turn,
+    firstSeq: number,
+    controller: AbortController,
+    state: { failure?: unknown },
+  ): Promise<void> {
+    const conversationId = run.conversationId;
+    let seq = firstSeq;
+    const event = <Name extends RunEventName>(name: Name, fields: Fields<Name>): RunEvent =>
+      ({ name, payload: { conversation_id: conversationId, run_id: run.id, seq: seq++, ...fields } }) as unknown as RunEvent;
+    this.feed.publish(conversationId, event('run_started', { source: run.source }));
+    let ended = false;
+    try {
+      for await (const turnEvent of turn.events) {
+        switch (turnEvent.type) {
+          case 'text':
+            this.feed.publish(conversationId, event('text', { content: turnEvent.content }));
+            break;
+          case 'tool_start': {
+            const { type: _type, ...fields } = turnEvent;
+            this.feed.publish(conversationId, event('tool_start', fields));
+            break;
+          }
+          case 'tool_end': {
+            const { type: _type, ...fields } = turnEvent;
+            this.feed.publish(conversationId, event('tool_end', fields));
+            break;
+          }
+          case 'done': {
+            const done = event('done', {
+              message_id: turnEvent.message_id,
+              stop_reason: turnEvent.stop_reason,
+              input_tokens: turnEvent.input_tokens,
+              output_tokens: turnEvent.output_tokens,
+              tokens_used: turnEvent.tokens_used,
+              cost_usd: turnEvent.cost_usd,
+              latency_ms: turnEvent.latency_ms,
+            });
+            // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended.
+            await this.runs
+              .finish(run.id, {
+                status: turnEvent.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
+                stopReason: turnEvent.stop_reason,
+                error: null,
+                inputTokens: turnEvent.input_tokens,
+                outputTokens: turnEvent.output_tokens,
+                costUsd: turnEvent.cost_usd,
+                lastSeq: done.payload.seq,
+              })
+              .catch((error: Error) => this.logger.error(`Could not record the end of run ${run.id}: ${error.message}`));
+            ended = true;
+            this.feed.publish(conversationId, done, true);
+            break;
+          }
+        }
+      }
+      if (!ended) throw new Error('The turn ended without a done event.');
+    } catch (error) {
+      state.failure = error;
+      const body = failureBody(error, conversationId);
+      const failed = event('error', body);
+      await this.runs
+        .finish(run.id, {
+          ...NOTHING,
+          status: controller.signal.aborted ? 'cancelled' : 'failed',
+          stopReason: controller.signal.aborted ? 'cancelled' : null,
+          error: body,
+          lastSeq: failed.payload.seq,
+        })
+        .catch((e: Error) => this.logger.error(`Could not record the failure of run ${run.id}: ${e.message}`));
+      this.feed.publish(conversationId, failed, true);
+    } finally {
+      await turn.lease.release();
+    }
+  }
+}
+
+const NOTHING: FinishedRun = {
+  status: 'failed',
+  stopReason: null,
+  error: null,
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+  lastSeq: 0,
+};

@@ -1,0 +1,102 @@
+// The plain records of this lib, and the contract's RunStatus as REST sends it.
+import type { ErrorPayload, MultitaskStrategy, OnDisconnect, RunSource, RunState, StopReason } from '@lib/core';
+
+export interface Run {
+  id: string;
+  tenantId: string;
+  conversationId: string;
+  agentName: string;
+  source: RunSource;
+  status: RunState;
+  stopReason: StopReason | null;
+  error: ErrorPayload | null;
+  message: string;
+  apiKeyId: string | null;
+  taskId: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  lastSeq: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** What starts a run, whichever transport it came through. */
+export interface RunRequest {
+  tenantId: string;
+  message: string;
+  /** Omitted: a new conversation with `agentName` (or the default agent). */
+  conversationId?: string;
+  agentName?: string;
+  source: RunSource;
+  /** The caller's API key (a task: the key that created it), recorded on the run and on each model call. */
+  apiKeyId?: string | null;
+  /** What to do when the conversation already has a run going (default `reject`: 409). */
+  multitaskStrategy?: MultitaskStrategy;
+  /** A task's run: tools get the task in their context, and the task's conversation id starts the conversation. */
+  taskId?: string;
+  newConversationId?: string;
+  /** Called after each iteration (a model call and its tools) while the loop goes on. */
+  onIteration?: (progress: { iteration: number; maxIterations: number }) => Promise<void> | void;
+}
+
+export interface OnDisconnectOption {
+  onDisconnect?: OnDisconnect;
+}
+
+export interface RunTotals {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface FinishedRun extends RunTotals {
+  status: Extract<RunState, 'completed' | 'failed' | 'cancelled'>;
+  stopReason: StopReason | null;
+  error: ErrorPayload | null;
+  lastSeq: number;
+}
+
+/** The contract's RunStatus. */
+export interface RunStatus {
+  run_id: string;
+  conversation_id: string;
+  agent_name: string;
+  source: RunSource;
+  status: RunState;
+  stop_reason: StopReason | null;
+  error: { error: ErrorPayload } | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  pending_approvals: unknown[];
+  task_id: string | null;
+}
+
+export function toRunStatus(run: Run): RunStatus {
+  return {
+    run_id: run.id,
+    conversation_id: run.conversationId,
+    agent_name: run.agentName,
+    source: run.source,
+    status: run.status,
+    stop_reason: run.stopReason,
+    error: run.error ? { error: run.error } : null,
+    input_tokens: run.inputTokens,
+    output_tokens: run.outputTokens,
+    cost_usd: run.costUsd,
+    created_at: run.createdAt.toISOString(),
+    started_at: run.startedAt?.toISOString() ?? null,
+    finished_at: run.finishedAt?.toISOString() ?? null,
+    pending_approvals: [],
+    task_id: run.taskId,
+  };
+}
+
+export function isFinished(state: RunState): boolean {
+  return state === 'completed' || state === 'failed' || state === 'cancelled';
+}

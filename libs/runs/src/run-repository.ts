@@ -1,0 +1,203 @@
+// The `runs` table: one row per run, from queued or started to its end. Tenant-scoped reads.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { ErrorPayload, RunSource, RunState, StopReason } from '@lib/core';
+import type { FinishedRun, Run } from './run-records';
+
+interface RunRow {
+  id: string;
+  tenant_id: string;
+  conversation_id: string;
+  agent_name: string;
+  source: RunSource;
+  status: RunState;
+  stop_reason: StopReason | null;
+  error: ErrorPayload | null;
+  message: string;
+  api_key_id: string | null;
+  task_id: string | null;
+  input_tokens: string;
+  output_tokens: string;
+  cost_usd: string;
+  last_seq: string;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    conversationId: row.conversation_id,
+    agentName: row.agent_name,
+    source: row.source,
+    status: row.status,
+    stopReason: row.stop_reason,
+    error: row.error,
+    message: row.message,
+    apiKeyId: row.api_key_id,
+    taskId: row.task_id,
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    costUsd: Number(row.cost_usd),
+    lastSeq: Number(row.last_seq),
+    createdAt: new Date(row.created_at),
+    startedAt: row.started_at ? new Date(row.started_at) : null,
+    finishedAt: row.finished_at ? new Date(row.finished_at) : null,
+  };
+}
+
+export interface NewRun {
+  id: string;
+  tenantId: string;
+  conversationId: string;
+  agentName: string;
+  source: RunSource;
+  message: string;
+  apiKeyId: string | null;
+  taskId: string | null;
+  status: 'queued' | 'running';
+  priority?: number;
+}
+
+const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, stop_reason, error, message, api_key_id,
+  task_id, input_tokens, output_tokens, cost_usd, last_seq, created_at, started_at, finished_at`;
+
+@Injectable()
+export class RunRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Inserts the run; a running one is started now. Nothing is inserted when the conversation is gone. */
+  async insert(run: NewRun): Promise<void> {
+    await this.db.query(
+      `INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
+         priority, started_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END)`,
+      [
+        run.id,
+        run.tenantId,
+        run.conversationId,
+        run.agentName,
+        run.source,
+        run.status,
+        run.message,
+        run.apiKeyId,
+        run.taskId,
+        run.priority ?? 0,
+      ],
+    );
+  }
+
+  async get(tenantId: string, id: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(`SELECT ${COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2`, [
+      id,
+      tenantId,
+    ]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /** A conversation's runs, newest first. */
+  async page(
+    tenantId: string,
+    conversationId: string,
+    page: number,
+    pageSize: number,
+  ): Promise<{ runs: Run[]; total: number }> {
+    const rows: (RunRow & { total: string })[] = await this.db.query(
+      `SELECT ${COLUMNS}, count(*) OVER () AS total FROM runs
+        WHERE conversation_id = $1 AND tenant_id = $2
+        ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4`,
+      [conversationId, tenantId, pageSize, (page - 1) * pageSize],
+    );
+    if (rows.length || page === 1) return { runs: rows.map(toRun), total: Number(rows[0]?.total ?? 0) };
+    const [{ total }] = await this.db.query(
+      `SELECT count(*) AS total FROM runs WHERE conversation_id = $1 AND tenant_id = $2`,
+      [conversationId, tenantId],
+    );
+    return { runs: [], total: Number(total) };
+  }
+
+  /** The run going on the conversation now (running or waiting for a decision), if any. */
+  async active(conversationId: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM runs WHERE conversation_id = $1 AND status IN ('running', 'requires_action')
+        ORDER BY started_at DESC LIMIT 1`,
+      [conversationId],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /** Records how a run ended; only a run that had not ended yet changes. */
+  async finish(id: string, outcome: FinishedRun): Promise<void> {
+    await this.db.query(
+      `UPDATE runs SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
+         cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
+       WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')`,
+      [
+        id,
+        outcome.status,
+        outcome.stopReason,
+        outcome.error ? JSON.stringify(outcome.error) : null,
+        outcome.inputTokens,
+        outcome.outputTokens,
+        outcome.costUsd,
+        outcome.lastSeq,
+      ],
+    );
+  }
+
+  /**
+   * Takes the conversation's next queued run (interrupting runs first, then in arrival order) and marks it
+   * running. The caller holds the conversation's lock.
+   */
+  async claimNextQueued(conversationId: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(
+      `UPDATE runs SET status = 'running', started_at = now()
+        WHERE id = (SELECT id FROM runs WHERE conversation_id = $1 AND status = 'queued'
+                     ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING ${COLUMNS}`,
+      [conversationId],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /** Cancels a run that is still queued; false when it is not (any more). */
+  async cancelQueued(id: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(
+      `UPDATE runs SET status = 'cancelled', stop_reason = 'cancelled', finished_at = now()
+        WHERE id = $1 AND status = 'queued' RETURNING ${COLUMNS}`,
+      [id],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /** Conversations with queued runs, oldest first (the reconciler starts them when their conversation is free). */
+  async conversationsWithQueuedRuns(limit = 100): Promise<string[]> {
+    const rows: { conversation_id: string }[] = await this.db.query(
+      `SELECT conversation_id FROM runs WHERE status = 'queued'
+        GROUP BY conversation_id ORDER BY min(created_at) LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.conversation_id);
+  }
+
+  /** Runs marked running that started before `before` (the reconciler checks whether their instance is alive). */
+  async runningSince(before: Date, limit = 100): Promise<Run[]> {
+    const rows: RunRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM runs WHERE status = 'running' AND started_at < $1 ORDER BY started_at LIMIT $2`,
+      [before, limit],
+    );
+    return rows.map(toRun);
+  }
+
+  /** The highest sequence number any run of the conversation reached (the floor when Redis lost the counter). */
+  async lastSeq(conversationId: string): Promise<number> {
+    const [row] = await this.db.query(
+      `SELECT COALESCE(max(last_seq), 0) AS last_seq FROM runs WHERE conversation_id = $1`,
+      [conversationId],
+    );
+    return Number(row?.last_seq ?? 0);
+  }
+}

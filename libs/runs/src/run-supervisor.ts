@@ -1,0 +1,255 @@
+// Every run of every transport goes through here: start (or queue, or interrupt), follow, cancel, and the
+// reconciliation that starts queued runs and closes runs whose instance is gone.
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { ConversationBusyError, NotFoundError, ServiceUnavailableError } from '@lib/core';
+import { ChatService } from '@lib/chat';
+import { RunCancellations } from './run-cancellations';
+import { RunEventQueue, RunExecutor, RunHandle } from './run-executor';
+import { RunFeed } from './run-feed';
+import { failureBody } from './run-failures';
+import { RunInfrastructure } from './run-infrastructure';
+import { isFinished, Run, RunRequest } from './run-records';
+import { RunRepository } from './run-repository';
+
+/** How long `cancel` waits for a running run to stop before answering its current status. */
+const CANCEL_WAIT_MS = 5_000;
+
+@Injectable()
+export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Runs');
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly chat: ChatService,
+    private readonly runs: RunRepository,
+    private readonly executor: RunExecutor,
+    private readonly feed: RunFeed,
+    private readonly cancellations: RunCancellations,
+    private readonly infra: RunInfrastructure,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // Runs queued before a restart start again; one pass now, then periodically.
+    this.timer = setInterval(() => void this.reconcile(), this.infra.config.runReconcileIntervalMs);
+    this.timer.unref();
+    setImmediate(() => void this.reconcile());
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Starts a run: 400, 402, 404 and 409 are thrown here, before any event. With `enqueue` or `interrupt`, a busy
+   * conversation queues the run instead (`interrupt` also cancels the running one).
+   */
+  async start(request: RunRequest): Promise<RunHandle> {
+    if (this.infra.shutdown.draining) {
+      // Refused before anything is taken: the client retries and the load balancer picks another instance.
+      throw new ServiceUnavailableError(
+        'This instance is shutting down and starts no new runs; retry, and another instance will run it.',
+        1,
+      );
+    }
+    const runId = this.infra.ids.uuid();
+    const controller = new AbortController();
+    let turn;
+    try {
+      turn = await this.chat.start({
+        tenantId: request.tenantId,
+        message: request.message,
+        conversationId: request.conversationId,
+        agentName: request.agentName,
+        apiKeyId: request.apiKeyId,
+        taskId: request.taskId,
+        newConversationId: request.newConversationId,
+        onIteration: request.onIteration,
+        signal: controller.signal,
+        holdLease: true,
+      });
+    } catch (error) {
+      const strategy = request.multitaskStrategy ?? 'reject';
+      if (error instanceof ConversationBusyError && request.conversationId && strategy !== 'reject') {
+        return this.enqueue(runId, request, strategy === 'interrupt');
+      }
+      throw error;
+    }
+    try {
+      await this.runs.insert({
+        id: runId,
+        tenantId: request.tenantId,
+        conversationId: turn.conversationId,
+        agentName: turn.agentName,
+        source: request.source,
+        message: request.message,
+        apiKeyId: request.apiKeyId ?? null,
+        taskId: request.taskId ?? null,
+        status: 'running',
+      });
+    } catch (error) {
+      await turn.events.return(undefined);
+      await turn.lease.release();
+      throw error;
+    }
+    const run = { id: runId, conversationId: turn.conversationId, agentName: turn.agentName, source: request.source };
+    return this.executor.begin(run, turn, controller, () => void this.dispatch(run.conversationId));
+  }
+
+  async get(tenantId: string, runId: string): Promise<Run> {
+    const run = await this.runs.get(tenantId, runId);
+    if (!run) throw new NotFoundError(`Run ${runId}`);
+    return run;
+  }
+
+  page(tenantId: string, conversationId: string, page: number, pageSize: number) {
+    return this.runs.page(tenantId, conversationId, page, pageSize);
+  }
+
+  /** The run going on the conversation now, if any. */
+  async active(conversationId: string): Promise<string | undefined> {
+    return this.cancellations.runningHere(conversationId) ?? (await this.runs.active(conversationId))?.id;
+  }
+
+  /**
+   * Cancels a run: a queued one ends at once, a running one is stopped wherever it runs (this waits a little for
+   * it to stop); a finished one is returned as it is.
+   */
+  async cancel(tenantId: string, runId: string): Promise<Run> {
+    const run = await this.get(tenantId, runId);
+    if (isFinished(run.status)) return run;
+    if (run.status === 'queued') {
+      const cancelled = await this.runs.cancelQueued(run.id);
+      if (cancelled) {
+        await this.executor.close(
+          { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
+          { status: 'cancelled', stopReason: 'cancelled', error: null },
+        );
+        return this.get(tenantId, runId);
+      }
+    }
+    await this.cancellations.cancel({ runId: run.id });
+    const deadline = Date.now() + CANCEL_WAIT_MS;
+    while (Date.now() < deadline) {
+      const current = await this.get(tenantId, runId);
+      if (isFinished(current.status)) return current;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return this.get(tenantId, runId);
+  }
+
+  /** Stops whichever run the conversation has going (a socket's `cancel`). */
+  async cancelConversation(conversationId: string): Promise<void> {
+    await this.cancellations.cancel({ conversationId });
+  }
+
+  /** A run for a busy conversation: a row now, started by whoever frees the conversation next. */
+  private async enqueue(runId: string, request: RunRequest, interrupt: boolean): Promise<RunHandle> {
+    const conversation = await this.infra.conversations(request.tenantId, request.conversationId!);
+    await this.runs.insert({
+      id: runId,
+      tenantId: request.tenantId,
+      conversationId: conversation.id,
+      agentName: conversation.agentName,
+      source: request.source,
+      message: request.message,
+      apiKeyId: request.apiKeyId ?? null,
+      taskId: request.taskId ?? null,
+      status: 'queued',
+      priority: interrupt ? 1 : 0,
+    });
+    // Following before anything can start it, wherever that happens.
+    const follower = new RunEventQueue(runId);
+    const following = await this.feed.follow(conversation.id, follower);
+    follower.onEnd = () => this.feed.unfollow(conversation.id, follower);
+    following.start();
+    if (interrupt) await this.cancellations.cancel({ conversationId: conversation.id });
+    void this.dispatch(conversation.id);
+    return {
+      runId,
+      conversationId: conversation.id,
+      agentName: conversation.agentName,
+      status: 'queued',
+      events: follower.queue,
+      failure: undefined,
+      cancel: async () => {
+        await this.cancel(request.tenantId, runId);
+      },
+      detach: () => {
+        follower.queue.discard();
+        this.feed.unfollow(conversation.id, follower);
+      },
+    };
+  }
+
+  /** Starts the conversation's next queued run if the conversation is free; its runs end by starting the next. */
+  async dispatch(conversationId: string): Promise<void> {
+    if (this.infra.shutdown.draining) return;
+    let lease;
+    try {
+      lease = await this.infra.lock.acquire(conversationId);
+    } catch (error) {
+      if (!(error instanceof ConversationBusyError)) this.logger.warn(`Could not dispatch: ${(error as Error).message}`);
+      return;
+    }
+    let run: Run | null;
+    try {
+      run = await this.runs.claimNextQueued(conversationId);
+    } catch (error) {
+      await lease.release();
+      this.logger.warn(`Could not read the queued runs of ${conversationId}: ${(error as Error).message}`);
+      return;
+    }
+    if (!run) return lease.release();
+    const identity = { id: run.id, conversationId, agentName: run.agentName, source: run.source };
+    const controller = new AbortController();
+    let turn;
+    try {
+      turn = await this.chat.start({
+        tenantId: run.tenantId,
+        message: run.message,
+        conversationId,
+        apiKeyId: run.apiKeyId,
+        taskId: run.taskId ?? undefined,
+        signal: controller.signal,
+        lease,
+        holdLease: true,
+      });
+    } catch (error) {
+      // Refused when it was to start (its budget is spent, its conversation was deleted): it ends with that error.
+      await this.executor
+        .close(identity, { status: 'failed', stopReason: null, error: failureBody(error, conversationId) })
+        .catch((e: Error) => this.logger.warn(`Could not close run ${run.id}: ${e.message}`));
+      return this.dispatch(conversationId);
+    }
+    await this.executor
+      .begin(identity, turn, controller, () => void this.dispatch(conversationId))
+      .then((handle) => handle.detach())
+      .catch((error: Error) => this.logger.warn(`Could not start queued run ${run.id}: ${error.message}`));
+  }
+
+  /** Starts queued runs whose conversation is free, and closes runs whose instance stopped while they ran. */
+  async reconcile(): Promise<void> {
+    try {
+      for (const conversationId of await this.runs.conversationsWithQueuedRuns()) await this.dispatch(conversationId);
+      const stale = await this.runs.runningSince(new Date(Date.now() - 2 * this.infra.config.lockTtlMs));
+      for (const run of stale) {
+        if (this.cancellations.runningHere(run.conversationId) === run.id) continue;
+        if ((await this.infra.lock.runningSince(run.conversationId)) !== undefined) continue;
+        await this.executor.close(
+          { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
+          {
+            started: true,
+            status: 'failed',
+            stopReason: null,
+            error: {
+              type: 'service_unavailable',
+              message: 'The instance running this run stopped before the run ended; send the message again.',
+            },
+          },
+        );
+      }
+    } catch (error) {
+      this.logger.warn(`Run reconciliation failed: ${(error as Error).message}`);
+    }
+  }
+}

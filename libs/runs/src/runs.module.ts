@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { ChatModule } from '@lib/chat';
+import { ConversationsModule } from '@lib/conversations';
+import { EventLog } from './event-log';
+import { RunCancellations } from './run-cancellations';
+import { RunExecutor } from './run-executor';
+import { RunFeed } from './run-feed';
+import { RunInfrastructure } from './run-infrastructure';
+import { RunRepository } from './run-repository';
+import { RunSupervisor } from './run-supervisor';
+
+@Module({
+  imports: [ChatModule, ConversationsModule],
+  providers: [RunRepository, EventLog, RunFeed, RunCancellations, RunExecutor, RunInfrastructure, RunSupervisor],
+  exports: [RunSupervisor, RunFeed, RunCancellations],
+})
+export class RunsModule {}
