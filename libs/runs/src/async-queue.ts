@@ -5,6 +5,10 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private ended = false;
 
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
   push(item: T): void {
     if (this.ended) return;
     if (this.waiting) {

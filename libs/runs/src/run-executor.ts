@@ -72,7 +72,7 @@ export class RunExecutor {
     run: RunIdentity,
     turn: Turn,
     controller: AbortController,
-    onEnded: () => void,
+    onEnded: (queuedBehind: boolean) => void,
   ): Promise<RunHandle> {
     let firstSeq: number;
     try {
@@ -89,10 +89,10 @@ export class RunExecutor {
     this.feed.attach(run.conversationId, follower);
     follower.onEnd = () => this.feed.unfollow(run.conversationId, follower);
     const unregister = this.cancellations.register(run.id, run.conversationId, controller);
-    const state: { failure?: unknown } = {};
+    const state: { failure?: unknown; queuedBehind?: boolean } = {};
     void this.drive(run, turn, firstSeq, controller, state).finally(() => {
       unregister();
-      onEnded();
+      onEnded(state.queuedBehind ?? true);
     });
     return {
       runId: run.id,
@@ -151,7 +151,7 @@ export class RunExecutor {
     turn: Turn,
     firstSeq: number,
     controller: AbortController,
-    state: { failure?: unknown },
+    state: { failure?: unknown; queuedBehind?: boolean },
   ): Promise<void> {
     const conversationId = run.conversationId;
     let seq = firstSeq;
@@ -186,7 +186,7 @@ export class RunExecutor {
               latency_ms: turnEvent.latency_ms,
             });
             // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended.
-            await this.runs
+            state.queuedBehind = await this.runs
               .finish(run.id, {
                 status: turnEvent.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
                 stopReason: turnEvent.stop_reason,
@@ -196,9 +196,13 @@ export class RunExecutor {
                 costUsd: turnEvent.cost_usd,
                 lastSeq: done.payload.seq,
               })
-              .catch((error: Error) => this.logger.error(`Could not record the end of run ${run.id}: ${error.message}`));
+              .then((finished) => finished.queuedBehind)
+              .catch((error: Error) => {
+                this.logger.error(`Could not record the end of run ${run.id}: ${error.message}`);
+                return true;
+              });
             ended = true;
-            this.feed.publish(conversationId, done, true);
+            await this.feed.publishLast(conversationId, done, () => turn.lease.release());
             break;
           }
         }
@@ -208,7 +212,7 @@ export class RunExecutor {
       state.failure = error;
       const body = failureBody(error, conversationId);
       const failed = event('error', body);
-      await this.runs
+      state.queuedBehind = await this.runs
         .finish(run.id, {
           ...NOTHING,
           status: controller.signal.aborted ? 'cancelled' : 'failed',
@@ -216,8 +220,12 @@ export class RunExecutor {
           error: body,
           lastSeq: failed.payload.seq,
         })
-        .catch((e: Error) => this.logger.error(`Could not record the failure of run ${run.id}: ${e.message}`));
-      this.feed.publish(conversationId, failed, true);
+        .then((finished) => finished.queuedBehind)
+        .catch((e: Error) => {
+          this.logger.error(`Could not record the failure of run ${run.id}: ${e.message}`);
+          return true;
+        });
+      await this.feed.publishLast(conversationId, failed, () => turn.lease.release());
     } finally {
       await turn.lease.release();
     }

@@ -59,6 +59,19 @@ export class RunFeed {
   }
 
   /**
+   * A run's last event: appended at once, then `settle` (the run lets its conversation go, on the same Redis
+   * connection, so after the append), then delivered here — a caller that hears of the end can start the next run.
+   */
+  async publishLast(conversationId: string, event: RunEvent, settle: () => Promise<void>): Promise<void> {
+    this.log.append(conversationId, event, true);
+    try {
+      await settle();
+    } finally {
+      this.dispatch(conversationId, [event]);
+    }
+  }
+
+  /**
    * Follows a conversation from now on (`afterSeq` omitted) or from after `afterSeq` (a resume). `remote: false`
    * is for a follower of a run of this very process, which needs no Redis channel.
    */

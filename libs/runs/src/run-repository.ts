@@ -129,12 +129,17 @@ export class RunRepository {
     return rows[0] ? toRun(rows[0]) : null;
   }
 
-  /** Records how a run ended; only a run that had not ended yet changes. */
-  async finish(id: string, outcome: FinishedRun): Promise<void> {
-    await this.db.query(
-      `UPDATE runs SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
+  /**
+   * Records how a run ended (only a run that had not ended yet changes), and answers whether its conversation has
+   * queued runs waiting.
+   */
+  async finish(id: string, outcome: FinishedRun): Promise<{ queuedBehind: boolean }> {
+    const rows: { queued_behind: boolean }[] = await this.db.query(
+      `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
          cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
-       WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')`,
+       WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')
+       RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
+         AS queued_behind`,
       [
         id,
         outcome.status,
@@ -146,6 +151,7 @@ export class RunRepository {
         outcome.lastSeq,
       ],
     );
+    return { queuedBehind: rows[0]?.queued_behind ?? false };
   }
 
   /**

@@ -13,6 +13,8 @@ import { RunRepository } from './run-repository';
 
 /** How long `cancel` waits for a running run to stop before answering its current status. */
 const CANCEL_WAIT_MS = 5_000;
+/** How often the instance that queued a run tries to start it while it waits. */
+const QUEUED_RETRY_MS = 250;
 
 @Injectable()
 export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
@@ -92,7 +94,9 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       throw error;
     }
     const run = { id: runId, conversationId: turn.conversationId, agentName: turn.agentName, source: request.source };
-    return this.executor.begin(run, turn, controller, () => void this.dispatch(run.conversationId));
+    return this.executor.begin(run, turn, controller, (queued) => {
+      if (queued) void this.dispatch(run.conversationId);
+    });
   }
 
   async get(tenantId: string, runId: string): Promise<Run> {
@@ -163,6 +167,12 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     follower.onEnd = () => this.feed.unfollow(conversation.id, follower);
     following.start();
     if (interrupt) await this.cancellations.cancel({ conversationId: conversation.id });
+    // Until it starts, this instance keeps trying too: the run ahead may have ended just before this row existed.
+    const retry = setInterval(() => {
+      if (follower.lastSeq >= 0 || follower.queue.isEnded) clearInterval(retry);
+      else void this.dispatch(conversation.id);
+    }, QUEUED_RETRY_MS);
+    retry.unref();
     void this.dispatch(conversation.id);
     return {
       runId,
@@ -222,7 +232,9 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       return this.dispatch(conversationId);
     }
     await this.executor
-      .begin(identity, turn, controller, () => void this.dispatch(conversationId))
+      .begin(identity, turn, controller, (queued) => {
+        if (queued) void this.dispatch(conversationId);
+      })
       .then((handle) => handle.detach())
       .catch((error: Error) => this.logger.warn(`Could not start queued run ${run.id}: ${error.message}`));
   }
