@@ -18,6 +18,7 @@ import { CatalogController } from './catalog/catalog.controller';
 import { ChatController } from './chat/chat.controller';
 import { ConversationsController } from './conversations/conversations.controller';
 import { HealthController } from './health/health.controller';
+import { AsyncApiController } from './docs/asyncapi.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { UsageController } from './usage/usage.controller';
 import { SseStreams } from './chat/sse-stream';
@@ -59,6 +60,7 @@ export class AppModule {
         ConversationsController,
         CatalogController,
         HealthController,
+        AsyncApiController,
         ApiKeysController,
         TasksController,
         UsageController,
