@@ -13,8 +13,8 @@ code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; back
 code { padding: .1rem .3rem; border-radius: 4px; } pre { padding: .8rem; border-radius: 6px; overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; margin: .4rem 0 1rem; }
 th, td { border: 1px solid #d0d7de; padding: .35rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; } td.field { white-space: nowrap; }
-.badge { display: inline-block; font-size: 12px; border-radius: 10px; padding: 0 .5rem; color: #fff; }
+th { background: #f6f8fa; } td.field { white-space: nowrap; } td p { margin: 0 0 .3rem; }
+.badge { display: inline-block; white-space: nowrap; font-size: 12px; border-radius: 10px; padding: 0 .5rem; color: #fff; }
 .receive { background: #0969da; } .send { background: #1a7f37; } .muted { color: #59636e; }
 nav ul { columns: 3; }
 `;
@@ -41,10 +41,10 @@ export function renderAsyncApiPage(document: AsyncApiDocument): string {
     if (node === undefined) throw new Error(`Unresolved reference ${ref.$ref}`);
     return node as T;
   };
-  /** The component message id behind a channel's message reference. */
+  /** The component message id behind a message reference (a channel's message is itself a reference). */
   const messageId = (ref: Ref): string => {
-    const channelRef = resolve<Ref>(ref);
-    return channelRef.$ref.split('/').pop()!;
+    const target = resolve<Partial<Ref>>(ref);
+    return target.$ref ? messageId(target as Ref) : ref.$ref.split('/').pop()!;
   };
   const messageLink = (ref: Ref): string => {
     const id = messageId(ref);
@@ -85,7 +85,7 @@ export function renderAsyncApiPage(document: AsyncApiDocument): string {
       const examples = message.examples
         .map((example) => `<pre>${escapeHtml(JSON.stringify(example.payload, null, 2))}</pre>`)
         .join('');
-      return `<section id="${anchor('message', id)}"><h3><code>${escapeHtml(message.name)}</code> <span class="muted">${escapeHtml(message.title)}</span></h3>${prose(schema.description ?? message.summary)}${schemaTables(schema)}<h4>Example</h4>${examples}</section>`;
+      return `<section id="${anchor('message', id)}"><h3><code>${escapeHtml(message.name)}</code>${message.title === message.name ? '' : ` <span class="muted">${escapeHtml(message.title)}</span>`}</h3>${prose(schema.description ?? message.summary)}${schemaTables(schema)}<h4>Example</h4>${examples}</section>`;
     })
     .join('');
 

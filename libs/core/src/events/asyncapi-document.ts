@@ -73,8 +73,9 @@ const channelMessage = (channel: string, message: string): Ref => ({
 });
 const componentMessage = (message: string): Ref => ({ $ref: `#/components/messages/${message}` });
 
+const SOCKET_SERVER_DESCRIPTION =
+  'Socket.IO 4 (websocket or HTTP long-polling transport) at the default path `/socket.io`.';
 const SOCKET_DESCRIPTION = [
-  'Socket.IO 4 namespace `/chat` (websocket or HTTP long-polling transport, default path `/socket.io`).',
   'Connect with `io(URL + "/chat", {auth: {token: "<api key>"}})`; a bad, missing or revoked key fails the ' +
     'connection with `connect_error` message `unauthorized` (a socket whose key is revoked later gets an `error` ' +
     '`{type: "unauthorized"}` and is disconnected).',
@@ -260,7 +261,7 @@ export function buildAsyncApiDocument(target: AsyncApiTarget): AsyncApiDocument 
         host: target.host,
         protocol: target.secure ? 'wss' : 'ws',
         title: 'Socket.IO',
-        description: SOCKET_DESCRIPTION,
+        description: SOCKET_SERVER_DESCRIPTION,
         security: [{ $ref: '#/components/securitySchemes/socketToken' }],
       },
       sse: {
