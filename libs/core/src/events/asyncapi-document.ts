@@ -3,13 +3,11 @@
 import { CLIENT_EVENT_EXAMPLES, CLIENT_ACK_EXAMPLES, SERVER_EVENT_EXAMPLES } from './event-examples';
 import { CLIENT_ACK_SCHEMAS, CLIENT_EVENT_SCHEMAS, SERVER_EVENT_SCHEMAS } from './event-schemas';
 import type { JsonSchema } from './json-schema';
-import {
-  CLIENT_EVENT_NAMES,
-  ClientEventName,
-  RUN_EVENT_NAMES,
-  SERVER_EVENT_NAMES,
-  ServerEventName,
-} from './server-events';
+import { ClientEventName, RUN_EVENT_NAMES, ServerEventName } from './server-events';
+
+// From the schema records, whose keys the compiler holds to the maps: no event of a map can be left out.
+const SERVER_EVENT_NAMES = Object.keys(SERVER_EVENT_SCHEMAS) as ServerEventName[];
+const CLIENT_EVENT_NAMES = Object.keys(CLIENT_EVENT_SCHEMAS) as ClientEventName[];
 
 export interface AsyncApiTarget {
   /** `host[:port]` clients reach the API at. */
