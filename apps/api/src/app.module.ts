@@ -19,6 +19,7 @@ import { CatalogController } from './catalog/catalog.controller';
 import { ChatController } from './chat/chat.controller';
 import { ConversationsController } from './conversations/conversations.controller';
 import { HealthController } from './health/health.controller';
+import { AsyncApiController } from './docs/asyncapi.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { UsageController } from './usage/usage.controller';
 import { RunsController } from './runs/runs.controller';
@@ -62,6 +63,7 @@ export class AppModule {
         ConversationsController,
         CatalogController,
         HealthController,
+        AsyncApiController,
         ApiKeysController,
         TasksController,
         UsageController,

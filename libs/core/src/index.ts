@@ -56,3 +56,8 @@ export { loadProcessConfigOrExit, processEnv } from './config/process-env';
 export { closeRedis } from './redis/close-redis';
 export { signWebhook, webhookHeaders, webhookKey } from './webhooks/standard-webhooks';
 export * from './events/server-events';
+export { SERVER_EVENT_SCHEMAS, CLIENT_EVENT_SCHEMAS, CLIENT_ACK_SCHEMAS } from './events/event-schemas';
+export { SERVER_EVENT_EXAMPLES, CLIENT_EVENT_EXAMPLES, CLIENT_ACK_EXAMPLES } from './events/event-examples';
+export { buildAsyncApiDocument } from './events/asyncapi-document';
+export type { AsyncApiDocument, AsyncApiTarget } from './events/asyncapi-document';
+export type { JsonSchema } from './events/json-schema';
