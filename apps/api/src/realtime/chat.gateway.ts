@@ -11,7 +11,7 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { SocketAuthenticator } from '@lib/auth';
+import { SocketGuard } from '@lib/auth';
 import { DomainError, Metrics, socketConnections } from '@lib/core';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { TaskService } from '@lib/tasks';
@@ -33,7 +33,7 @@ type AckFn = ((response: unknown) => void) | undefined;
 
 interface SocketState {
   tenantId: string;
-  /** Set by the handshake check (SocketAuthenticator). */
+  /** Set by the handshake check (SocketGuard). */
   principal?: { apiKeyId: string | null };
   /** Conversations whose turn this socket started and that still run: a disconnect cancels them. */
   turns?: Set<string>;
@@ -50,7 +50,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly turns: LiveTurns,
     private readonly cancellations: TurnCancellations,
     private readonly conversations: ConversationStore,
-    private readonly auth: SocketAuthenticator,
+    private readonly auth: SocketGuard,
     private readonly tasks: TaskService,
     private readonly lock: ConversationLock,
     private readonly watchers: ConversationWatchers,
@@ -67,6 +67,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
 
   handleConnection(socket: Socket): void {
     this.connections.inc();
+    this.auth.track(socket);
     // Still in its rooms while disconnecting: the conversations it followed lose a watcher.
     socket.once('disconnecting', () => {
       const followed = [...socket.rooms].filter((room) => room.startsWith(CONVERSATION_ROOM_PREFIX));
@@ -94,6 +95,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     let conversationId: string;
     let events: AsyncGenerator<unknown>;
     try {
+      await this.auth.consumeMessage(socket);
       const request = await parsePayload(ChatRequestDto, body);
       const turn = await this.turns.start(
         {
@@ -233,6 +235,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
         type: error.type,
         message: error.message,
         ...(error.details ? { details: error.details } : {}),
+        ...(error.retryAfterSeconds !== undefined ? { retry_after: error.retryAfterSeconds } : {}),
       };
     } else {
       this.logger.error({ err: error }, 'A socket event failed');
