@@ -861,6 +861,8 @@ async function main() {
     // High enough never to refuse a bench request, still counted in Redis on every one as in production.
     RATE_LIMIT_REQUESTS: '1000000',
     RATE_LIMIT_WINDOW_SECONDS: '60',
+    // The bench's thousands of sockets share one key: a cap that never refuses, still counted in Redis.
+    SOCKET_MAX_CONNECTIONS_PER_KEY: '1000000',
     RUN_WORKERS_IN_API: 'false',
     QUEUE_PREFIX: 'bench',
     TASK_CONCURRENCY: String(config.taskConcurrency),

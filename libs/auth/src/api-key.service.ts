@@ -64,6 +64,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ApiKeyService.name);
   private readonly cache: ApiKeyCache;
   private readonly lastTouched = new Map<string, number>();
+  private readonly revocationListeners = new Set<(apiKeyId: string) => void>();
   private subscriber: Redis | undefined;
 
   constructor(
@@ -82,7 +83,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
     const subscriber = this.redis.client.duplicate();
     this.subscriber = subscriber;
     subscriber.on('error', () => undefined);
-    subscriber.on('message', (_channel: string, apiKeyId: string) => this.cache.evictKey(apiKeyId));
+    subscriber.on('message', (_channel: string, apiKeyId: string) => this.revoked(apiKeyId));
     // Without Redis a revocation still reaches other instances when their cache entry expires.
     subscriber.subscribe(REVOCATION_CHANNEL).catch((error: Error) => {
       this.logger.warn(`Could not subscribe to key revocations (cache TTL still applies): ${error.message}`);
@@ -145,12 +146,31 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
       [id],
     );
     if (!result[1]) throw new NotFoundError(`API key ${id}`);
-    this.cache.evictKey(id);
+    this.revoked(id);
     await this.redis.client.publish(REVOCATION_CHANNEL, id).catch((error: Error) => {
       this.logger.warn(
         `Could not broadcast the revocation of key ${id} (cache TTL still applies): ${error.message}`,
       );
     });
+  }
+
+  /**
+   * Calls `listener` with the id of every key revoked here or (through Redis) on another instance, at once. A
+   * missed broadcast is not repeated: holders of long-lived sessions also re-check with activeKeyIds().
+   */
+  onRevoked(listener: (apiKeyId: string) => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** Of the given key ids, those of keys that exist and are not revoked (one query, whatever the cache says). */
+  async activeKeyIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM api_keys WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL`,
+      [ids],
+    );
+    return new Set(rows.map((row) => row.id));
   }
 
   /** The principal of a valid, unrevoked key; UnauthorizedError for anything else. */
@@ -182,6 +202,11 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
     this.cache.set(cacheKey, principal);
     this.touch(principal);
     return principal;
+  }
+
+  private revoked(apiKeyId: string): void {
+    this.cache.evictKey(apiKeyId);
+    for (const listener of this.revocationListeners) listener(apiKeyId);
   }
 
   private touch(principal: Principal): void {

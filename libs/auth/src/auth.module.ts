@@ -1,16 +1,37 @@
-// API keys, tenants, the REST guard, the Socket.IO handshake check and the rate-limit storage.
+// API keys, tenants, the REST guard, the Socket.IO handshake check and socket guard, and the rate-limit storage.
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminKeyBootstrap } from './admin-key-bootstrap';
 import { ApiKeyEntity } from './api-key.entity';
 import { ApiKeyGuard } from './api-key.guard';
 import { ApiKeyService } from './api-key.service';
+import { KeyRateLimit } from './key-rate-limit';
 import { RedisThrottlerStorage } from './redis-throttler-storage';
 import { SocketAuthenticator } from './socket-authenticator';
+import { SocketConnectionLimit } from './socket-connection-limit';
+import { SocketGuard } from './socket-guard';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKeyEntity])],
-  providers: [ApiKeyService, ApiKeyGuard, SocketAuthenticator, AdminKeyBootstrap, RedisThrottlerStorage],
-  exports: [ApiKeyService, ApiKeyGuard, SocketAuthenticator, AdminKeyBootstrap, RedisThrottlerStorage],
+  providers: [
+    ApiKeyService,
+    ApiKeyGuard,
+    SocketAuthenticator,
+    AdminKeyBootstrap,
+    RedisThrottlerStorage,
+    KeyRateLimit,
+    SocketConnectionLimit,
+    SocketGuard,
+  ],
+  exports: [
+    ApiKeyService,
+    ApiKeyGuard,
+    SocketAuthenticator,
+    AdminKeyBootstrap,
+    RedisThrottlerStorage,
+    KeyRateLimit,
+    SocketConnectionLimit,
+    SocketGuard,
+  ],
 })
 export class AuthModule {}

@@ -60,7 +60,8 @@ export class SocketAuthenticator {
   }
 }
 
-function handshakeError(type: string, message: string): HandshakeError {
+/** A refusal of the handshake: the client's `connect_error` has `message` = type and `data` = {type, message}. */
+export function handshakeError(type: string, message: string): HandshakeError {
   const error: HandshakeError = new Error(type);
   error.data = { type, message };
   return error;

@@ -12,7 +12,7 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import type { Namespace, Socket } from 'socket.io';
-import { SocketAuthenticator } from '@lib/auth';
+import { SocketGuard } from '@lib/auth';
 import { DomainError, ErrorPayload, Metrics, RunEvent, socketConnections } from '@lib/core';
 import { ConversationStore } from '@lib/conversations';
 import { TaskService } from '@lib/tasks';
@@ -26,7 +26,7 @@ type AckFn = ((response: unknown) => void) | undefined;
 
 interface SocketState {
   tenantId: string;
-  /** Set by the handshake check (SocketAuthenticator). */
+  /** Set by the handshake check (SocketGuard). */
   principal?: { apiKeyId: string | null };
   /** The conversations this socket follows, each with the last event number it received. */
   following?: Map<string, RunFollower>;
@@ -45,7 +45,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly runs: RunSupervisor,
     private readonly feed: RunFeed,
     private readonly conversations: ConversationStore,
-    private readonly auth: SocketAuthenticator,
+    private readonly auth: SocketGuard,
     private readonly tasks: TaskService,
     metrics: Metrics,
   ) {
@@ -58,6 +58,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
 
   handleConnection(socket: Socket): void {
     this.connections.inc();
+    this.auth.track(socket);
     socket.once('disconnect', () => {
       this.connections.dec();
       const state = socket.data as SocketState;
@@ -78,6 +79,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     let request: ChatRequestDto;
     let run;
     try {
+      await this.auth.consumeMessage(socket);
       request = await parsePayload(ChatRequestDto, body);
       run = await this.runs.start(
         toRunRequest(request, {

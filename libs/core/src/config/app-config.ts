@@ -30,6 +30,8 @@ export class AppConfig {
   /** Requests one API key may make per window, across every instance (0: no limit). */
   rateLimitRequests: number;
   rateLimitWindowSeconds: number;
+  /** Socket.IO connections one API key may hold open at once, across every instance (0: no limit). */
+  socketMaxConnectionsPerKey: number;
   /** Origins browsers may call the API from; empty: no CORS headers at all. `*` is any origin. */
   corsOrigins: string[];
   corsAllowCredentials: boolean;

@@ -44,9 +44,15 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
       apiKeyCacheTtlMs: 5000,
       rateLimitRequests: 600,
       rateLimitWindowSeconds: 60,
+      socketMaxConnectionsPerKey: 100,
       corsOrigins: [],
       corsAllowCredentials: false,
     });
+  });
+
+  it('takes 0 as no cap on the sockets of a key', () => {
+    expect(loadConfig({ SOCKET_MAX_CONNECTIONS_PER_KEY: '0' }).socketMaxConnectionsPerKey).toBe(0);
+    expect(loadConfig({ SOCKET_MAX_CONNECTIONS_PER_KEY: '3' }).socketMaxConnectionsPerKey).toBe(3);
   });
 
   it('reads an allow-list of origins, and credentials with named origins', () => {
@@ -67,6 +73,8 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
     [{ API_KEY_CACHE_TTL_MS: '3600000' }, 'API_KEY_CACHE_TTL_MS'],
     [{ RATE_LIMIT_REQUESTS: 'lots' }, 'RATE_LIMIT_REQUESTS'],
     [{ RATE_LIMIT_WINDOW_SECONDS: '0' }, 'RATE_LIMIT_WINDOW_SECONDS'],
+    [{ SOCKET_MAX_CONNECTIONS_PER_KEY: '-1' }, 'SOCKET_MAX_CONNECTIONS_PER_KEY'],
+    [{ SOCKET_MAX_CONNECTIONS_PER_KEY: 'many' }, 'SOCKET_MAX_CONNECTIONS_PER_KEY'],
     [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, 'CORS_ORIGINS'],
     [{ CORS_ALLOW_CREDENTIALS: 'sometimes' }, 'CORS_ALLOW_CREDENTIALS'],

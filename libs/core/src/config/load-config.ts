@@ -265,6 +265,7 @@ export function loadConfig(env: Env): AppConfig {
   config.apiKeyCacheTtlMs = int(env, 'API_KEY_CACHE_TTL_MS', 5_000, 0, 60_000);
   config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
   config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
+  config.socketMaxConnectionsPerKey = int(env, 'SOCKET_MAX_CONNECTIONS_PER_KEY', 100, 0, 1_000_000);
   config.corsOrigins = origins(env, 'CORS_ORIGINS');
   config.corsAllowCredentials = bool(env, 'CORS_ALLOW_CREDENTIALS', false);
   if (config.corsAllowCredentials && config.corsOrigins.includes('*')) {
