@@ -42,6 +42,7 @@ export { LogContext } from './logging/log-context';
 export type { LogFields } from './logging/log-context';
 export { ShutdownState } from './lifecycle/shutdown-state';
 export { onShutdownSignal } from './lifecycle/shutdown-signals';
+export { BackingServiceError, checkBackingServices } from './lifecycle/backing-services';
 export {
   tracer,
   tracingActive,
