@@ -66,6 +66,8 @@ describe('the server process', () => {
       expect(key).toMatch(/^ak_live_[0-9A-Za-z]{43}$/);
       const announced = first.lines.find((l) => l.includes('Generated a local admin key'));
       expect(announced).toContain('.local-admin-key');
+      // Development logs are readable lines (LOG_FORMAT defaults to pretty), not JSON.
+      expect(announced).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: Generated a local admin key/);
       expect(announced).toContain('Authorization: Bearer $(cat .local-admin-key)');
       expect(first.lines.join('\n')).not.toContain(key);
       const chat = await request(first.url, 'POST', '/v1/chat', {

@@ -1,5 +1,5 @@
 export { AppConfig } from './config/app-config';
-export type { NodeEnv, ModelPriceSetting } from './config/app-config';
+export type { LogFormat, NodeEnv, ModelPriceSetting } from './config/app-config';
 export { loadConfig, ConfigError } from './config/load-config';
 export { dataSourceOptions } from './database/data-source-options';
 export type { DatabaseSettings } from './database/data-source-options';
