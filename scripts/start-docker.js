@@ -53,7 +53,14 @@ async function waitForServices(core, config) {
       await core.checkBackingServices(config, 2_000);
       return;
     } catch (error) {
-      if (!(error instanceof core.BackingServiceError) || Date.now() > deadline) throw error;
+      // A refused login will not change by waiting; a service still starting will.
+      if (
+        !(error instanceof core.BackingServiceError) ||
+        error.kind !== 'no_answer' ||
+        Date.now() > deadline
+      ) {
+        throw error;
+      }
       await sleep(1_000);
     }
   }

@@ -43,6 +43,7 @@ describe('checkBackingServices', () => {
       databaseUrl: `postgres://postgres@127.0.0.1:${port}/agent_backend`,
       redisUrl: `redis://127.0.0.1:${port}`,
     });
+    expect(error.kind).toBe('no_answer');
     expect(error.message).toBe(
       `PostgreSQL does not answer at 127.0.0.1:${port} (DATABASE_URL): start it — with Docker, "npm run ` +
         'start:docker" starts PostgreSQL and Redis and then the server; without, start the local service (e.g. ' +
@@ -66,6 +67,7 @@ describe('checkBackingServices', () => {
         databaseUrl: DATABASE_URL,
         redisUrl: `redis://:wrong@127.0.0.1:${port}`,
       });
+      expect(error.kind).toBe('refused');
       expect(error.message).toBe(
         `Redis at 127.0.0.1:${port} refused the connection (WRONGPASS invalid username-password pair): check ` +
           'the user, password and database in REDIS_URL.',

@@ -8,6 +8,14 @@ export const BACKING_SERVICE_TIMEOUT_MS = 5_000;
 /** PostgreSQL or Redis cannot be used at the configured address; the message is one sentence for a person. */
 export class BackingServiceError extends Error {
   override readonly name = 'BackingServiceError';
+
+  /** `no_answer`: nothing answered (worth waiting for); `refused`: the server answered and refused the login. */
+  constructor(
+    message: string,
+    readonly kind: 'no_answer' | 'refused',
+  ) {
+    super(message);
+  }
 }
 
 interface Service {
@@ -50,16 +58,17 @@ async function check(service: Service, ping: () => Promise<void>): Promise<void>
   try {
     await ping();
   } catch (error) {
-    throw new BackingServiceError(describeFailure(service, error));
+    const kind = refusedLogin(service, error) ? 'refused' : 'no_answer';
+    throw new BackingServiceError(describeFailure(service, error, kind), kind);
   }
 }
 
-function describeFailure(service: Service, error: unknown): string {
+function describeFailure(service: Service, error: unknown, kind: BackingServiceError['kind']): string {
   const target = new URL(service.url);
   const host = target.hostname.replace(/^\[|\]$/g, '');
   const address = `${host}:${target.port || service.defaultPort}`;
   const message = error instanceof Error ? error.message.replace(/\s+/g, ' ').replace(/[.\s]+$/, '') : '';
-  if (refusedLogin(service, error)) {
+  if (kind === 'refused') {
     return `${service.name} at ${address} refused the connection (${message}): check the user, password and database in ${service.variable}.`;
   }
   if (!isLoopback(host)) {
