@@ -1,5 +1,6 @@
 // The HTTP surface that does not need the model: validation, errors, headers, pagination, docs and health.
 import { randomUUID } from 'node:crypto';
+import Ajv from 'ajv';
 import { startTestApp, TestApp } from './support/app';
 
 describe('REST API surface', () => {
@@ -228,6 +229,53 @@ describe('REST API surface', () => {
         'ErrorEnvelopeDto',
       );
       expect(res.body.components.schemas.ChatResponseDto.properties).toHaveProperty('tools_used');
+    });
+
+    it('documents the Idempotency-Key header of POST /v1/chat once, as optional', async () => {
+      const doc = (await t.request('GET', '/docs-json', { key: null })).body;
+      const headers = doc.paths['/v1/chat'].post.parameters.filter((p: { in: string }) => p.in === 'header');
+      expect(headers).toEqual([
+        expect.objectContaining({ name: 'Idempotency-Key', required: false, schema: { type: 'string' } }),
+      ]);
+    });
+
+    it('documents only the 200 answer of /v1/chat/stream as an event stream, and its errors as JSON envelopes', async () => {
+      const doc = (await t.request('GET', '/docs-json', { key: null })).body;
+      const responses: Record<string, { content: Record<string, { schema: { $ref?: string } }> }> =
+        doc.paths['/v1/chat/stream'].post.responses;
+      expect(Object.keys(responses['200'].content)).toEqual(['text/event-stream']);
+      const errors = Object.entries(responses).filter(([status]) => status !== '200');
+      expect(errors.map(([status]) => status)).toEqual(expect.arrayContaining(['400', '404', '409', '503']));
+      for (const [, response] of errors) {
+        expect(Object.keys(response.content)).toEqual(['application/json']);
+        expect(response.content['application/json'].schema.$ref).toBe(
+          '#/components/schemas/ErrorEnvelopeDto',
+        );
+      }
+    });
+
+    it('documents the health answers with schemas that the live answers match', async () => {
+      const doc = (await t.request('GET', '/docs-json', { key: null })).body;
+      const ajv = new Ajv({ strict: false, allErrors: true });
+      ajv.addSchema(doc, 'openapi');
+      for (const [path, schema] of [
+        ['/health/live', 'HealthLiveDto'],
+        ['/health/ready', 'HealthReadyDto'],
+      ]) {
+        const documented = doc.paths[path].get.responses['200'].content['application/json'].schema;
+        expect(documented.$ref).toBe(`#/components/schemas/${schema}`);
+        const validate = ajv.compile({ $ref: `openapi#/components/schemas/${schema}` });
+        const answer = await t.request('GET', path, { key: null });
+        expect(answer.status).toBe(200);
+        expect({ path, valid: validate(answer.body), errors: validate.errors ?? null }).toEqual({
+          path,
+          valid: true,
+          errors: null,
+        });
+      }
+      expect(doc.components.schemas.HealthReadyDto.required).toEqual(
+        expect.arrayContaining(['status', 'info', 'error', 'details']),
+      );
     });
 
     it('serves Swagger UI at /docs', async () => {

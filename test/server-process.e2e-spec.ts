@@ -1,14 +1,32 @@
 // The production entry point as a real process: the first admin key (ADMIN_API_KEY, or the local key of the
-// quickstart) and log lines free of keys and Authorization headers.
+// quickstart), log lines free of keys and Authorization headers, and a first start on a machine where PostgreSQL
+// or Redis is not running.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeTenantData, request } from './support/app';
-import { buildServer, BuiltServer, startServerProcess } from './support/server-process';
+import {
+  buildServer,
+  BuiltServer,
+  runServerProcessToExit,
+  startServerProcess,
+} from './support/server-process';
 import { testEnv } from './support/test-env';
 
 jest.setTimeout(60_000);
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const listener = createServer().listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const { port } = listener.address() as { port: number };
+  listener.close();
+  await once(listener, 'close');
+  return port;
+}
 
 describe('the server process', () => {
   let server: BuiltServer;
@@ -48,6 +66,8 @@ describe('the server process', () => {
       expect(key).toMatch(/^ak_live_[0-9A-Za-z]{43}$/);
       const announced = first.lines.find((l) => l.includes('Generated a local admin key'));
       expect(announced).toContain('.local-admin-key');
+      // Development logs are readable lines (LOG_FORMAT defaults to pretty), not JSON.
+      expect(announced).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: Generated a local admin key/);
       expect(announced).toContain('Authorization: Bearer $(cat .local-admin-key)');
       expect(first.lines.join('\n')).not.toContain(key);
       const chat = await request(first.url, 'POST', '/v1/chat', {
@@ -126,5 +146,48 @@ describe('the server process', () => {
     }
     expect(all).not.toMatch(/Bearer\s+(?!\[redacted\]|\$\(cat)/);
     expect(all).not.toMatch(/"authorization"\s*:\s*"(?!\[redacted\])/i);
+  });
+
+  describe('on a machine where a backing service is not running', () => {
+    const stackFrame = /^\s+at\s|\.js:\d+:\d+/;
+
+    it('stops with one sentence naming PostgreSQL, its address and what to run', async () => {
+      const port = await closedPort();
+      const { code, lines } = await runServerProcessToExit(
+        server,
+        env({
+          NODE_ENV: 'development',
+          DATABASE_MIGRATE: 'true',
+          DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/agent_backend`,
+        }),
+        cwd,
+      );
+      expect(code).toBe(1);
+      expect(lines).toEqual([
+        `The server could not start: PostgreSQL does not answer at 127.0.0.1:${port} (DATABASE_URL): start it — ` +
+          'with Docker, "npm run start:docker" starts PostgreSQL and Redis and then the server; without, start the ' +
+          'local service (e.g. "sudo systemctl start postgresql"), then try again.',
+      ]);
+      expect(lines.some((line) => stackFrame.test(line))).toBe(false);
+      expect(existsSync(join(cwd, '.local-admin-key'))).toBe(false);
+    });
+
+    it('stops the same way when Redis does not answer', async () => {
+      const port = await closedPort();
+      const { code, lines } = await runServerProcessToExit(
+        server,
+        env({ NODE_ENV: 'development', REDIS_URL: `redis://127.0.0.1:${port}` }),
+        cwd,
+      );
+      expect(code).toBe(1);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^The server could not start: Redis does not answer at 127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)`,
+        ),
+      );
+      expect(lines[0]).toContain('"npm run start:docker"');
+      expect(lines[0]).toContain('"sudo systemctl start redis-server"');
+    });
   });
 });

@@ -88,3 +88,25 @@ export async function startServerProcess(
     exited: exited.then(([code]) => code),
   };
 }
+
+/** Starts the server with exactly `env` (plus PATH) for a start-up that is expected to fail: its exit code and output. */
+export async function runServerProcessToExit(
+  server: BuiltServer,
+  env: Record<string, string | undefined>,
+  cwd: string,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; lines: string[] }> {
+  const child = spawn(process.execPath, [server.entry], {
+    cwd,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const read = (chunk: Buffer) => lines.push(...String(chunk).split('\n').filter(Boolean));
+  child.stdout.on('data', read);
+  child.stderr.on('data', read);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, lines };
+}

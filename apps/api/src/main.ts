@@ -1,9 +1,14 @@
-// Starts the API: tracing first (when OTEL_* asks for it), configuration checked (one sentence on failure),
-// database created and migrated for local use; SIGTERM drains running turns before the connections close.
+// Starts the API: tracing first (when OTEL_* asks for it), configuration checked and PostgreSQL and Redis reached
+// (one sentence on failure), database created and migrated for local use; SIGTERM drains running turns before the connections close.
 import { tracing } from './tracing';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ensureDatabaseExists, loadProcessConfigOrExit, onShutdownSignal } from '@lib/core';
+import {
+  checkBackingServices,
+  ensureDatabaseExists,
+  loadProcessConfigOrExit,
+  onShutdownSignal,
+} from '@lib/core';
 import { createApp } from './bootstrap';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
 
@@ -12,6 +17,7 @@ const CLOSE_ALLOWANCE_MS = 15_000;
 
 async function main(): Promise<void> {
   const config = loadProcessConfigOrExit();
+  await checkBackingServices(config);
   if (config.databaseMigrate) await ensureDatabaseExists(config.databaseUrl);
   const app = await createApp();
   const logger = new Logger('Bootstrap');

@@ -1,13 +1,13 @@
-// Starts a worker: tracing first (when OTEL_* asks for it), configuration checked (one sentence on failure), then
-// the Bull consumers run until SIGTERM/SIGINT: no new job is taken, running jobs get SHUTDOWN_GRACE_MS to finish,
-// those still running are handed back to the queue, and the connections close. A killed worker's jobs are
-// re-queued once their lock expires.
+// Starts a worker: tracing first (when OTEL_* asks for it), configuration checked and PostgreSQL and Redis reached
+// (one sentence on failure), then the Bull consumers run until SIGTERM/SIGINT: no new job is taken, running jobs
+// get SHUTDOWN_GRACE_MS to finish, those still running are handed back to the queue, and the connections close.
+// A killed worker's jobs are re-queued once their lock expires.
 import { tracing } from './tracing';
 import 'reflect-metadata';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { loadProcessConfigOrExit, onShutdownSignal } from '@lib/core';
+import { checkBackingServices, loadProcessConfigOrExit, onShutdownSignal } from '@lib/core';
 import { QueueConsumers } from '@lib/tasks';
 import { WorkerModule } from './worker.module';
 
@@ -16,6 +16,7 @@ const CLOSE_ALLOWANCE_MS = 15_000;
 
 async function main(): Promise<void> {
   const config = loadProcessConfigOrExit();
+  await checkBackingServices(config);
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(), {
     bufferLogs: true,
     abortOnError: false,

@@ -1,5 +1,5 @@
 export { AppConfig } from './config/app-config';
-export type { NodeEnv, ModelPriceSetting } from './config/app-config';
+export type { LogFormat, NodeEnv, ModelPriceSetting } from './config/app-config';
 export { loadConfig, ConfigError } from './config/load-config';
 export { dataSourceOptions } from './database/data-source-options';
 export type { DatabaseSettings } from './database/data-source-options';
@@ -42,6 +42,7 @@ export { LogContext } from './logging/log-context';
 export type { LogFields } from './logging/log-context';
 export { ShutdownState } from './lifecycle/shutdown-state';
 export { onShutdownSignal } from './lifecycle/shutdown-signals';
+export { BackingServiceError, checkBackingServices } from './lifecycle/backing-services';
 export {
   tracer,
   tracingActive,

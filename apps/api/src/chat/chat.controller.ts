@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError } from '@lib/core';
 import { IdempotencyStore, requestFingerprint } from '@lib/chat';
@@ -43,6 +43,7 @@ export class ChatController {
     description:
       'Runs the agent (model calls and tools) and answers when the turn is stored. Omit `conversation_id` to start a conversation.',
   })
+  // Named exactly as in @Headers below: the document then lists the header once, optional.
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
@@ -56,7 +57,7 @@ export class ChatController {
     @TenantId() tenantId: string,
     @Res({ passthrough: true }) reply: FastifyReply,
     @CurrentPrincipal() principal: Principal,
-    @Headers('idempotency-key') idempotencyKey?: string,
+    @Headers('Idempotency-Key') idempotencyKey?: string,
   ): Promise<ChatResponseDto> {
     if (idempotencyKey === undefined) return this.run(body, tenantId, principal.apiKeyId);
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -84,7 +85,7 @@ export class ChatController {
     summary: 'Run one chat turn, streamed as Server-Sent Events',
     description: STREAM_DESCRIPTION,
   })
-  @ApiProduces('text/event-stream')
+  // The stream's media type is on its 200 answer only: the errors before the stream are JSON envelopes.
   @ApiOkResponse({
     description: 'The event stream.',
     content: {

@@ -1,7 +1,13 @@
 // Liveness (the process answers) and readiness (PostgreSQL and Redis answer, and the provider key pool still has
 // a key the provider accepts), through terminus.
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckResult,
@@ -14,10 +20,12 @@ import { Public } from '@lib/auth';
 import { RedisService, ServiceUnavailableError, ShutdownState } from '@lib/core';
 import { LlmClient } from '@lib/llm';
 import { ErrorEnvelopeDto } from '../http/error-envelope';
+import { HealthCheckDto, HealthLiveDto, HealthReadyDto } from './health.dto';
 
 const CHECK_TIMEOUT_MS = 1500;
 
 @ApiTags('health')
+@ApiExtraModels(HealthCheckDto)
 // Probes come from load balancers and orchestrators without a key, and must answer while Redis is down.
 @Public()
 @SkipThrottle()
@@ -34,7 +42,7 @@ export class HealthController {
 
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process is up' })
-  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
+  @ApiOkResponse({ type: HealthLiveDto })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -48,26 +56,25 @@ export class HealthController {
       'refused (401/403) shows as `removed`; readiness fails only when no key is left.',
   })
   @ApiOkResponse({
-    schema: {
-      example: {
-        status: 'ok',
-        info: {
-          database: { status: 'up' },
-          redis: { status: 'up' },
-          llm_keys: {
-            status: 'up',
-            total: 2,
-            active: 1,
-            keys: [
-              { key: '#1 (sha256 3f2a9c1b0d4e5f61)', status: 'active' },
-              {
-                key: '#2 (sha256 9b1c2d3e4f506172)',
-                status: 'removed',
-                reason: '401: The model provider rejected the API key.',
-                removed_at: '2026-11-24T10:00:00.000Z',
-              },
-            ],
-          },
+    type: HealthReadyDto,
+    example: {
+      status: 'ok',
+      info: {
+        database: { status: 'up' },
+        redis: { status: 'up' },
+        llm_keys: {
+          status: 'up',
+          total: 2,
+          active: 1,
+          keys: [
+            { key: '#1 (sha256 3f2a9c1b0d4e5f61)', status: 'active' },
+            {
+              key: '#2 (sha256 9b1c2d3e4f506172)',
+              status: 'removed',
+              reason: '401: The model provider rejected the API key.',
+              removed_at: '2026-11-24T10:00:00.000Z',
+            },
+          ],
         },
       },
     },

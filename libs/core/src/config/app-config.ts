@@ -1,5 +1,6 @@
 // The typed, validated configuration: read once from the environment at boot, injected everywhere as AppConfig.
 export type NodeEnv = 'development' | 'production' | 'test';
+export type LogFormat = 'json' | 'pretty';
 
 /** USD per million tokens; cache writes and reads are priced apart from plain input. */
 export interface ModelPriceSetting {
@@ -14,6 +15,8 @@ export class AppConfig {
   port: number;
   host: string;
   logLevel: string;
+  /** `pretty`: readable lines through pino-pretty when it is installed (the development default); `json`: pino's JSON lines. */
+  logFormat: LogFormat;
   databaseUrl: string;
   databasePoolSize: number;
   databaseMigrate: boolean;

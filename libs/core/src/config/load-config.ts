@@ -1,5 +1,5 @@
 // Turns the environment into an AppConfig, or stops with one sentence naming the variable at fault.
-import { AppConfig, ModelPriceSetting, NodeEnv } from './app-config';
+import { AppConfig, LogFormat, ModelPriceSetting, NodeEnv } from './app-config';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -250,6 +250,10 @@ export function loadConfig(env: Env): AppConfig {
     'error',
     'fatal',
     'silent',
+  ]);
+  config.logFormat = oneOf<LogFormat>(env, 'LOG_FORMAT', nodeEnv === 'development' ? 'pretty' : 'json', [
+    'json',
+    'pretty',
   ]);
   config.databaseUrl = url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/agent_backend', [
     'postgres:',

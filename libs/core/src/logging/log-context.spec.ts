@@ -19,7 +19,8 @@ function capture(): {
       done();
     },
   });
-  const { mixin, level } = loggerOptions(loadConfig({ LOG_LEVEL: 'info' })).pinoHttp as pino.LoggerOptions;
+  const { mixin, level } = loggerOptions(loadConfig({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' }))
+    .pinoHttp as pino.LoggerOptions;
   return {
     logger: pino({ mixin, level }, destination),
     lines: () => chunks.map((line) => JSON.parse(line)),

@@ -1,5 +1,5 @@
-// pino settings shared by every process: JSON lines; request, tenant, conversation, task and trace ids on every
-// line; secrets redacted.
+// pino settings shared by every process: JSON lines (readable ones in development, LOG_FORMAT); request, tenant,
+// conversation, task and trace ids on every line; secrets redacted.
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
@@ -70,7 +70,41 @@ function requestContext(request: IncomingMessage): Record<string, string> {
   return fields as Record<string, string>;
 }
 
-/** `destination`: where the JSON lines go (standard output when omitted; tests pass a stream to read them). */
+type PrettyFactory = (options: Record<string, unknown>) => pino.DestinationStream;
+
+/** pino-pretty is a development dependency: an install without it (a production image) has none to load. */
+function loadPinoPretty(): PrettyFactory | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('pino-pretty') as PrettyFactory;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A stream that writes each (already redacted) line as one readable line: time, level, message, then the
+ * context fields. Undefined when pino-pretty is not installed: the caller keeps JSON lines.
+ */
+export function prettyDestination(
+  output?: NodeJS.WritableStream,
+  load: () => PrettyFactory | undefined = loadPinoPretty,
+): pino.DestinationStream | undefined {
+  const pretty = load();
+  return pretty?.({
+    destination: output ?? 1,
+    // Synchronous writes: the lines before a crash or an exit are not lost.
+    sync: true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+}
+
+/**
+ * `destination`: where the lines go (standard output when omitted; tests pass a stream to read them); with
+ * LOG_FORMAT=pretty they are made readable first, when pino-pretty is installed.
+ */
 export function loggerOptions(config: AppConfig, destination?: pino.DestinationStream): Params {
   const options: PinoHttpOptions = {
     level: config.logLevel,
@@ -98,9 +132,13 @@ export function loggerOptions(config: AppConfig, destination?: pino.DestinationS
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   };
+  const target =
+    config.logFormat === 'pretty'
+      ? (prettyDestination(destination as NodeJS.WritableStream | undefined) ?? destination)
+      : destination;
   return {
     // Nest's Fastify adapter does not match nestjs-pino's default `{/*splat}` route; this matches every path.
     forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
-    pinoHttp: destination ? [options, destination] : options,
+    pinoHttp: target ? [options, target] : options,
   };
 }
