@@ -7,7 +7,7 @@ import { DataSource } from 'typeorm';
 
 /** What `add` needs of a connection: an EntityManager or QueryRunner inside the caller's transaction. */
 export interface Queryable {
-  query(sql: string, parameters?: unknown[]): Promise<any>;
+  query(sql: string, parameters?: unknown[]): Promise<unknown>;
 }
 
 export type OutboxStatus = 'pending' | 'queued' | 'delivered' | 'failed';
