@@ -56,6 +56,8 @@ describe('cost anomaly alerts', () => {
       LLM_MAX_RETRIES: '0',
       WEBHOOK_SECRET: secret,
       ALERT_WEBHOOK_URL: alertUrl,
+      // Alerts pass the same SSRF guard as task webhooks: the loopback receiver must be allowed.
+      OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
       ...env,
     });
     apps.push(t);

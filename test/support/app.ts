@@ -71,6 +71,8 @@ export async function removeTenantData(tenantId: string): Promise<void> {
     await dataSource.query(`DELETE FROM conversations WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM idempotency_keys WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM support_tickets WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM webhook_deliveries WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM webhook_outbox WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM tasks WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM api_keys WHERE tenant_id = $1`, [tenantId]);
   } finally {

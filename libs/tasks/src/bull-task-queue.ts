@@ -3,15 +3,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { JobStatus, Queue } from 'bull';
 import { AppConfig, traceCarrier } from '@lib/core';
-import {
-  AGENT_TASKS_QUEUE,
-  TaskJob,
-  TaskJobState,
-  TaskQueue,
-  TaskRemoval,
-  WEBHOOKS_QUEUE,
-  WebhookJob,
-} from './task-queue';
+import { AGENT_TASKS_QUEUE, TaskJob, TaskJobState, TaskQueue, TaskRemoval } from './task-queue';
 
 const DAY_SECONDS = 86_400;
 
@@ -22,15 +14,12 @@ export class BullTaskQueue extends TaskQueue {
 
   constructor(
     @InjectQueue(AGENT_TASKS_QUEUE) private readonly tasks: Queue<TaskJob>,
-    @InjectQueue(WEBHOOKS_QUEUE) private readonly webhooks: Queue<WebhookJob>,
     private readonly config: AppConfig,
   ) {
     super();
     this.taskQueueName = `${config.queuePrefix}:${AGENT_TASKS_QUEUE}`;
     // Without a listener an 'error' event would crash the process; Redis outages surface through the calls.
-    for (const queue of [tasks, webhooks] as Queue[]) {
-      queue.on('error', (error: Error) => this.logger.warn(`Queue ${queue.name}: ${error.message}`));
-    }
+    tasks.on('error', (error: Error) => this.logger.warn(`Queue ${tasks.name}: ${error.message}`));
   }
 
   async enqueueTask(job: TaskJob): Promise<void> {
@@ -70,16 +59,6 @@ export class BullTaskQueue extends TaskQueue {
       default:
         return { state: 'waiting' };
     }
-  }
-
-  async enqueueWebhook(job: WebhookJob): Promise<void> {
-    await this.webhooks.add(withTrace(job), {
-      jobId: job.webhookId,
-      attempts: this.config.webhookMaxAttempts,
-      backoff: { type: 'exponential', delay: this.config.webhookBackoffMs },
-      removeOnComplete: { age: 7 * DAY_SECONDS, count: 10_000 },
-      removeOnFail: { age: 30 * DAY_SECONDS, count: 10_000 },
-    });
   }
 }
 

@@ -4,7 +4,8 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bull';
 import { Metrics, queueJobs } from '@lib/core';
-import { AGENT_TASKS_QUEUE, WEBHOOKS_QUEUE } from './task-queue';
+import { WEBHOOKS_QUEUE } from '@lib/webhooks';
+import { AGENT_TASKS_QUEUE } from './task-queue';
 
 const STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'paused'] as const;
 /** A scrape must not hang on a Redis that does not answer. */

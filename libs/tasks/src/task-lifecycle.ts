@@ -1,10 +1,11 @@
 // What follows a task's state change, wherever it happens (worker, API cancel, recovery): the Socket.IO
-// events to its room, through the Redis emitter so any API instance delivers them, and the webhook.
+// events to its room, through the Redis emitter so any API instance delivers them, and the webhook — staged in the
+// outbox in the transaction that ends the task, then handed to the queue (or, should that fail, to the relay).
 import { Injectable, Logger } from '@nestjs/common';
-import { IdGenerator, Metrics, taskDuration } from '@lib/core';
+import { Metrics, taskDuration } from '@lib/core';
 import { RealtimePublisher } from '@lib/realtime';
+import { WebhookOutbox } from '@lib/webhooks';
 import { TaskOutcome, TaskRepository } from './task-repository';
-import { TaskQueue } from './task-queue';
 import { FinalTaskState, Task, toTaskStatus, webhookEventOf } from './task-records';
 
 @Injectable()
@@ -14,9 +15,8 @@ export class TaskLifecycle {
 
   constructor(
     private readonly tasks: TaskRepository,
-    private readonly queue: TaskQueue,
     private readonly realtime: RealtimePublisher,
-    private readonly ids: IdGenerator,
+    private readonly webhooks: WebhookOutbox,
     metrics: Metrics,
   ) {
     this.duration = taskDuration(metrics);
@@ -32,7 +32,17 @@ export class TaskLifecycle {
    * already ended: only the first ending counts, and only it is announced.
    */
   async finish(taskId: string, state: FinalTaskState, outcome: TaskOutcome): Promise<Task | null> {
-    const task = await this.tasks.finish(taskId, state, outcome);
+    let webhookId: string | null = null;
+    const task = await this.tasks.finish(taskId, state, outcome, async (ended, db) => {
+      if (!ended.webhookUrl) return;
+      webhookId = await this.webhooks.stage(db, {
+        tenantId: ended.tenantId,
+        taskId: ended.id,
+        event: webhookEventOf(state),
+        url: ended.webhookUrl,
+        body: JSON.stringify({ event: webhookEventOf(state), task: toTaskStatus(ended) }),
+      });
+    });
     if (!task) return null;
     this.logger.log(
       { task_id: task.id, request_id: task.requestId, attempts: task.attempts },
@@ -47,26 +57,7 @@ export class TaskLifecycle {
     const status = toTaskStatus(task);
     this.progressed(task);
     this.realtime.toTask(task.id, 'task_done', { ...status });
-    if (task.webhookUrl) await this.enqueueWebhook(task, state);
+    if (webhookId) await this.webhooks.dispatch(webhookId);
     return task;
-  }
-
-  private async enqueueWebhook(task: Task, state: FinalTaskState): Promise<void> {
-    const event = webhookEventOf(state);
-    const webhookId = `msg_${this.ids.uuid().replace(/-/g, '')}`;
-    try {
-      await this.queue.enqueueWebhook({
-        webhookId,
-        taskId: task.id,
-        tenantId: task.tenantId,
-        event,
-        url: task.webhookUrl!,
-      });
-    } catch (error) {
-      this.logger.error(
-        { task_id: task.id, err: error },
-        `The ${event} webhook of task ${task.id} could not be queued: ${(error as Error).message}`,
-      );
-    }
   }
 }

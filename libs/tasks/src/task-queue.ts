@@ -1,28 +1,14 @@
 // The queue port: what the task lib needs from a job queue. Bull is behind it today (BullTaskQueue);
-// moving to BullMQ, or a synchronous driver for tests, is one adapter.
+// moving to BullMQ, or a synchronous driver for tests, is one adapter. (Webhooks have a queue of their own, in
+// @lib/webhooks.)
 import type { TraceCarrier } from '@lib/core';
 export const AGENT_TASKS_QUEUE = 'agent-tasks';
-export const WEBHOOKS_QUEUE = 'webhooks';
 
 export interface TaskJob {
   taskId: string;
   /** The request that created the task, for the job's log lines. */
   requestId?: string | null;
   /** The trace context of the request that queued it (W3C `traceparent`), added by the queue when tracing is on. */
-  trace?: TraceCarrier;
-}
-
-/**
- * One webhook event. Its body is built from the finished task's row at each attempt (a finished task no
- * longer changes, so every retry sends the same bytes under the same id) and stays out of Redis.
- */
-export interface WebhookJob {
-  webhookId: string;
-  taskId: string;
-  tenantId: string;
-  event: string;
-  url: string;
-  /** The trace context of the task's run, added by the queue when tracing is on. */
   trace?: TraceCarrier;
 }
 
@@ -38,5 +24,4 @@ export abstract class TaskQueue {
   /** Removes the task's job unless a worker holds it (`active`). */
   abstract removeTask(taskId: string): Promise<TaskRemoval>;
   abstract taskJobState(taskId: string): Promise<{ state: TaskJobState; failedReason?: string }>;
-  abstract enqueueWebhook(job: WebhookJob): Promise<void>;
 }

@@ -1,6 +1,7 @@
-// Start-up recovery: a task row is the source of truth, so an unfinished task whose job is missing (the process
-// died between storing the row and queuing the job, or Redis lost it) is queued again, and one whose job
-// the queue has given up on ends failed. Nothing is left `queued` or `running` forever.
+// Recovery: a task row is the source of truth, so an unfinished task whose job is missing (the process died between
+// storing the row and queuing the job, or Redis lost it) is queued again, and one whose job the queue has given up
+// on ends failed. Nothing is left `queued` or `running` forever. Run at start-up over every unfinished task, and
+// periodically (the Reconciler) over queued ones.
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { TaskLifecycle } from './task-lifecycle';
 import { TaskQueue } from './task-queue';
@@ -25,10 +26,14 @@ export class TaskRecovery implements OnApplicationBootstrap {
     });
   }
 
-  async recover(): Promise<{ requeued: string[]; failed: string[] }> {
+  /**
+   * `queuedOnly` leaves running tasks alone: while processes run, a running task's job may be missing only because
+   * Redis lost it, and its worker still finishes it (one whose worker died too is recovered at the next start).
+   */
+  async recover(options: { queuedOnly?: boolean } = {}): Promise<{ requeued: string[]; failed: string[] }> {
     const requeued: string[] = [];
     const failed: string[] = [];
-    for (const task of await this.tasks.unfinished(this.queue.taskQueueName, BATCH)) {
+    for (const task of await this.tasks.unfinished(this.queue.taskQueueName, BATCH, options.queuedOnly)) {
       const job = await this.queue.taskJobState(task.id);
       if (job.state === 'missing') {
         await this.queue.enqueueTask({ taskId: task.id, requestId: task.requestId });

@@ -2,7 +2,7 @@
 // processes (a worker and a cancel, a re-run and its predecessor) can never both move a task on.
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { TaskEntity } from './task.entity';
 import type { FinalTaskState, NewTask, Task, TaskPage, TaskState } from './task-records';
 
@@ -44,19 +44,6 @@ export interface TaskOutcome {
   result?: string | null;
   error?: string | null;
   usage?: { inputTokens: number; outputTokens: number; costUsd: number };
-}
-
-export interface DeliveryAttempt {
-  taskId: string;
-  tenantId: string;
-  webhookId: string;
-  event: string;
-  url: string;
-  attempt: number;
-  delivered: boolean;
-  statusCode: number | null;
-  error: string | null;
-  durationMs: number;
 }
 
 @Injectable()
@@ -174,28 +161,41 @@ export class TaskRepository {
     return rows.length ? toTask(rows[0]) : null;
   }
 
-  /** Ends an unfinished task; null when it had already ended (whoever ended it first wins). */
-  async finish(id: string, state: FinalTaskState, outcome: TaskOutcome): Promise<Task | null> {
+  /**
+   * Ends an unfinished task; null when it had already ended (whoever ended it first wins). `alongside` runs in the
+   * same transaction once the task has ended (the webhook outbox stages its event there): both commit, or neither.
+   */
+  async finish(
+    id: string,
+    state: FinalTaskState,
+    outcome: TaskOutcome,
+    alongside?: (task: Task, db: EntityManager) => Promise<void>,
+  ): Promise<Task | null> {
     const usage = outcome.usage;
-    const rows = returned<TaskEntity>(
-      await this.dataSource.query(
-        `UPDATE tasks SET status = $2, result = $3, error = $4,
+    return this.dataSource.transaction(async (db) => {
+      const rows = returned<TaskEntity>(
+        await db.query(
+          `UPDATE tasks SET status = $2, result = $3, error = $4,
          progress = CASE WHEN $2 = 'completed' THEN 1 ELSE progress END,
          input_tokens = COALESCE($5, input_tokens), output_tokens = COALESCE($6, output_tokens),
          cost_usd = COALESCE($7, cost_usd), finished_at = now()
        WHERE id = $1 AND ${UNFINISHED} RETURNING *`,
-        [
-          id,
-          state,
-          outcome.result ?? null,
-          outcome.error ?? null,
-          usage?.inputTokens ?? null,
-          usage?.outputTokens ?? null,
-          usage?.costUsd ?? null,
-        ],
-      ),
-    );
-    return rows.length ? toTask(rows[0]) : null;
+          [
+            id,
+            state,
+            outcome.result ?? null,
+            outcome.error ?? null,
+            usage?.inputTokens ?? null,
+            usage?.outputTokens ?? null,
+            usage?.costUsd ?? null,
+          ],
+        ),
+      );
+      if (!rows.length) return null;
+      const task = toTask(rows[0]);
+      await alongside?.(task, db);
+      return task;
+    });
   }
 
   /** Marks an unfinished task for cancellation; null when it has already ended. */
@@ -210,32 +210,16 @@ export class TaskRepository {
     return rows.length ? toTask(rows[0]) : null;
   }
 
-  /** The unfinished tasks of a queue, oldest first: what start-up recovery checks against the queue. */
-  async unfinished(queue: string, limit: number): Promise<Task[]> {
+  /**
+   * The unfinished tasks of a queue, oldest first: what recovery checks against the queue. `queuedOnly` leaves out
+   * running ones (their worker may be running them right now).
+   */
+  async unfinished(queue: string, limit: number, queuedOnly = false): Promise<Task[]> {
     const rows: TaskEntity[] = await this.dataSource.query(
-      `SELECT * FROM tasks WHERE queue = $1 AND ${UNFINISHED} ORDER BY created_at LIMIT $2`,
+      `SELECT * FROM tasks WHERE queue = $1 AND ${queuedOnly ? `status = 'queued'` : UNFINISHED}
+       ORDER BY created_at LIMIT $2`,
       [queue, limit],
     );
     return rows.map(toTask);
-  }
-
-  async recordDelivery(attempt: DeliveryAttempt): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO webhook_deliveries
-         (task_id, tenant_id, webhook_id, event, url, attempt, delivered, status_code, error, duration_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        attempt.taskId,
-        attempt.tenantId,
-        attempt.webhookId,
-        attempt.event,
-        attempt.url,
-        attempt.attempt,
-        attempt.delivered,
-        attempt.statusCode,
-        attempt.error,
-        attempt.durationMs,
-      ],
-    );
   }
 }

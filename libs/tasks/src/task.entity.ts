@@ -1,4 +1,4 @@
-// Table mappings of background tasks and their webhook attempts; they stay inside this lib (callers get records).
+// The table mapping of background tasks; it stays inside this lib (callers get records).
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 const numeric = { to: (v: number) => v, from: (v: string | null) => (v === null ? 0 : Number(v)) };
@@ -27,20 +27,4 @@ export class TaskEntity {
   @Column('timestamptz', { nullable: true }) finished_at: Date | null;
   @Column('timestamptz', { nullable: true }) cancel_requested_at: Date | null;
   @Column('uuid', { nullable: true }) run_id: string | null;
-}
-
-@Entity({ name: 'webhook_deliveries' })
-export class WebhookDeliveryEntity {
-  @PrimaryColumn('uuid') id: string;
-  @Column('uuid') task_id: string;
-  @Column('text') tenant_id: string;
-  @Column('text') webhook_id: string;
-  @Column('text') event: string;
-  @Column('text') url: string;
-  @Column('integer') attempt: number;
-  @Column('boolean') delivered: boolean;
-  @Column('integer', { nullable: true }) status_code: number | null;
-  @Column('text', { nullable: true }) error: string | null;
-  @Column('integer') duration_ms: number;
-  @Column('timestamptz') created_at: Date;
 }

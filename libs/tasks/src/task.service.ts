@@ -4,11 +4,11 @@ import { AppConfig, IdGenerator, NotFoundError, ServiceUnavailableError, Validat
 import { AgentRegistry } from '@lib/agents';
 import { ChatService } from '@lib/chat';
 import { RunSupervisor } from '@lib/runs';
+import { OutboundUrlPolicy } from '@lib/webhooks';
 import { TaskLifecycle } from './task-lifecycle';
 import { TaskQueue } from './task-queue';
 import { TaskRepository } from './task-repository';
 import { isFinal, NewTask, Task, TaskPage, TaskState } from './task-records';
-import { WebhookUrlPolicy } from './webhook-url-policy';
 
 /** How long `cancel` waits for a running task to stop before answering its current status. */
 const CANCEL_WAIT_MS = 3_000;
@@ -25,7 +25,7 @@ export class TaskService {
     private readonly lifecycle: TaskLifecycle,
     private readonly runs: RunSupervisor,
     private readonly agents: AgentRegistry,
-    private readonly webhooks: WebhookUrlPolicy,
+    private readonly webhooks: OutboundUrlPolicy,
     private readonly ids: IdGenerator,
     private readonly config: AppConfig,
     private readonly chat: ChatService,

@@ -1,6 +1,7 @@
 // Cost anomalies: after each stored turn, a conversation whose cost passes ANOMALY_COST_MULTIPLE × its agent's
 // recent median (for that tenant), or ANOMALY_COST_USD, raises a warning log, a metric and a signed alert POST —
-// once per conversation and threshold (a unique row in cost_anomalies decides, across every instance).
+// once per conversation and threshold (a unique row in cost_anomalies decides, across every instance). The alert is
+// staged in the webhook outbox in the transaction that records the anomaly, so it is never lost.
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -129,30 +130,33 @@ export class CostAnomalies {
     anomaly: Omit<CostAnomaly, 'id'>,
   ): Promise<CostAnomaly | null> {
     const id = this.ids.uuid();
-    const rows: unknown[] = await this.dataSource.query(
-      `INSERT INTO cost_anomalies (id, tenant_id, conversation_id, agent_name, threshold, cost_usd, limit_usd,
+    const recorded = { id, ...anomaly };
+    const inserted = await this.dataSource.transaction(async (db) => {
+      const rows: unknown[] = await db.query(
+        `INSERT INTO cost_anomalies (id, tenant_id, conversation_id, agent_name, threshold, cost_usd, limit_usd,
          baseline_median_usd)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (conversation_id, threshold) DO NOTHING RETURNING 1`,
-      [
-        id,
-        conversation.tenantId,
-        conversation.conversationId,
-        conversation.agentName,
-        anomaly.threshold,
-        anomaly.costUsd,
-        anomaly.limitUsd,
-        anomaly.baselineMedianUsd,
-      ],
-    );
-    return rows.length ? { id, ...anomaly } : null;
+        [
+          id,
+          conversation.tenantId,
+          conversation.conversationId,
+          conversation.agentName,
+          anomaly.threshold,
+          anomaly.costUsd,
+          anomaly.limitUsd,
+          anomaly.baselineMedianUsd,
+        ],
+      );
+      if (rows.length && this.alerts.enabled) {
+        await this.alerts.stage(db, id, conversation.tenantId, this.alertOf(conversation, recorded));
+      }
+      return rows.length > 0;
+    });
+    return inserted ? recorded : null;
   }
 
-  private async announce(conversation: ConversationCost, anomaly: CostAnomaly): Promise<void> {
-    const because =
-      anomaly.threshold === 'multiple'
-        ? `${this.config.anomalyCostMultiple}× the agent's recent median of ${anomaly.baselineMedianUsd} USD`
-        : `the absolute threshold`;
-    const fields = {
+  private fieldsOf(conversation: ConversationCost, anomaly: CostAnomaly) {
+    return {
       tenant_id: conversation.tenantId,
       conversation_id: conversation.conversationId,
       agent_name: conversation.agentName,
@@ -160,6 +164,26 @@ export class CostAnomalies {
       cost_usd: anomaly.costUsd,
       limit_usd: anomaly.limitUsd,
     };
+  }
+
+  private alertOf(conversation: ConversationCost, anomaly: CostAnomaly): Record<string, unknown> {
+    return {
+      event: 'cost.anomaly',
+      anomaly: {
+        id: anomaly.id,
+        ...this.fieldsOf(conversation, anomaly),
+        baseline_median_usd: anomaly.baselineMedianUsd,
+        multiple: anomaly.threshold === 'multiple' ? this.config.anomalyCostMultiple : null,
+      },
+    };
+  }
+
+  private async announce(conversation: ConversationCost, anomaly: CostAnomaly): Promise<void> {
+    const because =
+      anomaly.threshold === 'multiple'
+        ? `${this.config.anomalyCostMultiple}× the agent's recent median of ${anomaly.baselineMedianUsd} USD`
+        : `the absolute threshold`;
+    const fields = this.fieldsOf(conversation, anomaly);
     this.logger.warn(
       fields,
       `Cost anomaly: conversation ${conversation.conversationId} (agent ${conversation.agentName}) has cost ${anomaly.costUsd} USD, past ${anomaly.limitUsd} USD (${because}).`,
@@ -170,14 +194,6 @@ export class CostAnomalies {
         'agent',
       ])
       .inc({ threshold: anomaly.threshold, agent: conversation.agentName });
-    await this.alerts.send(anomaly.id, {
-      event: 'cost.anomaly',
-      anomaly: {
-        id: anomaly.id,
-        ...fields,
-        baseline_median_usd: anomaly.baselineMedianUsd,
-        multiple: anomaly.threshold === 'multiple' ? this.config.anomalyCostMultiple : null,
-      },
-    });
+    if (this.alerts.enabled) await this.alerts.dispatch(anomaly.id);
   }
 }

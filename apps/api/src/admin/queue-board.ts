@@ -9,7 +9,8 @@ import type { Queue } from 'bull';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyService, bearerToken, hasRole } from '@lib/auth';
 import { ForbiddenError, UnauthorizedError } from '@lib/core';
-import { AGENT_TASKS_QUEUE, WEBHOOKS_QUEUE } from '@lib/tasks';
+import { AGENT_TASKS_QUEUE } from '@lib/tasks';
+import { WEBHOOKS_QUEUE } from '@lib/webhooks';
 import { describeError, sendError } from '../http/error-envelope.filter';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';

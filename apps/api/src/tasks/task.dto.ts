@@ -108,3 +108,51 @@ export class TaskListDto {
   @ApiProperty({ example: 1 }) page: number;
   @ApiProperty({ example: 20 }) page_size: number;
 }
+
+export class WebhookDeliveryDto {
+  @ApiProperty({
+    example: 'msg_2b7f1c9e4d6a4f0e8c3b5a7d9e1f2a4c',
+    description: 'The event’s `webhook-id` header: the same on every attempt of it.',
+  })
+  webhook_id: string;
+  @ApiProperty({ enum: ['task.completed', 'task.failed', 'task.cancelled'], example: 'task.completed' })
+  event: string;
+  @ApiProperty({ example: 2, description: 'The attempt’s number, from 1; a redelivery counts on.' })
+  attempt: number;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 503,
+    description:
+      'The receiver’s HTTP status; null when no answer came (network error, DNS failure, timeout).',
+  })
+  status_code: number | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'The receiver answered 503.',
+    description: 'Why the attempt failed; null when the receiver answered 2xx.',
+  })
+  error: string | null;
+  @ApiProperty({ example: 84, description: 'How long the attempt took.' }) duration_ms: number;
+  @ApiProperty({ format: 'date-time', description: 'When the attempt started.' }) at: string;
+}
+
+export class WebhookDeliveriesDto {
+  @ApiProperty({
+    type: [WebhookDeliveryDto],
+    description: 'Every delivery attempt of the task’s webhook, in order.',
+  })
+  deliveries: WebhookDeliveryDto[];
+}
+
+export class RedeliveryDto {
+  @ApiProperty({
+    example: 'msg_2b7f1c9e4d6a4f0e8c3b5a7d9e1f2a4c',
+    description: 'The same id as every earlier attempt.',
+  })
+  webhook_id: string;
+  @ApiProperty({ enum: ['task.completed', 'task.failed', 'task.cancelled'], example: 'task.completed' })
+  event: string;
+  @ApiProperty({ example: 3, description: 'The number the new attempt will have.' }) attempt: number;
+}

@@ -1,17 +1,28 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { TaskService, toTaskStatus } from '@lib/tasks';
+import { TaskService, TaskWebhooks, toTaskStatus } from '@lib/tasks';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
 import { TenantId } from '@lib/auth';
 import { uuidParam } from '../http/uuid-param';
-import { CreateTaskDto, TaskCreatedDto, TaskListDto, TaskListQueryDto, TaskStatusDto } from './task.dto';
+import {
+  CreateTaskDto,
+  RedeliveryDto,
+  TaskCreatedDto,
+  TaskListDto,
+  TaskListQueryDto,
+  TaskStatusDto,
+  WebhookDeliveriesDto,
+} from './task.dto';
 
 @ApiTags('tasks')
 @ApiKeyAuth()
 @Controller('v1/tasks')
 export class TasksController {
-  constructor(private readonly tasks: TaskService) {}
+  constructor(
+    private readonly tasks: TaskService,
+    private readonly webhooks: TaskWebhooks,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -72,5 +83,51 @@ export class TasksController {
   @ApiErrors(400, 404)
   async cancel(@Param('id', uuidParam()) id: string, @TenantId() tenantId: string): Promise<TaskStatusDto> {
     return toTaskStatus(await this.tasks.cancel(tenantId, id));
+  }
+
+  @Get(':id/deliveries')
+  @ApiOperation({
+    summary: "Every delivery attempt of a task's webhook",
+    description:
+      'One entry per attempt, in order: status code (null when no answer came), error, duration and time. Empty ' +
+      'until the task has ended, and for a task without `webhook_url`.',
+  })
+  @ApiOkResponse({ type: WebhookDeliveriesDto })
+  @ApiErrors(400, 404)
+  async deliveries(
+    @Param('id', uuidParam()) id: string,
+    @TenantId() tenantId: string,
+  ): Promise<WebhookDeliveriesDto> {
+    const attempts = await this.webhooks.deliveries(tenantId, id);
+    return {
+      deliveries: attempts.map((attempt) => ({
+        webhook_id: attempt.webhookId,
+        event: attempt.event,
+        attempt: attempt.attempt,
+        status_code: attempt.statusCode,
+        error: attempt.error,
+        duration_ms: attempt.durationMs,
+        at: attempt.at.toISOString(),
+      })),
+    };
+  }
+
+  @Post(':id/deliveries/redeliver')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: "Send a task's webhook event again",
+    description:
+      'A new attempt of the same event with the same `webhook-id`, made at once (or, while the queue is ' +
+      'unreachable, as soon as it is back). A delivered or given-up event gets one attempt; an event still being ' +
+      'retried has its next attempt brought forward. 404 while the task has no event (no `webhook_url`, or not ended).',
+  })
+  @ApiAcceptedResponse({ type: RedeliveryDto })
+  @ApiErrors(400, 404)
+  async redeliver(
+    @Param('id', uuidParam()) id: string,
+    @TenantId() tenantId: string,
+  ): Promise<RedeliveryDto> {
+    const redelivery = await this.webhooks.redeliver(tenantId, id);
+    return { webhook_id: redelivery.webhookId, event: redelivery.event, attempt: redelivery.attempt };
   }
 }

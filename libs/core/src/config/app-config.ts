@@ -112,12 +112,19 @@ export class AppConfig {
   taskMaxStalledCount: number;
   /** The key that signs webhooks (`whsec_` + base64); empty: tasks with a webhook_url are refused. */
   webhookSecret: string;
-  webhookMaxAttempts: number;
-  /** Delay before the first retry of a webhook; it doubles with each further retry. */
-  webhookBackoffMs: number;
+  /**
+   * The delays (ms) before each retry of a webhook event, in order (WEBHOOK_RETRY_SCHEDULE); an event is attempted
+   * once more than it has delays, then given up.
+   */
+  webhookRetrySchedule: number[];
   webhookTimeoutMs: number;
-  /** Hosts a webhook_url may name even though they resolve to loopback, private or link-local addresses. */
-  webhookAllowedHosts: string[];
+  /**
+   * Hosts an outbound call (webhook_url, ALERT_WEBHOOK_URL, MCP servers) may name although they resolve to loopback,
+   * private or link-local addresses (OUTBOUND_ALLOWED_HOSTS, alias WEBHOOK_ALLOWED_HOSTS).
+   */
+  outboundAllowedHosts: string[];
+  /** How often the consumers' process reconciles PostgreSQL with the queues (lost jobs, pending webhooks). */
+  reconcileIntervalMs: number;
   /** A separate listener for GET /metrics (then not served on PORT); undefined: /metrics on PORT with a key. */
   metricsPort: number | undefined;
   /** A bearer token that may read /metrics on PORT (besides an admin API key); empty: admin keys only. */

@@ -147,6 +147,32 @@ function hosts(env: Env, name: string): string[] {
   return [...new Set(list)];
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** The longest single delay a schedule may hold: a week. */
+const MAX_DELAY_MS = 7 * 86_400_000;
+
+/** `5s`, `250ms`, `1.5h`: a duration in milliseconds, or undefined when it is not one. */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim());
+  if (!match) return undefined;
+  const ms = Math.round(Number(match[1]) * DURATION_UNITS[match[2]]);
+  return ms >= 1 && ms <= MAX_DELAY_MS ? ms : undefined;
+}
+
+/** A comma-separated list of 1 to 30 durations (ms, s, m, h or d), e.g. `5s,5m,30m,2h`. */
+function durations(env: Env, name: string, fallback: string): number[] {
+  const raw = read(env, name) ?? fallback;
+  const parts = raw.split(',').map((part) => part.trim());
+  const list = parts.map(parseDuration);
+  if (parts.length > 30 || list.some((ms) => ms === undefined)) {
+    throw new ConfigError(
+      `${name} must be a comma-separated list of 1 to 30 delays from 1ms to 7d, each a number and a unit ` +
+        `(ms, s, m, h, d) like "5s,5m,30m,2h", got "${raw}".`,
+    );
+  }
+  return list as number[];
+}
+
 /** A non-negative decimal such as a USD amount or a multiple. */
 function decimal(env: Env, name: string, fallback: number, max = 1_000_000_000): number {
   const raw = read(env, name);
@@ -330,10 +356,20 @@ export function loadConfig(env: Env): AppConfig {
   config.taskStalledIntervalMs = int(env, 'TASK_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000);
   config.taskMaxStalledCount = int(env, 'TASK_MAX_STALLED_COUNT', 2, 0, 100);
   config.webhookSecret = webhookSecret(env, 'WEBHOOK_SECRET');
-  config.webhookMaxAttempts = int(env, 'WEBHOOK_MAX_ATTEMPTS', 6, 1, 30);
-  config.webhookBackoffMs = int(env, 'WEBHOOK_BACKOFF_MS', 10_000, 1, 3_600_000);
+  for (const replaced of ['WEBHOOK_MAX_ATTEMPTS', 'WEBHOOK_BACKOFF_MS']) {
+    if (read(env, replaced) !== undefined) {
+      throw new ConfigError(
+        `${replaced} must be unset: webhook retries follow WEBHOOK_RETRY_SCHEDULE (e.g. "5s,5m,30m,2h,5h,10h,10h").`,
+      );
+    }
+  }
+  config.webhookRetrySchedule = durations(env, 'WEBHOOK_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,10h');
   config.webhookTimeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
-  config.webhookAllowedHosts = hosts(env, 'WEBHOOK_ALLOWED_HOSTS');
+  // WEBHOOK_ALLOWED_HOSTS is the allow-list's first name, still read: both lists count.
+  config.outboundAllowedHosts = [
+    ...new Set([...hosts(env, 'OUTBOUND_ALLOWED_HOSTS'), ...hosts(env, 'WEBHOOK_ALLOWED_HOSTS')]),
+  ];
+  config.reconcileIntervalMs = int(env, 'RECONCILE_INTERVAL_MS', 30_000, 100, 3_600_000);
   config.metricsPort =
     read(env, 'METRICS_PORT') === undefined ? undefined : int(env, 'METRICS_PORT', 0, 0, 65535);
   if (config.metricsPort !== undefined && config.metricsPort !== 0 && config.metricsPort === config.port) {

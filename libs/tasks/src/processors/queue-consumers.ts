@@ -4,7 +4,8 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job, Queue } from 'bull';
-import { AGENT_TASKS_QUEUE, WEBHOOKS_QUEUE } from '../task-queue';
+import { WEBHOOKS_QUEUE } from '@lib/webhooks';
+import { AGENT_TASKS_QUEUE } from '../task-queue';
 
 @Injectable()
 export class QueueConsumers {

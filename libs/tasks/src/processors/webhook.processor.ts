@@ -1,11 +1,11 @@
-// The `webhooks` queue's consumer: one delivery attempt per run; Bull retries failed ones with backoff.
+// The `webhooks` queue's consumer: each job is one attempt of an outbox event; the outbox settles it and queues the
+// next attempt along WEBHOOK_RETRY_SCHEDULE (Bull itself never retries a webhook job).
 import { InjectQueue, Processor } from '@nestjs/bull';
 import { Logger, OnModuleInit } from '@nestjs/common';
 import { SpanKind } from '@opentelemetry/api';
 import type { Job, Queue } from 'bull';
 import { AppConfig, contextFrom, inSpan, LogContext } from '@lib/core';
-import { WEBHOOKS_QUEUE, WebhookJob } from '../task-queue';
-import { WebhookDeliverer, WebhookRefusedError } from '../webhook-deliverer';
+import { WebhookAttempts, WEBHOOKS_QUEUE, WebhookJob } from '@lib/webhooks';
 import { QueueConsumers } from './queue-consumers';
 
 @Processor(WEBHOOKS_QUEUE)
@@ -14,7 +14,7 @@ export class WebhookProcessor implements OnModuleInit {
 
   constructor(
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<WebhookJob>,
-    private readonly deliverer: WebhookDeliverer,
+    private readonly attempts: WebhookAttempts,
     private readonly config: AppConfig,
     private readonly consumers: QueueConsumers,
   ) {}
@@ -25,40 +25,30 @@ export class WebhookProcessor implements OnModuleInit {
       .catch((error: Error) => this.logger.error(`The webhooks processor stopped: ${error.message}`));
   }
 
-  /** One attempt, in the task's trace: the request it sends carries `traceparent`. */
+  /** One attempt, in the trace of what queued it: the request it sends carries `traceparent`. */
   private run(job: Job<WebhookJob>): Promise<void> {
-    const { taskId, tenantId, webhookId, event, trace } = job.data;
+    const { webhookId, attempt, event, taskId, trace } = job.data;
     return this.consumers.track(job, () =>
-      LogContext.run(
-        { task_id: taskId, tenant_id: tenantId, job_id: String(job.id), event: WEBHOOKS_QUEUE },
-        () =>
-          inSpan(
-            'webhook.deliver',
-            {
-              kind: SpanKind.PRODUCER,
-              attributes: {
-                'messaging.system': 'bull',
-                'messaging.destination.name': WEBHOOKS_QUEUE,
-                'task.id': taskId,
-                'webhook.id': webhookId,
-                'webhook.event': event,
-                'webhook.attempt': job.attemptsMade + 1,
-              },
+      LogContext.run({ task_id: taskId ?? undefined, job_id: String(job.id), event: WEBHOOKS_QUEUE }, () =>
+        inSpan(
+          'webhook.deliver',
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              'messaging.system': 'bull',
+              'messaging.destination.name': WEBHOOKS_QUEUE,
+              ...(taskId ? { 'task.id': taskId } : {}),
+              'webhook.id': webhookId,
+              'webhook.event': event,
+              'webhook.attempt': attempt,
             },
-            () => this.deliver(job),
-            contextFrom(trace),
-          ),
+          },
+          async () => {
+            await this.attempts.run({ webhookId, attempt });
+          },
+          contextFrom(trace),
+        ),
       ),
     );
-  }
-
-  private async deliver(job: Job<WebhookJob>): Promise<void> {
-    try {
-      await this.deliverer.deliver(job.data, job.attemptsMade + 1);
-    } catch (error) {
-      // A refused target stays refused: retrying would only knock on the same door.
-      if (error instanceof WebhookRefusedError) await job.discard();
-      throw error;
-    }
   }
 }

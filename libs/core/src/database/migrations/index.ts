@@ -5,6 +5,7 @@ import { ApiKeys1764000000200 } from './1764000000200-ApiKeys';
 import { BackgroundTasks1764000000300 } from './1764000000300-BackgroundTasks';
 import { ProviderControls1764000000500 } from './1764000000500-ProviderControls';
 import { Runs1765000000100 } from './1765000000100-Runs';
+import { WebhookOutbox1765000000200 } from './1765000000200-WebhookOutbox';
 
 export const MIGRATIONS = [
   ConversationHistory1764000000000,
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   BackgroundTasks1764000000300,
   ProviderControls1764000000500,
   Runs1765000000100,
+  WebhookOutbox1765000000200,
 ];

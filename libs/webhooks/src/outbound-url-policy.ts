@@ -1,11 +1,10 @@
-// SSRF guard for webhook URLs: a tenant must not make the service call into its own network. Checked at
-// task creation (400) and again at every delivery, which then connects to the address it checked.
+// The SSRF guard of every outbound call (task webhooks, cost alerts, MCP servers): a tenant must not make the
+// service call into its own network. Checked when a URL is accepted (400) and again at every call, which then
+// connects to the address it checked. OUTBOUND_ALLOWED_HOSTS is its one allow-list.
 import { Injectable } from '@nestjs/common';
 import { promises as dns } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { AppConfig, ValidationError } from '@lib/core';
-
-const FIELD = 'webhook_url';
 
 interface Range {
   subnet: string;
@@ -87,8 +86,14 @@ export interface ResolvedTarget {
   family: 4 | 6;
 }
 
-export class WebhookTargetRefused extends Error {
-  override name = 'WebhookTargetRefused';
+/** A definite refusal (the URL, or an address its host resolves to, may not be called): retrying cannot help. */
+export class OutboundTargetRefused extends Error {
+  override name = 'OutboundTargetRefused';
+}
+
+/** The host could not be resolved now (a resolver failure, no answer): a later attempt may succeed. */
+export class OutboundHostUnresolved extends Error {
+  override name = 'OutboundHostUnresolved';
 }
 
 export type Lookup = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
@@ -96,7 +101,7 @@ export type Lookup = (hostname: string) => Promise<Array<{ address: string; fami
 const systemLookup: Lookup = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
 
 @Injectable()
-export class WebhookUrlPolicy {
+export class OutboundUrlPolicy {
   private lookup: Lookup = systemLookup;
 
   constructor(private readonly config: AppConfig) {}
@@ -106,54 +111,58 @@ export class WebhookUrlPolicy {
     this.lookup = lookup ?? systemLookup;
   }
 
-  /** Refuses (400) a webhook_url this service must not call. */
-  async assertAcceptable(raw: string): Promise<void> {
+  /** Refuses (400, naming `field`) a URL a client gave that this service must not call, or cannot resolve now. */
+  async assertAcceptable(raw: string, field = 'webhook_url'): Promise<void> {
     try {
       await this.resolve(raw);
     } catch (error) {
-      if (!(error instanceof WebhookTargetRefused)) throw error;
-      throw new ValidationError(`The webhook_url is refused: ${error.message}`, [
-        { field: FIELD, message: error.message },
+      if (!(error instanceof OutboundTargetRefused || error instanceof OutboundHostUnresolved)) throw error;
+      throw new ValidationError(`The ${field} is refused: ${error.message}`, [
+        { field, message: error.message },
       ]);
     }
   }
 
   /**
    * Resolves the URL's host and checks every address it has; an allow-listed host skips the address check.
-   * Throws WebhookTargetRefused with a sentence saying why.
+   * Throws OutboundTargetRefused (never callable) or OutboundHostUnresolved (try again later), each with a
+   * sentence saying why.
    */
   async resolve(raw: string): Promise<ResolvedTarget> {
     let url: URL;
     try {
       url = new URL(raw);
     } catch {
-      throw new WebhookTargetRefused('it is not a valid URL.');
+      throw new OutboundTargetRefused('it is not a valid URL.');
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new WebhookTargetRefused('only http and https URLs are allowed.');
+      throw new OutboundTargetRefused('only http and https URLs are allowed.');
     }
     if (url.username || url.password) {
-      throw new WebhookTargetRefused('the URL must not carry credentials.');
+      throw new OutboundTargetRefused('the URL must not carry credentials.');
     }
     const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-    const allowed = this.config.webhookAllowedHosts.includes(host);
+    const allowed = this.config.outboundAllowedHosts.includes(host);
     let addresses: Array<{ address: string; family: number }>;
     if (isIP(host)) {
       addresses = [{ address: host, family: isIP(host) }];
     } else {
       try {
         addresses = await this.lookup(host);
-      } catch {
-        throw new WebhookTargetRefused(`its host "${host}" could not be resolved.`);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        throw new OutboundHostUnresolved(
+          `its host "${host}" could not be resolved${code ? ` (${code})` : ''}.`,
+        );
       }
-      if (!addresses.length) throw new WebhookTargetRefused(`its host "${host}" has no address.`);
+      if (!addresses.length) throw new OutboundHostUnresolved(`its host "${host}" has no address.`);
     }
     if (!allowed) {
       for (const { address } of addresses) {
         const reason = refusedAddressReason(address);
         if (reason) {
-          throw new WebhookTargetRefused(
-            `its host "${host}" resolves to ${address}, ${reason}; add the host to WEBHOOK_ALLOWED_HOSTS to allow it.`,
+          throw new OutboundTargetRefused(
+            `its host "${host}" resolves to ${address}, ${reason}; add the host to OUTBOUND_ALLOWED_HOSTS to allow it.`,
           );
         }
       }

@@ -1,5 +1,10 @@
 import { AppConfig, ValidationError } from '@lib/core';
-import { refusedAddressReason, WebhookTargetRefused, WebhookUrlPolicy } from './webhook-url-policy';
+import {
+  OutboundHostUnresolved,
+  OutboundTargetRefused,
+  OutboundUrlPolicy,
+  refusedAddressReason,
+} from './outbound-url-policy';
 
 describe('refusedAddressReason', () => {
   it.each([
@@ -42,9 +47,9 @@ describe('refusedAddressReason', () => {
   });
 });
 
-describe('WebhookUrlPolicy', () => {
+describe('OutboundUrlPolicy', () => {
   const policyWith = (allowed: string[], answers: Record<string, string[]>) => {
-    const policy = new WebhookUrlPolicy(Object.assign(new AppConfig(), { webhookAllowedHosts: allowed }));
+    const policy = new OutboundUrlPolicy(Object.assign(new AppConfig(), { outboundAllowedHosts: allowed }));
     policy.useLookup(async (host) => {
       const addresses = answers[host];
       if (!addresses) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
@@ -76,14 +81,31 @@ describe('WebhookUrlPolicy', () => {
     await expect(policy.resolve('http://hooks.internal:8080/x')).resolves.toMatchObject({
       address: '10.0.0.8',
     });
-    await expect(policy.resolve('http://other.internal/x')).rejects.toBeInstanceOf(WebhookTargetRefused);
+    await expect(policy.resolve('http://other.internal/x')).rejects.toBeInstanceOf(OutboundTargetRefused);
   });
 
-  it('refuses unresolvable hosts, other schemes and credentials', async () => {
-    const policy = policyWith([], {});
-    await expect(policy.resolve('https://nowhere.invalid/')).rejects.toThrow(/could not be resolved/);
+  it('refuses other schemes, credentials and internal addresses for good', async () => {
+    const policy = policyWith([], { 'internal.example.com': ['127.0.0.1'] });
     await expect(policy.resolve('file:///etc/passwd')).rejects.toThrow(/only http and https/);
     await expect(policy.resolve('https://u:p@93.184.216.34/')).rejects.toThrow(/credentials/);
+    await expect(policy.resolve('https://internal.example.com/')).rejects.toBeInstanceOf(
+      OutboundTargetRefused,
+    );
+  });
+
+  it('tells a resolver failure (worth another attempt) from a refusal', async () => {
+    const policy = policyWith([], { 'empty.example.com': [] });
+    const unresolved = policy.resolve('https://nowhere.invalid/');
+    await expect(unresolved).rejects.toBeInstanceOf(OutboundHostUnresolved);
+    await expect(unresolved).rejects.toThrow(/could not be resolved \(ENOTFOUND\)/);
+    await expect(policy.resolve('https://empty.example.com/')).rejects.toBeInstanceOf(OutboundHostUnresolved);
+  });
+
+  it('refuses an unresolvable host at creation too, with a 400 naming the field', async () => {
+    const policy = policyWith([], {});
+    await expect(policy.assertAcceptable('https://nowhere.invalid/', 'url')).rejects.toMatchObject({
+      details: [{ field: 'url', message: expect.stringMatching(/could not be resolved/) }],
+    });
   });
 
   it('answers a refusal at creation as a 400 naming webhook_url', async () => {
