@@ -36,7 +36,7 @@ async function collect(
   const results: LlmResult[] = [];
   for await (const event of events) {
     if (event.type === 'text') texts.push(event.text);
-    else results.push(event.result);
+    else if (event.type === 'result') results.push(event.result);
   }
   expect(results).toHaveLength(1);
   return { texts, result: results[0] };

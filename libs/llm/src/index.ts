@@ -2,7 +2,7 @@ export type { ChatMessage, ContentBlock, Role, TextBlock, ToolResultBlock, ToolU
 export { LlmClient } from './llm-client';
 export type { LlmRequest, LlmResult, LlmStreamEvent, LlmUsage, ToolSpec } from './llm-client';
 export { LlmError } from './llm-error';
-export type { LlmErrorKind } from './llm-error';
+export type { LlmErrorKind, PartialCall } from './llm-error';
 export { DEFAULT_PRICES, PriceTable, roundUsd, worstCaseUsd } from './pricing';
 export type { ModelPrice, PricedCall } from './pricing';
 export { AnthropicLlmClient } from './anthropic-llm-client';

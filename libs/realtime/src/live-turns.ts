@@ -48,6 +48,8 @@ export function wirePayload(event: LiveTurnEvent): { name: string; payload: Reco
           input_tokens: event.input_tokens,
           output_tokens: event.output_tokens,
           tokens_used: event.tokens_used,
+          cache_read_input_tokens: event.cache_read_input_tokens,
+          cache_creation_input_tokens: event.cache_creation_input_tokens,
           cost_usd: event.cost_usd,
           latency_ms: event.latency_ms,
         },

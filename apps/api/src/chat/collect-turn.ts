@@ -35,6 +35,8 @@ export async function collectTurn(turn: LiveTurn): Promise<ChatResponseDto> {
           total_tokens: event.tokens_used,
           input_tokens: event.input_tokens,
           output_tokens: event.output_tokens,
+          cache_read_input_tokens: event.cache_read_input_tokens,
+          cache_creation_input_tokens: event.cache_creation_input_tokens,
           cost_usd: event.cost_usd,
           latency_ms: event.latency_ms,
           stop_reason: event.stop_reason,
