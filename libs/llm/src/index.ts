@@ -15,6 +15,8 @@ export { ProviderKeyPool, keyId } from './key-pool';
 export type { KeyPoolStatus, KeyState, PooledKey } from './key-pool';
 export { ProviderRateLimiter, RedisRateLimiter, UnlimitedRateLimiter } from './rate-limiter';
 export type { RateLimitGrant, RateLimitSettings } from './rate-limiter';
+export { RateLimitWatch } from './rate-limit-watch';
+export type { NearCapacity, NearCapacityListener, RateWindow, WindowFill } from './rate-limit-watch';
 export { fullJitterDelayMs, retryDelayMs, realSleep } from './retry-policy';
 export type { RetrySettings, Sleeper } from './retry-policy';
 export { estimateInputTokens } from './token-estimate';

@@ -1,14 +1,16 @@
-// Per-call token and cost records (llm_calls, written with each turn), the usage queries, budgets and cost anomalies.
+// Per-call token and cost records (llm_calls, written with each turn), the usage queries, budgets, cost anomalies
+// and the alerts (cost anomalies, a provider rate limit near capacity).
 import { Module } from '@nestjs/common';
 import { LlmModule } from '@lib/llm';
 import { CostAlertSender } from './cost-alert-sender';
 import { CostAnomalies } from './cost-anomalies';
+import { RateLimitAlerts } from './rate-limit-alerts';
 import { SpendGuard } from './spend-guard';
 import { UsageService } from './usage.service';
 
 @Module({
   imports: [LlmModule],
-  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender],
+  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender, RateLimitAlerts],
   exports: [UsageService, SpendGuard, CostAnomalies],
 })
 export class UsageModule {}
