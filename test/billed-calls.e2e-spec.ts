@@ -86,7 +86,10 @@ describe('billed model calls', () => {
     expect(row.output_tokens).toBeGreaterThanOrEqual(1);
     expect(row.output_tokens).toBeLessThan(10);
     const cost =
-      20_000 * PRICE.input + 3_000 * PRICE.cacheRead + 1_000 * PRICE.cacheWrite + row.output_tokens * PRICE.output;
+      20_000 * PRICE.input +
+      3_000 * PRICE.cacheRead +
+      1_000 * PRICE.cacheWrite +
+      row.output_tokens * PRICE.output;
     expect(Number(row.cost_usd)).toBeCloseTo(cost, 8);
 
     // The done event carries the billed call, cache tokens apart.
@@ -185,7 +188,12 @@ describe('billed model calls', () => {
   it('carries cache reads and writes on ChatResponse and the usage rows', async () => {
     fake.enqueue({
       text: 'From the cache.',
-      usage: { input_tokens: 50, output_tokens: 5, cache_read_input_tokens: 900, cache_creation_input_tokens: 60 },
+      usage: {
+        input_tokens: 50,
+        output_tokens: 5,
+        cache_read_input_tokens: 900,
+        cache_creation_input_tokens: 60,
+      },
     });
     const res = await t.request('POST', '/v1/chat', { json: { message: 'Cached?' } });
     expect(res.body).toMatchObject({

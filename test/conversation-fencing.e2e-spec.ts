@@ -123,7 +123,9 @@ describe('conversation lock fencing', () => {
     // Nobody else wrote: the stopped turn is stored as a cancelled one, its call billed.
     const stored = (await t.request('GET', `/v1/conversations/${id}`)).body;
     expect(stored.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
-    const [call] = await db.query(`SELECT status, input_tokens FROM llm_calls WHERE conversation_id = $1`, [id]);
+    const [call] = await db.query(`SELECT status, input_tokens FROM llm_calls WHERE conversation_id = $1`, [
+      id,
+    ]);
     expect(call).toEqual({ status: 'cancelled', input_tokens: 500 });
   });
 });

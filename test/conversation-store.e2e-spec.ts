@@ -203,7 +203,9 @@ describe('ConversationStore: turns and model calls', () => {
     await store.appendTurn(turn('Lease 7 again', 7));
     await store.appendTurn(turn('From lease 9', 9));
     await store.appendTurn(turn('Unfenced'));
-    await expect(store.appendTurn(turn('From lease 8', 8))).rejects.toBeInstanceOf(ConversationTakenOverError);
+    await expect(store.appendTurn(turn('From lease 8', 8))).rejects.toBeInstanceOf(
+      ConversationTakenOverError,
+    );
     expect((await store.messages(tenant, id)).map((m) => m.content)).toEqual([
       'From lease 7',
       'Lease 7 again',
@@ -230,7 +232,11 @@ describe('ConversationStore: turns and model calls', () => {
       conversationId: id,
       agentName: 'support',
       messages: [{ role: 'user', content: 'Hello' }],
-      llmCalls: [call({ status: 'failed', stop_reason: 'overloaded' }), call({ status: 'cancelled' }), call()],
+      llmCalls: [
+        call({ status: 'failed', stop_reason: 'overloaded' }),
+        call({ status: 'cancelled' }),
+        call(),
+      ],
     });
     const rows: Array<{ status: string }> = await dataSource.query(
       `SELECT status FROM llm_calls WHERE conversation_id = $1 ORDER BY status`,

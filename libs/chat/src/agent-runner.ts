@@ -343,7 +343,10 @@ export class AgentRunner {
     };
   }
 
-  private callRecord(result: Omit<LlmResult, 'stop_reason'> & { stop_reason?: string }, request: RunRequest): LlmCallRecord {
+  private callRecord(
+    result: Omit<LlmResult, 'stop_reason'> & { stop_reason?: string },
+    request: RunRequest,
+  ): LlmCallRecord {
     const { costUsd, known } = this.prices.cost(result.model, result.usage);
     return {
       status: 'completed',
