@@ -14,6 +14,9 @@ const PRICE = { input: 3e-6, output: 15e-6, cacheWrite: 3.75e-6, cacheRead: 0.3e
 /** A long answer the provider bills as it goes: message_start reports the input (cache reads and writes too). */
 const LONG_ANSWER = 'Once upon a time there was a very long story that nobody ever heard the end of, because';
 
+// Each test starts an app and runs turns on a shared, busy machine.
+jest.setTimeout(20_000);
+
 describe('billed model calls', () => {
   let fake: FakeAnthropic;
   let t: TestApp;

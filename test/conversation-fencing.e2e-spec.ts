@@ -10,6 +10,9 @@ import { openTestDataSource } from './support/database';
 import { connectSocket } from './support/socket';
 import { TEST_REDIS_URL } from './support/test-env';
 
+// Each test starts an app and runs turns on a shared, busy machine.
+jest.setTimeout(20_000);
+
 describe('conversation lock fencing', () => {
   let fake: FakeAnthropic;
   let db: DataSource;

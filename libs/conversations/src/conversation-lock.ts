@@ -9,13 +9,14 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 // KEYS: 1 lock, 2 fence counter. ARGV: 1 holder value, 2 lock ttl ms, 3 fence ttl ms.
-// Returns {1, fence} taken, {0, holder} busy. The fence never goes below the current time in milliseconds, so it
-// keeps increasing even when Redis forgets the counter (expiry, a flush, a failover): a new lease always
-// outranks every earlier one as long as a conversation takes fewer than one lease per millisecond.
+// Returns {1, fence} taken, {0, holder} busy. The fence never goes below the current time in microseconds (about
+// 1.8e15: exact in a double, a JS number and a bigint), so it keeps increasing even when Redis forgets the counter
+// (expiry, a flush, a failover): a new lease outranks every earlier one as long as a conversation takes fewer
+// than one lease per microsecond, which the round trips of taking and releasing a lease already rule out.
 const ACQUIRE = `
 if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local fence = redis.call('incr', KEYS[2])
   if fence < now then
     fence = now
