@@ -251,11 +251,16 @@ describe('POST /v1/chat against the Anthropic API', () => {
       const after = await conversation(first.body.conversation_id);
       expect(after.body.messages).toEqual(before.body.messages);
       expect(after.body.message_count).toBe(before.body.message_count);
-      // The model call that succeeded before the failure was billed, so usage still records it.
-      const calls = await db.query(`SELECT count(*)::int AS n FROM llm_calls WHERE conversation_id = $1`, [
-        first.body.conversation_id,
-      ]);
-      expect(calls[0].n).toBe(2);
+      // The model call that succeeded before the failure was billed, so usage still records it; so is the
+      // failing call when the provider had started answering (an HTTP error before the stream bills nothing).
+      const calls: Array<{ status: string }> = await db.query(
+        `SELECT status FROM llm_calls WHERE conversation_id = $1 ORDER BY created_at`,
+        [first.body.conversation_id],
+      );
+      const midStream = 'cutAfterEvents' in reply || 'errorEventAfter' in reply;
+      expect(calls.map((c) => c.status)).toEqual(
+        midStream ? ['completed', 'completed', 'failed'] : ['completed', 'completed'],
+      );
     },
   );
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { NotFoundError, RandomIdGenerator } from '@lib/core';
-import { ConversationStore, LlmCallRecord } from '@lib/conversations';
+import { ConversationStore, ConversationTakenOverError, LlmCallRecord } from '@lib/conversations';
 import type { ChatMessage } from '@lib/llm';
 import { openTestDataSource } from './support/database';
 
@@ -181,6 +181,68 @@ describe('ConversationStore: turns and model calls', () => {
       `orphan-${gone}`,
       `elsewhere-${gone}`,
     ]);
+  });
+
+  it('refuses a fenced append once a later lease has appended, and stores nothing of it', async () => {
+    const id = randomUUID();
+    await store.create(tenant, { id, agentName: 'support' });
+    const turn = (text: string, fence?: number) => ({
+      tenantId: tenant,
+      conversationId: id,
+      agentName: 'support',
+      fence,
+      messages: [{ role: 'user', content: text } as ChatMessage],
+      llmCalls: [call({ model: `fenced-${id}` })],
+    });
+    await store.appendTurn(turn('From lease 7', 7));
+    // The lease that held the conversation before 7 wakes up and writes: refused, whole.
+    await expect(store.appendTurn(turn('From stale lease 5', 5))).rejects.toBeInstanceOf(
+      ConversationTakenOverError,
+    );
+    // The same lease may append again, a later one too; an unfenced write is not checked.
+    await store.appendTurn(turn('Lease 7 again', 7));
+    await store.appendTurn(turn('From lease 9', 9));
+    await store.appendTurn(turn('Unfenced'));
+    await expect(store.appendTurn(turn('From lease 8', 8))).rejects.toBeInstanceOf(
+      ConversationTakenOverError,
+    );
+    expect((await store.messages(tenant, id)).map((m) => m.content)).toEqual([
+      'From lease 7',
+      'Lease 7 again',
+      'From lease 9',
+      'Unfenced',
+    ]);
+    const [{ calls }]: Array<{ calls: number }> = await dataSource.query(
+      `SELECT count(*)::int AS calls FROM llm_calls WHERE model = $1`,
+      [`fenced-${id}`],
+    );
+    expect(calls).toBe(4);
+    expect((await store.get(tenant, id)).messageCount).toBe(4);
+    // A conversation that is gone is still not found, fenced or not.
+    await store.delete(tenant, id);
+    await expect(store.appendTurn(turn('Late', 9))).rejects.toBeInstanceOf(NotFoundError);
+    await dataSource.query(`DELETE FROM llm_calls WHERE model = $1`, [`fenced-${id}`]);
+  });
+
+  it('records each call with how it ended', async () => {
+    const id = randomUUID();
+    await store.create(tenant, { id, agentName: 'support' });
+    await store.appendTurn({
+      tenantId: tenant,
+      conversationId: id,
+      agentName: 'support',
+      messages: [{ role: 'user', content: 'Hello' }],
+      llmCalls: [
+        call({ status: 'failed', stop_reason: 'overloaded' }),
+        call({ status: 'cancelled' }),
+        call(),
+      ],
+    });
+    const rows: Array<{ status: string }> = await dataSource.query(
+      `SELECT status FROM llm_calls WHERE conversation_id = $1 ORDER BY status`,
+      [id],
+    );
+    expect(rows.map((r) => r.status)).toEqual(['cancelled', 'completed', 'failed']);
   });
 
   it('numbers the messages of turns appended at the same moment one after the other', async () => {

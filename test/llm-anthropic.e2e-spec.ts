@@ -36,7 +36,7 @@ async function collect(
   const results: LlmResult[] = [];
   for await (const event of events) {
     if (event.type === 'text') texts.push(event.text);
-    else results.push(event.result);
+    else if (event.type === 'result') results.push(event.result);
   }
   expect(results).toHaveLength(1);
   return { texts, result: results[0] };
@@ -454,6 +454,62 @@ describe('AnthropicLlmClient against the fake provider', () => {
       expect(error.kind).toBe('server_error');
       expect(fake.unscripted).toBe(1);
       expect(fake.requests).toHaveLength(1);
+    });
+  });
+
+  describe('what an unfinished call billed', () => {
+    it("carries message_start's input and an output estimate from the streamed text when the caller aborts", async () => {
+      const gate = fake.gate();
+      fake.enqueue({
+        text: '你好世界🙂 and then a long English tail',
+        chunkSize: 6,
+        gate,
+        usage: { input_tokens: 900, cache_read_input_tokens: 100, cache_creation_input_tokens: 50 },
+      });
+      const controller = new AbortController();
+      let failure: LlmError | undefined;
+      try {
+        for await (const event of clientFor(fake).stream(request({ signal: controller.signal }))) {
+          if (event.type === 'text') controller.abort();
+        }
+      } catch (error) {
+        failure = error as LlmError;
+      }
+      expect(failure?.kind).toBe('aborted');
+      // "你好世界🙂" (six UTF-16 units) was streamed: each of its five characters counts a token.
+      expect(failure?.partial).toEqual({
+        model: 'claude-sonnet-4-6',
+        usage: {
+          input_tokens: 900,
+          output_tokens: 5,
+          cache_read_input_tokens: 100,
+          cache_creation_input_tokens: 50,
+        },
+        outputEstimated: true,
+        latency_ms: expect.any(Number),
+        time_to_first_token_ms: expect.any(Number),
+      });
+    });
+
+    it('takes the output count of the last message_delta when the stream ends before message_stop', async () => {
+      fake.enqueue({
+        text: 'Almost finished.',
+        usage: { input_tokens: 40, output_tokens: 34 },
+        endAfterEvents: 99,
+      });
+      const error = await failureOf(clientFor(fake).stream(request()));
+      expect(error.kind).toBe('connection');
+      expect(error.partial).toMatchObject({
+        usage: { input_tokens: 40, output_tokens: 34 },
+        outputEstimated: false,
+      });
+    });
+
+    it('carries nothing when the provider refused the request before answering', async () => {
+      fake.enqueue({ status: 529 });
+      const error = await failureOf(clientFor(fake).stream(request()));
+      expect(error.kind).toBe('overloaded');
+      expect(error.partial).toBeUndefined();
     });
   });
 

@@ -1,8 +1,13 @@
 // The provider rate limit shared through Redis: calls wait their turn in order instead of failing, the limit
 // holds across two app instances, past the allowed wait chat answers 429 and a task is retried later.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
-import { LlmError, RedisRateLimiter } from '@lib/llm';
+import { Webhook } from 'standardwebhooks';
+import { Metrics } from '@lib/core';
+import { LlmError, NearCapacity, RateLimitWatch, RedisRateLimiter } from '@lib/llm';
 import { FakeAnthropic } from './support/fake-anthropic';
 import { startTestApp, TestApp } from './support/app';
 import { removeQueueKeys, testQueuePrefix, waitForStatus } from './support/tasks';
@@ -117,6 +122,94 @@ describe('the shared rate limiter (RedisRateLimiter against Redis)', () => {
     controller.abort();
     expect(await abandoned).toMatchObject({ kind: 'aborted' });
     await expect(bucket.acquire([keyId], 1)).resolves.toMatchObject({ index: 0 });
+  });
+});
+
+describe('how full the limiter is (RateLimitWatch against Redis)', () => {
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  });
+  afterAll(() => redis.quit());
+
+  /** A limiter of `rpm` requests per window on one key, watched with an alert at 80%. */
+  function watched(rpm: number, windowMs: number, tpm = 0) {
+    const metrics = new Metrics();
+    const watch = new RateLimitWatch({ ratio: 0.8, redis, metrics });
+    const alerts: NearCapacity[] = [];
+    watch.onNearCapacity((alert) => void alerts.push(alert));
+    const keyId = randomUUID();
+    const limiter = new RedisRateLimiter(
+      redis,
+      { requestsPerMinute: rpm, tokensPerMinute: tpm, windowMs, maxWaitMs: 0, poolId: randomUUID() },
+      undefined,
+      undefined,
+      (id, fills) => void watch.observe(id, fills),
+    );
+    watch.watch([{ id: keyId, label: '#1' }], windowMs, () => limiter.fills([keyId]));
+    const gauge = async (window: string) => {
+      const metric = await metrics.registry.getSingleMetric('llm_rate_limit_window_usage_ratio')!.get();
+      return metric.values.find((v) => v.labels.key === '#1' && v.labels.window === window)?.value;
+    };
+    return { watch, alerts, limiter, keyId, gauge, metrics };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
+
+  it('alerts once per window when a window reaches the ratio, and publishes how full each window is', async () => {
+    const { alerts, limiter, keyId, gauge } = watched(5, 60_000);
+    for (let i = 0; i < 3; i += 1) await limiter.acquire([keyId], 1);
+    await settle();
+    expect(alerts).toEqual([]);
+    expect(await gauge('requests')).toBeCloseTo(0.6, 2);
+    expect(await gauge('tokens')).toBeUndefined();
+    await limiter.acquire([keyId], 1);
+    await settle();
+    expect(alerts).toEqual([
+      {
+        key: `#1 (sha256 ${keyId})`,
+        key_id: keyId,
+        window: 'requests',
+        used: 4,
+        capacity: 5,
+        ratio: 0.8,
+        threshold: 0.8,
+        window_ms: 60_000,
+      },
+    ]);
+    // Full now, but the window already had its alert.
+    await limiter.acquire([keyId], 1);
+    await settle();
+    expect(alerts).toHaveLength(1);
+    expect(await gauge('requests')).toBeCloseTo(1, 2);
+  });
+
+  it('alerts again in the next window, and watches the token window too', async () => {
+    const { alerts, limiter, keyId, gauge } = watched(0, 400, 1_000);
+    await limiter.acquire([keyId], 850);
+    await settle();
+    expect(alerts.map((a) => [a.window, a.used, a.capacity])).toEqual([['tokens', 850, 1_000]]);
+    // Read at the scrape: a little of the 400 ms window has refilled already.
+    expect(await gauge('tokens')).toBeGreaterThan(0.5);
+    expect(await gauge('tokens')).toBeLessThanOrEqual(0.85);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // Refilled with time: the scrape reads the bucket as it is now.
+    expect(await gauge('tokens')).toBeLessThan(0.1);
+    await limiter.acquire([keyId], 900);
+    await settle();
+    expect(alerts.map((a) => a.used)).toEqual([850, 900]);
+  });
+
+  it('alerts once per window across instances sharing the key', async () => {
+    const a = watched(10, 60_000);
+    const other = new RateLimitWatch({ ratio: 0.8, redis });
+    const fromOther: NearCapacity[] = [];
+    other.onNearCapacity((alert) => void fromOther.push(alert));
+    for (let i = 0; i < 8; i += 1) await a.limiter.acquire([a.keyId], 1);
+    await settle();
+    await other.observe(a.keyId, [{ window: 'requests', used: 9, capacity: 10 }]);
+    expect(a.alerts).toHaveLength(1);
+    expect(fromOther).toEqual([]);
   });
 });
 
@@ -238,3 +331,81 @@ describe('the provider rate limit in the app', () => {
     }
   });
 });
+
+describe('the near-capacity alert in the app', () => {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  let fake: FakeAnthropic;
+  let receiver: Server;
+  const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
+  let t: TestApp;
+
+  beforeAll(async () => {
+    fake = await FakeAnthropic.start();
+    fake.respondWith(() => ({ text: 'Answered.' }));
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    t = await startTestApp({
+      ANTHROPIC_API_KEY: key('alert'),
+      ANTHROPIC_BASE_URL: fake.url,
+      LLM_MAX_RETRIES: '0',
+      LLM_REQUESTS_PER_MINUTE: '5',
+      LLM_RATE_LIMIT_WINDOW_MS: '60000',
+      RATE_LIMIT_ALERT_RATIO: '0.8',
+      WEBHOOK_SECRET: secret,
+      ALERT_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`,
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    receiver.close();
+    await fake.stop();
+  });
+
+  it('sends one signed rate_limit.near_capacity alert per window and shows the window in /metrics', async () => {
+    for (let i = 0; i < 3; i += 1) expect((await chat(t, i)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received).toHaveLength(0);
+    for (let i = 3; i < 5; i += 1) expect((await chat(t, i)).status).toBe(200);
+    const deadline = Date.now() + 3_000;
+    while (!received.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received).toHaveLength(1);
+    const [alert] = received;
+    const payload = new Webhook(secret).verify(alert.body, {
+      'webhook-id': String(alert.headers['webhook-id']),
+      'webhook-timestamp': String(alert.headers['webhook-timestamp']),
+      'webhook-signature': String(alert.headers['webhook-signature']),
+    });
+    expect(payload).toEqual({
+      event: 'rate_limit.near_capacity',
+      alert: expect.objectContaining({
+        id: alert.headers['webhook-id'],
+        key: expect.stringMatching(/^#1 \(sha256 [0-9a-f]{16}\)$/),
+        window: 'requests',
+        used: 4,
+        capacity: 5,
+        threshold: 0.8,
+        window_ms: 60_000,
+      }),
+    });
+    const metrics = await t.request('GET', '/metrics', { key: t.adminKey });
+    const line = (metrics.body as string)
+      .split('\n')
+      .find((l) => l.startsWith('llm_rate_limit_window_usage_ratio{') && l.includes('window="requests"'));
+    expect(line).toMatch(/key="#1"/);
+    // Five of five requests taken; the bucket refills 1/12 of a request a second meanwhile.
+    expect(Number(line!.split(' ').at(-1))).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+function chat(t: TestApp, i: number) {
+  return t.request('POST', '/v1/chat', { json: { message: `Question ${i}` } });
+}

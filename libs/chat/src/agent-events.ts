@@ -30,6 +30,9 @@ export interface TurnUsage {
   input_tokens: number;
   output_tokens: number;
   tokens_used: number;
+  /** The parts of `input_tokens` read from and written to the prompt cache. */
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
   cost_usd: number;
 }
 

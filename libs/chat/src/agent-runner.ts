@@ -9,6 +9,7 @@ import {
   LlmError,
   LlmRequest,
   LlmResult,
+  PartialCall,
   PriceTable,
   ToolResultBlock,
   ToolUseBlock,
@@ -117,6 +118,8 @@ export class AgentRunner {
       iterations += 1;
       let result: LlmResult | undefined;
       let partial = '';
+      // What the provider billed of this call's attempts that did not finish: settled with the call.
+      let billedUsd = 0;
       const modelCall = trace.modelCall(llmRequest.model);
       try {
         for await (const event of modelCall.bind(this.llm.stream(llmRequest))) {
@@ -124,13 +127,23 @@ export class AgentRunner {
             partial += event.text;
             response += event.text;
             yield { type: 'text', content: event.text };
+          } else if (event.type === 'attempt_failed') {
+            const attempt = this.partialRecord(event.error, request);
+            modelCall.attemptFailed(attempt);
+            calls.push(attempt);
+            billedUsd += attempt.cost_usd;
           } else {
             result = event.result;
           }
         }
       } catch (error) {
-        modelCall.failed(error);
-        await reservation.settle(0).catch(() => undefined);
+        const billed = isBilled(error) ? this.partialRecord(error, request) : undefined;
+        modelCall.failed(error, billed);
+        if (billed) {
+          calls.push(billed);
+          billedUsd += billed.cost_usd;
+        }
+        await reservation.settle(billedUsd).catch(() => undefined);
         if (error instanceof LlmError && error.kind === 'aborted') {
           // Keep what the client already saw; an unfinished tool_use is dropped with the call.
           if (partial) turn.push({ role: 'assistant', content: [{ type: 'text', text: partial }] });
@@ -141,7 +154,7 @@ export class AgentRunner {
       }
       if (!result) {
         modelCall.failed(new LlmError('connection', 'The model stream ended without a message.'));
-        await reservation.settle(0).catch(() => undefined);
+        await reservation.settle(billedUsd).catch(() => undefined);
         throw new AgentTurnError(
           new LlmError('connection', 'The model stream ended without a message.'),
           calls,
@@ -151,7 +164,7 @@ export class AgentRunner {
       modelCall.succeeded(call);
       calls.push(call);
       try {
-        await reservation.settle(call.cost_usd);
+        await reservation.settle(billedUsd + call.cost_usd);
       } catch (error) {
         throw new AgentTurnError(error, calls);
       }
@@ -202,6 +215,8 @@ export class AgentRunner {
         input_tokens: input,
         output_tokens: output,
         tokens_used: input + output,
+        cache_read_input_tokens: calls.reduce((n, c) => n + c.cache_read_input_tokens, 0),
+        cache_creation_input_tokens: calls.reduce((n, c) => n + c.cache_creation_input_tokens, 0),
         cost_usd: Math.round(cost * 1e8) / 1e8,
       },
       iterations,
@@ -311,9 +326,30 @@ export class AgentRunner {
     }
   }
 
-  private callRecord(result: LlmResult, request: RunRequest): LlmCallRecord {
+  /**
+   * The record of a call that did not finish but that the provider had started answering (its `partial`):
+   * `cancelled` when the turn was, else `failed`.
+   */
+  private partialRecord(error: LlmError & { partial: PartialCall }, request: RunRequest): LlmCallRecord {
+    const partial = error.partial;
+    const record = this.callRecord(
+      { ...partial, model: partial.model || this.llm.modelFor(request.agent.model), content: [] },
+      request,
+    );
+    return {
+      ...record,
+      status: error.kind === 'aborted' ? 'cancelled' : 'failed',
+      stop_reason: error.kind === 'aborted' ? 'cancelled' : error.kind,
+    };
+  }
+
+  private callRecord(
+    result: Omit<LlmResult, 'stop_reason'> & { stop_reason?: string },
+    request: RunRequest,
+  ): LlmCallRecord {
     const { costUsd, known } = this.prices.cost(result.model, result.usage);
     return {
+      status: 'completed',
       model: result.model,
       input_tokens: result.usage.input_tokens,
       output_tokens: result.usage.output_tokens,
@@ -323,12 +359,17 @@ export class AgentRunner {
       latency_ms: Math.round(result.latency_ms),
       time_to_first_token_ms:
         result.time_to_first_token_ms === null ? null : Math.round(result.time_to_first_token_ms),
-      stop_reason: result.stop_reason,
+      stop_reason: result.stop_reason ?? 'end_turn',
       unknown_model_price: !known,
       api_key_id: request.apiKeyId ?? null,
       task_id: request.taskId ?? null,
     };
   }
+}
+
+/** A failure the provider had already started answering, so it billed part of the call. */
+function isBilled(error: unknown): error is LlmError & { partial: PartialCall } {
+  return error instanceof LlmError && error.partial !== undefined;
 }
 
 function cancelledResult(use: ToolUseBlock): ToolResultBlock {

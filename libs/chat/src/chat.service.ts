@@ -165,7 +165,8 @@ export class ChatService {
         userMessage: request.message,
         tenantId: request.tenantId,
         conversationId,
-        signal: request.signal ?? new AbortController().signal,
+        // A lost lease stops the turn as a cancel does.
+        signal: request.signal ? AbortSignal.any([request.signal, lease.lost]) : lease.lost,
         taskId: request.taskId,
         onIteration: request.onIteration,
         apiKeyId: request.apiKeyId,
@@ -176,13 +177,17 @@ export class ChatService {
           yield event;
           continue;
         }
-        const appended = await this.store.appendTurn({
-          tenantId: request.tenantId,
-          conversationId,
-          agentName: agent.name,
-          messages: event.messages,
-          llmCalls: event.llm_calls,
-        });
+        const appended = await this.store
+          .appendTurn({
+            tenantId: request.tenantId,
+            conversationId,
+            fence: lease.fence,
+            agentName: agent.name,
+            messages: event.messages,
+            llmCalls: event.llm_calls,
+          })
+          // The calls were made and billed whatever stops the final write: they are recorded below.
+          .catch((error: unknown) => Promise.reject(new AgentTurnError(error, event.llm_calls)));
         // Off the turn's path: an alert must never delay or fail the answer.
         void this.anomalies
           .check({

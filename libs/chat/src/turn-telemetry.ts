@@ -68,6 +68,11 @@ export class TurnTelemetry {
     if (call.time_to_first_token_ms !== null) {
       this.firstToken.observe({ agent, model }, call.time_to_first_token_ms / 1000);
     }
+    this.billed(agent, model, call);
+  }
+
+  /** The tokens and cost of a call, finished or not (a cancelled or failed call is billed what it used). */
+  billed(agent: string, model: string, call: LlmCallRecord): void {
     const counts: Array<[string, number]> = [
       ['input', call.input_tokens],
       ['output', call.output_tokens],
@@ -194,11 +199,25 @@ export class ModelCallTrace {
     this.span.end();
   }
 
-  failed(error: unknown): void {
+  /** An attempt that is retried, whose billed part `call` counts in the token and cost metrics. */
+  attemptFailed(call: LlmCallRecord): void {
+    this.telemetry.billed(this.agent, call.model, call);
+  }
+
+  /** `billed`: what the provider billed of the call before it failed or was cancelled. */
+  failed(error: unknown, billed?: LlmCallRecord): void {
     if (this.ended) return;
     this.ended = true;
     const outcome = error instanceof LlmError ? error.kind : 'error';
     this.span.setAttribute('llm.outcome', outcome);
+    if (billed) {
+      this.span.setAttributes({
+        'gen_ai.usage.input_tokens': billed.input_tokens,
+        'gen_ai.usage.output_tokens': billed.output_tokens,
+        'llm.cost_usd': billed.cost_usd,
+      });
+      this.telemetry.billed(this.agent, billed.model, billed);
+    }
     if (outcome !== 'aborted') recordSpanError(this.span, error);
     this.telemetry.modelCallEnded(
       this.agent,

@@ -1,4 +1,6 @@
-// One turn at a time per conversation, across every instance: a Redis lease renewed while the turn runs.
+// One turn at a time per conversation, across every instance: a Redis lease renewed while the turn runs, with a
+// fencing token that the conversation store checks, so a turn whose lease was lost can never write after another
+// turn took the conversation.
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig, ConversationBusyError, lockConflicts, Metrics, RedisService } from '@lib/core';
@@ -6,9 +8,42 @@ import { AppConfig, ConversationBusyError, lockConflicts, Metrics, RedisService 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
+// KEYS: 1 lock, 2 fence counter. ARGV: 1 holder value, 2 lock ttl ms, 3 fence ttl ms.
+// Returns {1, fence} taken, {0, holder} busy. The fence never goes below the current time in microseconds (about
+// 1.8e15: exact in a double, a JS number and a bigint), so it keeps increasing even when Redis forgets the counter
+// (expiry, a flush, a failover): a new lease outranks every earlier one as long as a conversation takes fewer
+// than one lease per microsecond, which the round trips of taking and releasing a lease already rule out.
+const ACQUIRE = `
+if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local fence = redis.call('incr', KEYS[2])
+  if fence < now then
+    fence = now
+    redis.call('set', KEYS[2], fence)
+  end
+  redis.call('pexpire', KEYS[2], ARGV[3])
+  return {1, fence}
+end
+return {0, redis.call('get', KEYS[1])}
+`;
+
+/** A fence counter left alone this long may be forgotten: the clock floor takes over (see ACQUIRE). */
+const FENCE_TTL_MS = 7 * 24 * 3_600_000;
+
 export interface ConversationLease {
   readonly conversationId: string;
   readonly since: Date;
+  /**
+   * The fencing token: greater than that of every earlier lease of the conversation. A write made under the
+   * lease passes it to ConversationStore.appendTurn, which refuses it once a later lease has written.
+   */
+  readonly fence: number;
+  /**
+   * Aborted when the lease is lost: a renewal found the lock gone or held by another turn (it expired, say,
+   * while Redis or this process stalled). The turn should stop; its final write will be fenced anyway.
+   */
+  readonly lost: AbortSignal;
   release(): Promise<void>;
 }
 
@@ -46,21 +81,41 @@ export class ConversationLock {
     const since = new Date();
     const value = `${randomUUID()}|${since.getTime()}`;
     const key = this.key(conversationId);
-    const taken = await this.redis.client.set(key, value, 'PX', ttl, 'NX');
-    if (taken !== 'OK') {
+    const [taken, detail] = (await this.redis.client.eval(
+      ACQUIRE,
+      2,
+      key,
+      `conversation-fence:${conversationId}`,
+      value,
+      ttl,
+      FENCE_TTL_MS,
+    )) as [number, string | number | null];
+    if (taken !== 1) {
       this.conflicts.inc();
-      const holder = await this.redis.client.get(key);
-      const startedAt = Number(holder?.split('|')[1]);
+      const startedAt = Number(String(detail).split('|')[1]);
       throw new ConversationBusyError(
         conversationId,
         new Date(Number.isFinite(startedAt) ? startedAt : Date.now()),
       );
     }
+    const fence = Number(detail);
+    const lost = new AbortController();
     const timer = setInterval(
       () => {
-        this.redis.client.eval(RENEW, 1, key, value, ttl).catch((error: Error) => {
-          this.logger.warn(`Could not renew the lock of conversation ${conversationId}: ${error.message}`);
-        });
+        this.redis.client
+          .eval(RENEW, 1, key, value, ttl)
+          .then((renewed) => {
+            if (renewed === 1 || released) return;
+            // A Redis error is retried at the next tick; a lock that is gone or someone else's is lost for good.
+            clearInterval(timer);
+            this.logger.warn(
+              `The lock of conversation ${conversationId} was lost (it expired or another turn holds it): the turn is stopped and its write will be refused if another turn wrote first.`,
+            );
+            lost.abort(new ConversationLeaseLostError(conversationId));
+          })
+          .catch((error: Error) => {
+            this.logger.warn(`Could not renew the lock of conversation ${conversationId}: ${error.message}`);
+          });
       },
       Math.floor(ttl / 3),
     );
@@ -69,6 +124,8 @@ export class ConversationLock {
     return {
       conversationId,
       since,
+      fence,
+      lost: lost.signal,
       release: async () => {
         if (released) return;
         released = true;
@@ -78,5 +135,13 @@ export class ConversationLock {
         });
       },
     };
+  }
+}
+
+/** The reason a lease's `lost` signal carries. */
+export class ConversationLeaseLostError extends Error {
+  constructor(readonly conversationId: string) {
+    super(`The lock of conversation ${conversationId} was lost.`);
+    this.name = 'ConversationLeaseLostError';
   }
 }

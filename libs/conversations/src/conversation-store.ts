@@ -2,7 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IdGenerator, NotFoundError } from '@lib/core';
+import { DomainError, IdGenerator, NotFoundError } from '@lib/core';
 import type { ChatMessage } from '@lib/llm';
 import { ConversationEntity, MessageEntity } from './entities';
 import type {
@@ -18,27 +18,44 @@ import type {
 const TITLE_LENGTH = 80;
 
 /**
+ * A turn whose lock expired while it ran, after which another turn took the conversation and stored its own:
+ * the stale turn's messages are refused (its model calls are still recorded as billed).
+ */
+export class ConversationTakenOverError extends DomainError {
+  constructor(readonly conversationId: string) {
+    super(
+      'conversation_busy',
+      `Conversation ${conversationId} was taken over by another turn after this turn lost its lock; this turn's messages were not stored.`,
+    );
+  }
+}
+
+/**
  * Inserts the model calls given as a JSON array (see `callRows`) for tenant $2, conversation `conversation` and
  * agent `agent`; `from` may add a table whose emptiness stops the insert (the locked conversation of a turn).
  */
 const insertCalls = (conversation: string, agent: string, calls: string, from = '') => `
   INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
     cache_creation_input_tokens, cache_read_input_tokens, cost_usd, latency_ms, time_to_first_token_ms,
-    stop_reason, unknown_model_price, api_key_id, task_id)
+    stop_reason, status, unknown_model_price, api_key_id, task_id)
   SELECT c.id, $2, ${conversation}, ${agent}, c.model, c.input_tokens, c.output_tokens, c.cache_creation_input_tokens,
-         c.cache_read_input_tokens, c.cost_usd, c.latency_ms, c.time_to_first_token_ms, c.stop_reason,
+         c.cache_read_input_tokens, c.cost_usd, c.latency_ms, c.time_to_first_token_ms, c.stop_reason, c.status,
          c.unknown_model_price, c.api_key_id, c.task_id
     FROM ${from}jsonb_to_recordset(${calls}::jsonb) AS c(id uuid, model text, input_tokens int, output_tokens int,
       cache_creation_input_tokens int, cache_read_input_tokens int, cost_usd numeric, latency_ms int,
-      time_to_first_token_ms int, stop_reason text, unknown_model_price boolean, api_key_id uuid, task_id uuid)`;
+      time_to_first_token_ms int, stop_reason text, status text, unknown_model_price boolean, api_key_id uuid,
+      task_id uuid)`;
 
 /**
  * A turn in one statement: lock the conversation row, insert the messages numbered from its count and the model
- * calls, and add the turn to its totals. Nothing is written when the conversation is gone (or another tenant's).
+ * calls, and add the turn to its totals. Nothing is written when the conversation is gone (or another tenant's),
+ * nor when a lease newer than the turn's ($13, its fencing token; null: unfenced) has already written to it. The
+ * row lock makes the fence check see the latest committed fence, so two appends cannot both pass it stale.
  */
 const APPEND_TURN = `
 WITH conv AS (
-  SELECT message_count FROM conversations WHERE id = $1 AND tenant_id = $2 FOR UPDATE
+  SELECT message_count FROM conversations
+   WHERE id = $1 AND tenant_id = $2 AND ($13::bigint IS NULL OR fence <= $13::bigint) FOR UPDATE
 ), msgs AS (
   INSERT INTO messages (id, conversation_id, seq, role, content)
   SELECT m.id, $1, conv.message_count + m.ord - 1, m.role, m.content
@@ -47,7 +64,8 @@ WITH conv AS (
 )
 UPDATE conversations SET
   message_count = message_count + $8, input_tokens = input_tokens + $9, output_tokens = output_tokens + $10,
-  cost_usd = cost_usd + $11, title = COALESCE(title, $12), last_message_at = now(), last_activity_at = now()
+  cost_usd = cost_usd + $11, title = COALESCE(title, $12), last_message_at = now(), last_activity_at = now(),
+  fence = GREATEST(fence, COALESCE($13::bigint, fence))
 WHERE id = $1 AND tenant_id = $2 AND EXISTS (SELECT 1 FROM conv)
 RETURNING *`;
 
@@ -82,6 +100,7 @@ function callRows(calls: LlmCallRecord[], ids: IdGenerator): string {
     calls.map((c) => ({
       ...c,
       id: ids.uuid(),
+      status: c.status ?? 'completed',
       unknown_model_price: c.unknown_model_price ?? false,
       api_key_id: c.api_key_id ?? null,
       task_id: c.task_id ?? null,
@@ -233,7 +252,8 @@ export class ConversationStore {
   /**
    * Appends a turn's messages and model calls, and updates the conversation's totals, in one statement (so one
    * round trip and one implicit transaction): either the whole turn is stored or nothing is. The conversation
-   * row is locked first, so the messages' sequence numbers continue from its current count.
+   * row is locked first, so the messages' sequence numbers continue from its current count. With `fence`, the
+   * append is refused (ConversationTakenOverError) when a later lease has already appended.
    */
   async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
     const messageIds = turn.messages.map(() => this.ids.uuid());
@@ -252,9 +272,22 @@ export class ConversationStore {
       totals.output,
       totals.cost,
       titleFrom(turn.messages),
+      turn.fence ?? null,
     ])) as [ConversationEntity[], number];
-    if (!rows.length) throw new NotFoundError(`Conversation ${turn.conversationId}`);
+    if (!rows.length) throw await this.whyNotAppended(turn);
     return { messageIds, conversation: toConversation(rows[0]) };
+  }
+
+  /** Nothing was appended: the conversation is gone, or a newer lease has written to it (the fence). */
+  private async whyNotAppended(turn: TurnRecord): Promise<Error> {
+    const rows: Array<Pick<ConversationEntity, 'fence'>> = await this.dataSource.query(
+      `SELECT fence FROM conversations WHERE id = $1 AND tenant_id = $2`,
+      [turn.conversationId, turn.tenantId],
+    );
+    if (rows.length && turn.fence !== undefined && Number(rows[0].fence) > turn.fence) {
+      return new ConversationTakenOverError(turn.conversationId);
+    }
+    return new NotFoundError(`Conversation ${turn.conversationId}`);
   }
 
   /**

@@ -22,6 +22,8 @@ export class ConversationEntity {
   @Column('timestamptz') created_at: Date;
   @Column('timestamptz', { nullable: true }) last_message_at: Date | null;
   @Column('timestamptz') last_activity_at: Date;
+  /** The fencing token of the last lease that appended a turn (0: none yet). */
+  @Column('bigint') fence: string;
 }
 
 @Entity({ name: 'messages' })
@@ -49,6 +51,7 @@ export class LlmCallEntity {
   @Column('integer') latency_ms: number;
   @Column('integer', { nullable: true }) time_to_first_token_ms: number | null;
   @Column('text') stop_reason: string;
+  @Column('text') status: 'completed' | 'cancelled' | 'failed';
   @Column('boolean') unknown_model_price: boolean;
   @Column('uuid', { nullable: true }) api_key_id: string | null;
   @Column('uuid', { nullable: true }) task_id: string | null;

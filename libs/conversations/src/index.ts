@@ -1,12 +1,13 @@
 export { ConversationsModule } from './conversations.module';
-export { ConversationStore, titleFrom } from './conversation-store';
-export { ConversationLock } from './conversation-lock';
+export { ConversationStore, ConversationTakenOverError, titleFrom } from './conversation-store';
+export { ConversationLock, ConversationLeaseLostError } from './conversation-lock';
 export type { ConversationLease } from './conversation-lock';
 export type {
   Conversation,
   StoredMessage,
   NewConversation,
   LlmCallRecord,
+  LlmCallStatus,
   TurnRecord,
   AppendedTurn,
   Page,

@@ -37,8 +37,17 @@ export interface NewConversation {
   costLimitUsd?: number | null;
 }
 
+/**
+ * How a model call ended: `completed` (the provider finished its answer), `cancelled` (the turn was cancelled
+ * mid-answer) or `failed` (cut, or an error, after the provider had started answering: retried or not).
+ * A cancelled or failed call is recorded with what the provider billed of it.
+ */
+export type LlmCallStatus = 'completed' | 'cancelled' | 'failed';
+
 /** One model call of a turn, as recorded in llm_calls. */
 export interface LlmCallRecord {
+  /** `completed` when omitted. */
+  status?: LlmCallStatus;
   model: string;
   input_tokens: number;
   output_tokens: number;
@@ -59,6 +68,11 @@ export interface LlmCallRecord {
 export interface TurnRecord {
   tenantId: string;
   conversationId: string;
+  /**
+   * The fencing token of the lease the turn ran under: the append is refused when a later lease already wrote
+   * to the conversation. Omitted: not fenced (a write outside any lease).
+   */
+  fence?: number;
   agentName: string;
   messages: ChatMessage[];
   llmCalls: LlmCallRecord[];

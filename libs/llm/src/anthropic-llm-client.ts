@@ -100,10 +100,22 @@ export class AnthropicLlmClient extends LlmClient {
         time_to_first_token_ms: firstDeltaAt === null ? null : Math.round(firstDeltaAt - startedAt),
       };
     } catch (error) {
-      throw this.toLlmError(error, {
+      const failure = this.toLlmError(error, {
         stalled: watchdog.fired,
         callerAborted: request.signal?.aborted === true,
       });
+      // Once message_start has arrived the provider bills the call, finished or not: say what it cost so far.
+      if (message.started && !failure.partial) {
+        const output = message.reportedOutput ?? estimateOutputTokens(blocks.streamed());
+        failure.partial = {
+          model: message.model,
+          usage: { ...message.usage, output_tokens: Math.max(message.usage.output_tokens, output) },
+          outputEstimated: message.reportedOutput === undefined,
+          latency_ms: Math.round(performance.now() - startedAt),
+          time_to_first_token_ms: firstDeltaAt === null ? null : Math.round(firstDeltaAt - startedAt),
+        };
+      }
+      throw failure;
     } finally {
       watchdog.stop();
       request.signal?.removeEventListener('abort', onCallerAbort);
@@ -338,7 +350,11 @@ class StreamEndedEarly extends Error {
 class MessageAssembler {
   model = '';
   stopReason = 'end_turn';
+  /** `message_start` arrived: from here on the call is billed. */
+  started = false;
   stopped = false;
+  /** The output count of the last `message_delta`; undefined before one (message_start's count is a placeholder). */
+  reportedOutput: number | undefined;
   readonly usage: LlmUsage = {
     input_tokens: 0,
     output_tokens: 0,
@@ -349,12 +365,14 @@ class MessageAssembler {
   add(event: RawEvent): void {
     switch (event.type) {
       case 'message_start':
+        this.started = true;
         this.model = event.message.model;
         this.takeUsage(event.message.usage);
         return;
       case 'message_delta':
         if (event.delta.stop_reason) this.stopReason = event.delta.stop_reason;
         this.takeUsage(event.usage);
+        if (typeof event.usage.output_tokens === 'number') this.reportedOutput = event.usage.output_tokens;
         return;
       case 'message_stop':
         this.stopped = true;
@@ -421,6 +439,16 @@ class BlockAssembler {
     }
   }
 
+  /** Everything the model has streamed so far, text and tool input alike: what an output estimate counts. */
+  streamed(): string {
+    let all = '';
+    for (const block of this.blocks) {
+      if (block?.type === 'text') all += block.text;
+      else if (block) all += block.name + block.json;
+    }
+    return all;
+  }
+
   /** With `truncated` (max_tokens), a tool use whose input did not finish is dropped instead of failing the call. */
   content(truncated: boolean): Array<TextBlock | ToolUseBlock> {
     const content: Array<TextBlock | ToolUseBlock> = [];
@@ -439,6 +467,20 @@ class BlockAssembler {
     }
     return content;
   }
+}
+
+/**
+ * The output tokens of streamed content the provider has not counted yet: about four ASCII characters a token,
+ * and a token for every other character (CJK, emoji), which is at or above what the provider's tokenizer gives.
+ */
+export function estimateOutputTokens(text: string): number {
+  let ascii = 0;
+  let other = 0;
+  for (const char of text) {
+    if (char.charCodeAt(0) < 0x80) ascii += 1;
+    else other += 1;
+  }
+  return Math.ceil(ascii / 4) + other;
 }
 
 function parseToolInput(json: string): Record<string, unknown> | undefined {

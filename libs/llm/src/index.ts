@@ -2,7 +2,7 @@ export type { ChatMessage, ContentBlock, Role, TextBlock, ToolResultBlock, ToolU
 export { LlmClient } from './llm-client';
 export type { LlmRequest, LlmResult, LlmStreamEvent, LlmUsage, ToolSpec } from './llm-client';
 export { LlmError } from './llm-error';
-export type { LlmErrorKind } from './llm-error';
+export type { LlmErrorKind, PartialCall } from './llm-error';
 export { DEFAULT_PRICES, PriceTable, roundUsd, worstCaseUsd } from './pricing';
 export type { ModelPrice, PricedCall } from './pricing';
 export { AnthropicLlmClient } from './anthropic-llm-client';
@@ -15,6 +15,8 @@ export { ProviderKeyPool, keyId } from './key-pool';
 export type { KeyPoolStatus, KeyState, PooledKey } from './key-pool';
 export { ProviderRateLimiter, RedisRateLimiter, UnlimitedRateLimiter } from './rate-limiter';
 export type { RateLimitGrant, RateLimitSettings } from './rate-limiter';
+export { RateLimitWatch } from './rate-limit-watch';
+export type { NearCapacity, NearCapacityListener, RateWindow, WindowFill } from './rate-limit-watch';
 export { fullJitterDelayMs, retryDelayMs, realSleep } from './retry-policy';
 export type { RetrySettings, Sleeper } from './retry-policy';
 export { estimateInputTokens } from './token-estimate';

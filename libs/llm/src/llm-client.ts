@@ -1,6 +1,7 @@
 // The model port: every caller talks to this, never to an SDK.
 import type { ChatMessage, TextBlock, ToolUseBlock } from './content';
 import type { KeyPoolStatus } from './key-pool';
+import type { LlmError } from './llm-error';
 
 export interface ToolSpec {
   name: string;
@@ -37,11 +38,17 @@ export interface LlmResult {
   time_to_first_token_ms: number | null;
 }
 
-export type LlmStreamEvent = { type: 'text'; text: string } | { type: 'result'; result: LlmResult };
+export type LlmStreamEvent =
+  | { type: 'text'; text: string }
+  | { type: 'result'; result: LlmResult }
+  /** An attempt the provider had started answering failed and is retried: `error.partial` is what it billed. */
+  | { type: 'attempt_failed'; error: LlmError & { partial: NonNullable<LlmError['partial']> } };
 
 /**
  * A model client. `stream` yields text deltas as the provider emits them and ends with exactly
- * one `result` event; failures are thrown as `LlmError`.
+ * one `result` event; failures are thrown as `LlmError` (with `partial` when the provider had started
+ * answering, so the caller can record what was billed). Before a retry, a billed failed attempt is
+ * announced as `attempt_failed`.
  */
 export abstract class LlmClient {
   /** `anthropic` or `offline-demo`. */

@@ -1,4 +1,6 @@
 // Provider failures, classified once here so callers decide on a kind, not on SDK classes.
+import type { LlmUsage } from './llm-client';
+
 export type LlmErrorKind =
   | 'rate_limited' // 429 (retry_after_s may be set)
   | 'overloaded' // 529
@@ -9,7 +11,24 @@ export type LlmErrorKind =
   | 'billing' // 402, spend-limit 429
   | 'aborted'; // the caller's signal fired
 
+/**
+ * What the provider had already billed of an attempt that did not finish (cancelled, cut, failed mid-stream):
+ * the input `message_start` reported and the output so far (the last `message_delta` count, else an estimate
+ * from the streamed content). Absent when the provider never started answering (nothing is billed then).
+ */
+export interface PartialCall {
+  model: string;
+  usage: LlmUsage;
+  /** True when the output count is estimated from the streamed text rather than reported by the provider. */
+  outputEstimated: boolean;
+  latency_ms: number;
+  time_to_first_token_ms: number | null;
+}
+
 export class LlmError extends Error {
+  /** The billed part of the attempt that failed; see PartialCall. */
+  partial?: PartialCall;
+
   constructor(
     readonly kind: LlmErrorKind,
     message: string,

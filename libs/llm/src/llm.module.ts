@@ -10,6 +10,7 @@ import { LlmClient } from './llm-client';
 import { OfflineLlmClient } from './offline-llm-client';
 import { PriceTable } from './pricing';
 import { ProviderRateLimiter, RedisRateLimiter, UnlimitedRateLimiter } from './rate-limiter';
+import { RateLimitWatch } from './rate-limit-watch';
 import { ResilientLlmClient } from './resilient-llm-client';
 import { realSleep, Sleeper } from './retry-policy';
 
@@ -18,6 +19,8 @@ export interface LlmClientDependencies {
   redis?: Redis;
   metrics?: Metrics;
   sleep?: Sleeper;
+  /** Publishes how full the limiter's windows are and warns near capacity. */
+  watch?: RateLimitWatch;
 }
 
 /** The configured key pool: ANTHROPIC_API_KEYS, else ANTHROPIC_API_KEY. */
@@ -38,7 +41,7 @@ export function createLlmClient(
     );
     return new OfflineLlmClient(config);
   }
-  const { metrics, redis } = dependencies;
+  const { metrics, redis, watch } = dependencies;
   const sleep = dependencies.sleep ?? realSleep;
   const removed = metrics?.counter(
     'llm_keys_removed_total',
@@ -57,13 +60,14 @@ export function createLlmClient(
     client: new AnthropicLlmClient(config, { apiKey, maxRetries: 0 }),
   }));
   const pool = new ProviderKeyPool(keys, () => removed?.inc());
-  const limiter: ProviderRateLimiter = redis
+  const windowMs = config.llmRateLimitWindowMs ?? 60_000;
+  const redisLimiter = redis
     ? new RedisRateLimiter(
         redis,
         {
           requestsPerMinute: config.llmRequestsPerMinute ?? 0,
           tokensPerMinute: config.llmTokensPerMinute ?? 0,
-          windowMs: config.llmRateLimitWindowMs ?? 60_000,
+          windowMs,
           maxWaitMs: config.llmRateLimitMaxWaitMs ?? 0,
           poolId: createHash('sha256')
             .update(keys.map((k) => k.id).join(','))
@@ -72,8 +76,17 @@ export function createLlmClient(
         },
         sleep,
         (ms, outcome) => waits?.observe({ outcome }, ms / 1000),
+        (keyId, fills) =>
+          void watch?.observe(keyId, fills).catch((error: Error) => {
+            logger.warn(`Could not check how full the provider rate limit is: ${error.message}`);
+          }),
       )
-    : new UnlimitedRateLimiter();
+    : undefined;
+  if (redisLimiter && watch) {
+    const ids = keys.map((key) => key.id);
+    watch.watch(keys, windowMs, () => redisLimiter.fills(ids));
+  }
+  const limiter: ProviderRateLimiter = redisLimiter ?? new UnlimitedRateLimiter();
   logger.log(
     `Model calls go to the Anthropic API (default model ${config.anthropicModel}) with ${keys.length} key(s); ` +
       `up to ${config.llmMaxRetries} retries per call; rate limit ${config.llmRequestsPerMinute || 'unlimited'} ` +
@@ -113,10 +126,16 @@ export function createPriceTable(config: AppConfig, metrics?: Metrics): PriceTab
 @Module({
   providers: [
     {
-      provide: LlmClient,
+      provide: RateLimitWatch,
       inject: [AppConfig, RedisService, Metrics],
       useFactory: (config: AppConfig, redis: RedisService, metrics: Metrics) =>
-        createLlmClient(config, { redis: redis.client, metrics }),
+        new RateLimitWatch({ ratio: config.rateLimitAlertRatio ?? 0.8, redis: redis.client, metrics }),
+    },
+    {
+      provide: LlmClient,
+      inject: [AppConfig, RedisService, Metrics, RateLimitWatch],
+      useFactory: (config: AppConfig, redis: RedisService, metrics: Metrics, watch: RateLimitWatch) =>
+        createLlmClient(config, { redis: redis.client, metrics, watch }),
     },
     {
       provide: PriceTable,
@@ -124,6 +143,6 @@ export function createPriceTable(config: AppConfig, metrics?: Metrics): PriceTab
       useFactory: (config: AppConfig, metrics: Metrics) => createPriceTable(config, metrics),
     },
   ],
-  exports: [LlmClient, PriceTable],
+  exports: [LlmClient, PriceTable, RateLimitWatch],
 })
 export class LlmModule {}

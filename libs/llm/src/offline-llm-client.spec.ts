@@ -41,7 +41,7 @@ async function collect(
   let result: LlmResult | undefined;
   for await (const event of events) {
     if (event.type === 'text') texts.push(event.text);
-    else result = event.result;
+    else if (event.type === 'result') result = event.result;
   }
   if (!result) throw new Error('the stream ended without a result');
   return { texts, result };

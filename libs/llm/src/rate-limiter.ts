@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { LlmError } from './llm-error';
+import type { WindowFill } from './rate-limit-watch';
 import { realSleep, Sleeper } from './retry-policy';
 
 export interface RateLimitGrant {
@@ -64,7 +65,8 @@ const MAX_PENALTY_MS = 300_000;
 
 // KEYS: 1 queue (zset ticket→seq), 2 leases (zset ticket→expiry), 3 ticket counter, 4.. buckets (hash per key)
 // ARGV: 1 ticket, 2 rpm, 3 tpm, 4 tokens wanted, 5 lease ms, 6 bucket ttl ms, 7 refill window ms
-// Returns {1, index} granted, {0, wait ms} head but no key has room, {-1, position} behind the head.
+// Returns {1, index, requests used ×1000, tokens used ×1000} granted (what the key's windows hold after this
+// call), {0, wait ms} head but no key has room, {-1, position} behind the head.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -116,7 +118,7 @@ for i = 4, #KEYS do
     redis.call('PEXPIRE', KEYS[i], math.max(ttl, blocked - now + 1000))
     redis.call('ZREM', KEYS[1], ticket)
     redis.call('ZREM', KEYS[2], ticket)
-    return {1, i - 4}
+    return {1, i - 4, math.floor((rpm - r) * 1000), math.floor((tpm - tk) * 1000)}
   end
   if shortest < 0 or wait < shortest then shortest = wait end
 end
@@ -136,6 +138,28 @@ for i = 1, #KEYS do
   if shortest < 0 or blocked - now < shortest then shortest = blocked - now end
 end
 return {0, shortest}
+`;
+
+// How full each bucket is now (refilled to this moment, nothing taken). KEYS: the buckets. ARGV: 1 rpm, 2 tpm,
+// 3 refill window ms. Returns, per key, requests used ×1000 and tokens used ×1000.
+const FILLS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rpm = tonumber(ARGV[1])
+local tpm = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local out = {}
+for i = 1, #KEYS do
+  local b = redis.call('HMGET', KEYS[i], 'r', 't', 'at')
+  local elapsed = math.max(0, now - (tonumber(b[3]) or now))
+  local r = tonumber(b[1]) or rpm
+  local tk = tonumber(b[2]) or tpm
+  if rpm > 0 then r = math.min(rpm, r + elapsed * rpm / window) end
+  if tpm > 0 then tk = math.min(tpm, tk + elapsed * tpm / window) end
+  out[#out + 1] = math.floor((rpm - r) * 1000)
+  out[#out + 1] = math.floor((tpm - tk) * 1000)
+end
+return out
 `;
 
 // KEYS: 1 bucket. ARGV: 1 tokens to give back (negative: the call used more than it took), 2 tpm.
@@ -169,8 +193,33 @@ export class RedisRateLimiter extends ProviderRateLimiter {
     private readonly settings: RateLimitSettings,
     private readonly sleep: Sleeper = realSleep,
     private readonly onWaited?: (ms: number, outcome: 'granted' | 'refused') => void,
+    /** A call was granted on `keyId`, leaving its windows as `fills` (for RateLimitWatch). */
+    private readonly onGranted?: (keyId: string, fills: WindowFill[]) => void,
   ) {
     super();
+  }
+
+  /** How full each key's windows are now, refilled to this moment; empty with no limit configured. */
+  async fills(keyIds: string[]): Promise<Map<string, WindowFill[]>> {
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.settings;
+    if ((rpm <= 0 && tpm <= 0) || !keyIds.length) return new Map();
+    const reply = (await this.redis.eval(
+      FILLS,
+      keyIds.length,
+      ...keyIds.map((id) => this.bucket(id)),
+      rpm,
+      tpm,
+      this.settings.windowMs ?? 60_000,
+    )) as number[];
+    return new Map(keyIds.map((id, i) => [id, this.windowFills(reply[2 * i], reply[2 * i + 1])]));
+  }
+
+  private windowFills(requestsMilli: number, tokensMilli: number): WindowFill[] {
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.settings;
+    const fills: WindowFill[] = [];
+    if (rpm > 0) fills.push({ window: 'requests', used: requestsMilli / 1000, capacity: rpm });
+    if (tpm > 0) fills.push({ window: 'tokens', used: tokensMilli / 1000, capacity: tpm });
+    return fills;
   }
 
   get countsTokens(): boolean {
@@ -199,7 +248,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
         if (!unlimited) await this.leave(keys, ticket);
         throw new LlmError('aborted', 'The model call was cancelled.');
       }
-      let reply: [number, number];
+      let reply: [number, number, number?, number?];
       try {
         reply = (
           unlimited
@@ -216,7 +265,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
                 Math.max(BUCKET_TTL_MS, (this.settings.windowMs ?? 60_000) * 2),
                 this.settings.windowMs ?? 60_000,
               )
-        ) as [number, number];
+        ) as [number, number, number?, number?];
       } catch (error) {
         // As with the API's own rate limit: with Redis away, limiting is suspended rather than every call failing.
         this.logFailure(error);
@@ -226,6 +275,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
       const waited = Date.now() - started;
       if (status === 1) {
         if (waited > 0) this.onWaited?.(waited, 'granted');
+        if (!unlimited) this.onGranted?.(keyIds[value], this.windowFills(reply[2] ?? 0, reply[3] ?? 0));
         return { index: value, settle: (actual) => this.settle(keyIds[value], taken - actual) };
       }
       const remaining = maxWaitMs - waited;

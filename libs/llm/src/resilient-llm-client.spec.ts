@@ -222,4 +222,46 @@ describe('ResilientLlmClient', () => {
     await run(notCounting.client);
     expect(notCounting.limiter.asked).toEqual([0]);
   });
+
+  it('announces a billed attempt before retrying it, and settles the rate limit to what it billed', async () => {
+    const billed = overloaded();
+    billed.partial = {
+      model: 'claude-sonnet-4-6',
+      usage: {
+        input_tokens: 40,
+        output_tokens: 1,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 9,
+      },
+      outputEstimated: true,
+      latency_ms: 3,
+      time_to_first_token_ms: null,
+    };
+    const { client, limiter } = setup([[{ fail: billed }, { text: 'ok' }]]);
+    const events: LlmStreamEvent[] = [];
+    for await (const event of client.stream(request)) events.push(event);
+    expect(events.map((e) => e.type)).toEqual(['attempt_failed', 'text', 'result']);
+    expect(events[0]).toEqual({ type: 'attempt_failed', error: billed });
+    expect(limiter.settled).toEqual([50, 15]);
+  });
+
+  it('keeps what the last attempt billed on the error it gives up with', async () => {
+    const billed = overloaded();
+    billed.partial = {
+      model: 'claude-sonnet-4-6',
+      usage: {
+        input_tokens: 40,
+        output_tokens: 1,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      },
+      outputEstimated: true,
+      latency_ms: 3,
+      time_to_first_token_ms: null,
+    };
+    const { client } = setup([[{ fail: billed }]], 0);
+    const { error } = await run(client);
+    expect(error?.message).toMatch(/Gave up after 1 attempt/);
+    expect(error?.partial).toBe(billed.partial);
+  });
 });

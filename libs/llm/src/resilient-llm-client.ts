@@ -67,12 +67,13 @@ export class ResilientLlmClient extends LlmClient {
       try {
         for await (const event of key.client.stream(request)) {
           if (event.type === 'text') yielded = true;
-          else usage = event.result.usage;
+          else if (event.type === 'result') usage = event.result.usage;
           yield event;
         }
       } catch (error) {
-        await grant.settle(0);
         const failure = asLlmError(error);
+        // What the provider billed of a failed attempt counts against the key's token window too.
+        await grant.settle(failure.partial ? totalTokens(failure.partial.usage) : 0);
         if (failure.kind === 'authentication' && failure.status !== undefined) {
           const left = this.pool.remove(key, failure);
           // Another key may well work: trying it is not a retry of a provider failure.
@@ -81,6 +82,8 @@ export class ResilientLlmClient extends LlmClient {
         }
         if (yielded || !failure.retryable) throw failure;
         if (retries >= this.retry.maxRetries) throw exhausted(failure, retries + 1);
+        // The attempt is retried, but what it billed must still be recorded by the caller.
+        if (failure.partial) yield { type: 'attempt_failed', error: failure as BilledFailure };
         const delay = await this.backOff(failure, key, retries, keys.length);
         retries += 1;
         this.hooks.onRetry?.(failure, delay);
@@ -132,5 +135,8 @@ function exhausted(failure: LlmError, attempts: number): LlmError {
     failure.retryAfterSeconds,
   );
   error.cause = failure;
+  error.partial = failure.partial;
   return error;
 }
+
+type BilledFailure = Extract<LlmStreamEvent, { type: 'attempt_failed' }>['error'];

@@ -139,6 +139,8 @@ export class RunExecutor {
             input_tokens: 0,
             output_tokens: 0,
             tokens_used: 0,
+            cache_read_input_tokens: 0,
+            cache_creation_input_tokens: 0,
             cost_usd: 0,
             latency_ms: 0,
           },
@@ -182,6 +184,8 @@ export class RunExecutor {
               input_tokens: turnEvent.input_tokens,
               output_tokens: turnEvent.output_tokens,
               tokens_used: turnEvent.tokens_used,
+              cache_read_input_tokens: turnEvent.cache_read_input_tokens,
+              cache_creation_input_tokens: turnEvent.cache_creation_input_tokens,
               cost_usd: turnEvent.cost_usd,
               latency_ms: turnEvent.latency_ms,
             });

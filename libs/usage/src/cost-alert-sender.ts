@@ -1,7 +1,9 @@
-// Sends a cost anomaly to ALERT_WEBHOOK_URL through the webhook outbox: staged in the transaction that records the
+// Sends an alert (a cost anomaly, a provider rate limit near capacity) to ALERT_WEBHOOK_URL through the webhook outbox: staged in the transaction that records the
 // anomaly, signed the Standard Webhooks way with WEBHOOK_SECRET (as task webhooks are), retried along
 // WEBHOOK_RETRY_SCHEDULE and relayed after a crash or a Redis outage, like any other webhook event.
 import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '@lib/core';
 import { Queryable, WebhookOutbox } from '@lib/webhooks';
 
@@ -10,6 +12,7 @@ export class CostAlertSender {
   constructor(
     private readonly config: AppConfig,
     private readonly outbox: WebhookOutbox,
+    @InjectDataSource() private readonly db: DataSource,
   ) {}
 
   get enabled(): boolean {
@@ -25,6 +28,12 @@ export class CostAlertSender {
       url: this.config.alertWebhookUrl,
       body: JSON.stringify(payload),
     });
+  }
+
+  /** An alert that belongs to no transaction of its own (a deployment-wide one): staged, then handed over. */
+  async send(id: string, payload: Record<string, unknown>): Promise<void> {
+    await this.stage(this.db, id, this.config.defaultTenant, payload);
+    await this.dispatch(id);
   }
 
   /** Hands the staged alert to the queue now (else the relay does). */

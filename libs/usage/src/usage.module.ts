@@ -1,15 +1,17 @@
-// Per-call token and cost records (llm_calls, written with each turn), the usage queries, budgets and cost anomalies.
+// Per-call token and cost records (llm_calls, written with each turn), the usage queries, budgets, cost anomalies
+// and the alerts (cost anomalies, a provider rate limit near capacity).
 import { Module } from '@nestjs/common';
 import { LlmModule } from '@lib/llm';
 import { WebhooksModule } from '@lib/webhooks';
 import { CostAlertSender } from './cost-alert-sender';
 import { CostAnomalies } from './cost-anomalies';
+import { RateLimitAlerts } from './rate-limit-alerts';
 import { SpendGuard } from './spend-guard';
 import { UsageService } from './usage.service';
 
 @Module({
   imports: [LlmModule, WebhooksModule],
-  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender],
+  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender, RateLimitAlerts],
   exports: [UsageService, SpendGuard, CostAnomalies],
 })
 export class UsageModule {}

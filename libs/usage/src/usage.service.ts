@@ -21,6 +21,10 @@ export interface UsageRow {
   /** Cache writes and reads included, as the contract counts input. */
   input_tokens: number;
   output_tokens: number;
+  /** The parts of input_tokens read from and written to the prompt cache. */
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  /** Every call the provider billed: completed, cancelled and failed-after-it-started alike. */
   cost_usd: number;
 }
 
@@ -49,10 +53,12 @@ export class UsageService {
       this.dataSource.query(
         `SELECT ${KEY_OF[query.groupBy]} AS key, count(*)::int AS requests,
            sum(input_tokens + cache_creation_input_tokens + cache_read_input_tokens)::bigint AS input_tokens,
-           sum(output_tokens)::bigint AS output_tokens, sum(cost_usd) AS cost_usd
+           sum(output_tokens)::bigint AS output_tokens,
+           sum(cache_read_input_tokens)::bigint AS cache_read_input_tokens,
+           sum(cache_creation_input_tokens)::bigint AS cache_creation_input_tokens, sum(cost_usd) AS cost_usd
          FROM llm_calls WHERE ${where} GROUP BY 1 ORDER BY ${order}`,
         params,
-      ) as Promise<Array<Record<'key' | 'requests' | 'input_tokens' | 'output_tokens' | 'cost_usd', string>>>,
+      ) as Promise<Array<Record<keyof UsageRow, string>>>,
       this.dataSource.query(
         `SELECT COALESCE(sum(cost_usd), 0) AS total FROM llm_calls WHERE ${where}`,
         params,
@@ -64,6 +70,8 @@ export class UsageService {
         requests: Number(row.requests),
         input_tokens: Number(row.input_tokens),
         output_tokens: Number(row.output_tokens),
+        cache_read_input_tokens: Number(row.cache_read_input_tokens),
+        cache_creation_input_tokens: Number(row.cache_creation_input_tokens),
         cost_usd: Number(row.cost_usd),
       })),
       total_cost_usd: Number(total[0].total),

@@ -86,6 +86,10 @@ export class ChatResponseDto {
   @ApiProperty({ example: 640, description: 'Summed over the turn, cache reads and writes included.' })
   input_tokens: number;
   @ApiProperty({ example: 172 }) output_tokens: number;
+  @ApiProperty({ example: 512, description: 'The part of input_tokens read from the prompt cache.' })
+  cache_read_input_tokens: number;
+  @ApiProperty({ example: 0, description: 'The part of input_tokens written to the prompt cache.' })
+  cache_creation_input_tokens: number;
   @ApiProperty({ example: 0.0045 }) cost_usd: number;
   @ApiProperty({ example: 950 }) latency_ms: number;
   @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];

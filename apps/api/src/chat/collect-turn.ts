@@ -40,6 +40,8 @@ export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
           total_tokens: event.payload.tokens_used,
           input_tokens: event.payload.input_tokens,
           output_tokens: event.payload.output_tokens,
+          cache_read_input_tokens: event.payload.cache_read_input_tokens,
+          cache_creation_input_tokens: event.payload.cache_creation_input_tokens,
           cost_usd: event.payload.cost_usd,
           latency_ms: event.payload.latency_ms,
           stop_reason: event.payload.stop_reason,

@@ -46,6 +46,10 @@ export class UsageRowDto {
   @ApiProperty({ example: 42, description: 'Model calls.' }) requests: number;
   @ApiProperty({ example: 51234, description: 'Cache writes and reads included.' }) input_tokens: number;
   @ApiProperty({ example: 3120 }) output_tokens: number;
+  @ApiProperty({ example: 40960, description: 'The part of input_tokens read from the prompt cache.' })
+  cache_read_input_tokens: number;
+  @ApiProperty({ example: 2048, description: 'The part of input_tokens written to the prompt cache.' })
+  cache_creation_input_tokens: number;
   @ApiProperty({ example: 0.201378 }) cost_usd: number;
 }
 

@@ -63,6 +63,8 @@ export class AppConfig {
   llmRateLimitWindowMs: number;
   /** How long a model call may wait its turn for the rate limit (or a key's 429 back-off) before it fails. */
   llmRateLimitMaxWaitMs: number;
+  /** A key's request or token window this full (a share of its capacity) logs a warning and sends an alert, once per window (0: never). */
+  rateLimitAlertRatio: number;
   /** Price overrides and additions, USD per million tokens, by model (a dated id matches its family). */
   modelPrices: Record<string, ModelPriceSetting>;
   /** The price of a model the table does not know (such calls are flagged). */

@@ -11,6 +11,7 @@ describe('loadConfig: provider controls, cost and budgets', () => {
       llmTokensPerMinute: 0,
       llmRateLimitWindowMs: 60_000,
       llmRateLimitMaxWaitMs: 10_000,
+      rateLimitAlertRatio: 0.8,
       modelPrices: {},
       unknownModelPrice: { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3 },
       conversationCostLimitUsd: 0,
@@ -55,6 +56,8 @@ describe('loadConfig: provider controls, cost and budgets', () => {
     [{ LLM_TOKENS_PER_MINUTE: 'many' }, 'LLM_TOKENS_PER_MINUTE'],
     [{ LLM_RATE_LIMIT_MAX_WAIT_MS: '600001' }, 'LLM_RATE_LIMIT_MAX_WAIT_MS'],
     [{ LLM_RATE_LIMIT_WINDOW_MS: '10' }, 'LLM_RATE_LIMIT_WINDOW_MS'],
+    [{ RATE_LIMIT_ALERT_RATIO: '1.5' }, 'RATE_LIMIT_ALERT_RATIO'],
+    [{ RATE_LIMIT_ALERT_RATIO: '-0.2' }, 'RATE_LIMIT_ALERT_RATIO'],
     [{ MODEL_PRICES_JSON: 'not json' }, 'MODEL_PRICES_JSON'],
     [{ MODEL_PRICES_JSON: '{"m": {"input": -1, "output": 1}}' }, 'MODEL_PRICES_JSON'],
     [{ MODEL_PRICES_JSON: '{"m": {"input": 1}}' }, 'MODEL_PRICES_JSON'],
@@ -71,6 +74,12 @@ describe('loadConfig: provider controls, cost and budgets', () => {
   ])('refuses %j with one sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} must `));
+  });
+
+  it('reads RATE_LIMIT_ALERT_RATIO as a share of capacity, 0 turning the alert off', () => {
+    expect(loadConfig({ RATE_LIMIT_ALERT_RATIO: '0.95' }).rateLimitAlertRatio).toBe(0.95);
+    expect(loadConfig({ RATE_LIMIT_ALERT_RATIO: '1' }).rateLimitAlertRatio).toBe(1);
+    expect(loadConfig({ RATE_LIMIT_ALERT_RATIO: '0' }).rateLimitAlertRatio).toBe(0);
   });
 
   it('never echoes a refused provider key', () => {

@@ -321,6 +321,7 @@ export function loadConfig(env: Env): AppConfig {
   config.llmTokensPerMinute = int(env, 'LLM_TOKENS_PER_MINUTE', 0, 0, 1_000_000_000);
   config.llmRateLimitWindowMs = int(env, 'LLM_RATE_LIMIT_WINDOW_MS', 60_000, 100, 3_600_000);
   config.llmRateLimitMaxWaitMs = int(env, 'LLM_RATE_LIMIT_MAX_WAIT_MS', 10_000, 0, 600_000);
+  config.rateLimitAlertRatio = decimal(env, 'RATE_LIMIT_ALERT_RATIO', 0.8, 1);
   config.modelPrices = modelPrices(env, 'MODEL_PRICES_JSON');
   config.unknownModelPrice = modelPrice(env, 'UNKNOWN_MODEL_PRICE_JSON', {
     input: 3,

@@ -47,6 +47,8 @@ export const SERVER_EVENT_EXAMPLES: { [Name in keyof ServerEventMap]: ServerEven
     input_tokens: 640,
     output_tokens: 172,
     tokens_used: 812,
+    cache_read_input_tokens: 512,
+    cache_creation_input_tokens: 0,
     cost_usd: 0.0045,
     latency_ms: 950,
   },

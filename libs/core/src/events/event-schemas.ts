@@ -141,6 +141,8 @@ export const SERVER_EVENT_SCHEMAS = {
     input_tokens: integer('Summed over the run, cache reads and writes included.'),
     output_tokens: integer('Summed over the run.'),
     tokens_used: integer('input_tokens + output_tokens.'),
+    cache_read_input_tokens: integer('The part of input_tokens read from the prompt cache.'),
+    cache_creation_input_tokens: integer('The part of input_tokens written to the prompt cache.'),
     cost_usd: { type: 'number', minimum: 0 },
     latency_ms: integer('From the start of the run to its end.'),
   }),

@@ -56,6 +56,9 @@ export interface DonePayload extends RunEventBase {
   input_tokens: number;
   output_tokens: number;
   tokens_used: number;
+  /** The parts of `input_tokens` read from and written to the prompt cache. */
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
   cost_usd: number;
   latency_ms: number;
 }
