@@ -16,7 +16,7 @@ import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
 import { TurnTelemetry } from './turn-telemetry';
 import { AgentRunner, AgentTurnError } from './agent-runner';
 
-type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError };
+type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError; cancelAfterText?: AbortController };
 
 class ScriptedModel extends LlmClient {
   readonly kind = 'scripted';
@@ -33,6 +33,10 @@ class ScriptedModel extends LlmClient {
     if (step.fail) throw step.fail;
     if (request.signal?.aborted) throw new LlmError('aborted', 'aborted');
     if (step.text) yield { type: 'text', text: step.text };
+    if (step.cancelAfterText) {
+      step.cancelAfterText.abort();
+      throw new LlmError('aborted', 'aborted');
+    }
     const result: LlmResult = {
       model: 'claude-sonnet-4-6',
       content: [...(step.text ? [{ type: 'text' as const, text: step.text }] : []), ...(step.toolUses ?? [])],
@@ -204,6 +208,40 @@ describe('AgentRunner', () => {
       expect.objectContaining({ tool_use_id: 'a', is_error: true }),
       expect.objectContaining({ tool_use_id: 'b', is_error: true }),
     ]);
+  });
+
+  it('stores no whitespace-only text block when cancelled just after a whitespace delta', async () => {
+    const controller = new AbortController();
+    const model = new ScriptedModel([
+      { toolUses: [use('a', 'fast')] },
+      { text: ' \n\t ', cancelAfterText: controller },
+    ]);
+    const { done } = await run(model, controller.signal);
+    expect(done.stop_reason).toBe('cancelled');
+    expect(done.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(done.messages.at(-1)!.content).toEqual([expect.objectContaining({ type: 'tool_result' })]);
+  });
+
+  it('keeps the text a cancelled call had produced when it is more than whitespace', async () => {
+    const controller = new AbortController();
+    const model = new ScriptedModel([{ text: '\nYour order ', cancelAfterText: controller }]);
+    const { done } = await run(model, controller.signal);
+    expect(done.messages.at(-1)).toEqual({
+      role: 'assistant',
+      content: [{ type: 'text', text: '\nYour order ' }],
+    });
+  });
+
+  it('drops whitespace-only text blocks from a finished response, keeping its tool calls', async () => {
+    const model = new ScriptedModel([{ text: '\n\n', toolUses: [use('a', 'fast')] }, { text: ' ' }]);
+    const { done } = await run(model);
+    expect(done.messages[1]).toEqual({ role: 'assistant', content: [use('a', 'fast')] });
+    expect(
+      done.messages.every(
+        (m) => typeof m.content === 'string' || m.content.every((b) => b.type !== 'text' || b.text.trim()),
+      ),
+    ).toBe(true);
+    expect(model.requests[1].messages[1]).toEqual({ role: 'assistant', content: [use('a', 'fast')] });
   });
 
   it('fails with the calls already made when the provider fails mid-turn', async () => {
