@@ -102,6 +102,43 @@ describe('cost budgets', () => {
       expect(fake.requests).toHaveLength(calls);
     });
 
+    it('is never overshot by CJK and emoji text, even counted by a tokenizer that makes a token of every byte', async () => {
+      // The worst a byte-level tokenizer can do: one token per UTF-8 byte of the prompt. A CJK character is one
+      // UTF-16 unit and three bytes, an emoji two units and four bytes: a characters-per-token estimate
+      // reserves a third of what such a call costs.
+      fake.respondWith((request) => ({
+        toolUses: [{ name: 'calculator', input: { expression: '1+1' } }],
+        usage: {
+          input_tokens: Buffer.byteLength(
+            JSON.stringify([request.body.system ?? '', request.body.messages, request.body.tools ?? []]),
+          ),
+          output_tokens: 20,
+        },
+      }));
+      const t = await start();
+      // Each call costs about 0.098 USD (32.5 KB of prompt) and reserves about 0.154 (the prompt's bytes at the
+      // cache-write price, 2,048 output tokens): two calls fit, a third would not. Reserving a token per three
+      // characters (about 0.051) would have let a third call through, to about 0.294 USD.
+      const ceiling = 0.27;
+      const created = await t.request('POST', '/v1/conversations', {
+        json: { agent_name: 'support', max_iterations: 25, cost_limit_usd: ceiling },
+      });
+      expect(created.status).toBe(201);
+      const message = '订单状态🚚'.repeat(1_600);
+      expect(message.length).toBeLessThanOrEqual(10_000);
+
+      const res = await t.request('POST', '/v1/chat', {
+        json: { message, conversation_id: created.body.id },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.stop_reason).toBe('cost_limit');
+      expect(fake.requests.length).toBeGreaterThanOrEqual(2);
+      const stored = await t.request('GET', `/v1/conversations/${created.body.id}`);
+      expect(stored.body.cost_usd).toBeGreaterThan(ceiling / 2);
+      expect(stored.body.cost_usd).toBeLessThanOrEqual(ceiling);
+      expect((await costOf(db, t.tenantId)).cost).toBeLessThanOrEqual(ceiling);
+    });
+
     it('applies CONVERSATION_COST_LIMIT_USD to conversations that set no ceiling of their own', async () => {
       fake.respondWith(runaway);
       const t = await start({ CONVERSATION_COST_LIMIT_USD: '0.08' });
@@ -143,7 +180,8 @@ describe('cost budgets', () => {
     it('is never overshot by parallel turns and tasks, then answers 402 for new turns and tasks', async () => {
       fake.respondWith((request) => twoCallTurn(request.body));
       const prefix = testQueuePrefix('budgets');
-      const budget = 0.1;
+      // Room for a few calls: each reserves about 0.06 USD (the prompt's bytes, 2,048 output tokens) and costs 0.0225.
+      const budget = 0.2;
       const t = await start({ TENANT_DAILY_BUDGET_USD: String(budget), QUEUE_PREFIX: prefix });
       try {
         const turns = Array.from({ length: 8 }, (_, i) =>
@@ -176,7 +214,7 @@ describe('cost budgets', () => {
 
         // Spend what is left, one turn at a time, until a new turn is refused.
         let refused = false;
-        for (let i = 0; i < 6 && !refused; i += 1) {
+        for (let i = 0; i < 10 && !refused; i += 1) {
           const res = await t.request('POST', '/v1/chat', { json: { message: `Later ${i}` } });
           expect([200, 402]).toContain(res.status);
           refused = res.status === 402;
@@ -190,7 +228,7 @@ describe('cost budgets', () => {
         expect(chat.status).toBe(402);
         expect(chat.body.error).toEqual({
           type: 'budget_exceeded',
-          message: 'The daily budget of 0.1 USD for this tenant is spent; it renews at 00:00 UTC.',
+          message: 'The daily budget of 0.2 USD for this tenant is spent; it renews at 00:00 UTC.',
           request_id: expect.any(String),
         });
         const retryAfter = Number(chat.headers.get('retry-after'));
