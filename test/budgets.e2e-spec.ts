@@ -148,8 +148,83 @@ describe('cost budgets', () => {
       expect(res.body.cost_usd).toBeLessThanOrEqual(0.08);
       const unlimited = await t.request('POST', '/v1/conversations', {
         json: { agent_name: 'support', cost_limit_usd: 0 },
+        key: t.adminKey,
       });
       expect(unlimited.body.cost_limit_usd).toBe(0);
+    });
+
+    it('ships a default ceiling of 5 USD: a conversation that set none answers 402 once it has cost that', async () => {
+      // One call the provider bills 5.1 USD for (1.7 million input tokens): only possible with a prompt that large,
+      // scripted here so the default ceiling is reached in one turn.
+      fake.respondWith(() => ({
+        text: 'A long answer.',
+        usage: { input_tokens: 1_700_000, output_tokens: 10 },
+      }));
+      const t = await start();
+      const created = await t.request('POST', '/v1/conversations', { json: { agent_name: 'support' } });
+      expect(created.body.cost_limit_usd).toBeNull();
+      const first = await t.request('POST', '/v1/chat', {
+        json: { message: 'Hello', conversation_id: created.body.id },
+      });
+      expect(first.status).toBe(200);
+      const next = await t.request('POST', '/v1/chat', {
+        json: { message: 'And?', conversation_id: created.body.id },
+      });
+      expect(next.status).toBe(402);
+      expect(next.body.error.message).toContain('cost ceiling of 5 USD');
+    });
+
+    describe('who may set a conversation its own ceiling', () => {
+      const create = (t: TestApp, cost_limit_usd: unknown, key?: string) =>
+        t.request('POST', '/v1/conversations', { json: { agent_name: 'support', cost_limit_usd }, key });
+
+      it('lets a user key lower the deployment ceiling, or keep it by leaving the field out or null', async () => {
+        const t = await start({ CONVERSATION_COST_LIMIT_USD: '2' });
+        for (const [value, stored] of [
+          [0.5, 0.5],
+          [2, 2],
+          [null, null],
+          [undefined, null],
+        ]) {
+          const res = await create(t, value);
+          expect(res.status).toBe(201);
+          expect(res.body.cost_limit_usd).toBe(stored);
+        }
+      });
+
+      it.each([
+        ['raise it', 2.5, 'never raise it'],
+        ['turn it off', 0, 'may not remove the ceiling'],
+      ])(
+        'refuses a user key that tries to %s, with 400 naming cost_limit_usd',
+        async (_what, value, message) => {
+          const t = await start({ CONVERSATION_COST_LIMIT_USD: '2' });
+          const res = await create(t, value);
+          expect(res.status).toBe(400);
+          expect(res.body.error).toMatchObject({
+            type: 'validation_error',
+            details: [{ field: 'cost_limit_usd', message: expect.stringContaining(message) }],
+          });
+          const list = await t.request('GET', '/v1/conversations');
+          expect(list.body.total).toBe(0);
+        },
+      );
+
+      it('refuses a user key 0 even when the deployment has no ceiling', async () => {
+        const t = await start({ CONVERSATION_COST_LIMIT_USD: '0' });
+        expect((await create(t, 0)).status).toBe(400);
+        expect((await create(t, 50)).status).toBe(201);
+      });
+
+      it('lets an admin key raise the ceiling or remove it', async () => {
+        const t = await start({ CONVERSATION_COST_LIMIT_USD: '2' });
+        const raised = await create(t, 25, t.adminKey);
+        expect(raised.status).toBe(201);
+        expect(raised.body.cost_limit_usd).toBe(25);
+        const removed = await create(t, 0, t.adminKey);
+        expect(removed.status).toBe(201);
+        expect(removed.body.cost_limit_usd).toBe(0);
+      });
     });
 
     it('answers 402 budget_exceeded when the ceiling has no room for a first call', async () => {

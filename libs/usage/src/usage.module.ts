@@ -3,12 +3,13 @@ import { Module } from '@nestjs/common';
 import { LlmModule } from '@lib/llm';
 import { CostAlertSender } from './cost-alert-sender';
 import { CostAnomalies } from './cost-anomalies';
+import { ConversationCeilingPolicy } from './conversation-ceiling-policy';
 import { SpendGuard } from './spend-guard';
 import { UsageService } from './usage.service';
 
 @Module({
   imports: [LlmModule],
-  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender],
-  exports: [UsageService, SpendGuard, CostAnomalies],
+  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender, ConversationCeilingPolicy],
+  exports: [UsageService, SpendGuard, CostAnomalies, ConversationCeilingPolicy],
 })
 export class UsageModule {}

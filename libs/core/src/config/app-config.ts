@@ -62,7 +62,7 @@ export class AppConfig {
   modelPrices: Record<string, ModelPriceSetting>;
   /** The price of a model the table does not know (such calls are flagged). */
   unknownModelPrice: ModelPriceSetting;
-  /** Cost ceiling of one conversation in USD (0: none); a conversation may set its own. */
+  /** Cost ceiling of one conversation in USD (default 5; 0: none); a user key may lower it per conversation, an admin key may also raise or remove it. */
   conversationCostLimitUsd: number;
   /** What one tenant may spend per UTC day in USD (0: no budget). */
   tenantDailyBudgetUsd: number;

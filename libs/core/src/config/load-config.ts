@@ -172,6 +172,13 @@ function providerKeys(env: Env): string[] {
   return [...new Set(single ? [...list, single] : list)];
 }
 
+/**
+ * The ceiling of a conversation that sets none (CONVERSATION_COST_LIMIT_USD). A support conversation on
+ * Sonnet costs cents; 5 USD stops a runaway tool loop or an endless conversation at 100× that, long before
+ * it shows on an invoice, and leaves room for long tasks. 0 turns it off.
+ */
+export const DEFAULT_CONVERSATION_COST_LIMIT_USD = 5;
+
 const PRICE_FIELDS = {
   input: 'input',
   output: 'output',
@@ -297,7 +304,11 @@ export function loadConfig(env: Env): AppConfig {
     cacheWrite: 3.75,
     cacheRead: 0.3,
   });
-  config.conversationCostLimitUsd = decimal(env, 'CONVERSATION_COST_LIMIT_USD', 0);
+  config.conversationCostLimitUsd = decimal(
+    env,
+    'CONVERSATION_COST_LIMIT_USD',
+    DEFAULT_CONVERSATION_COST_LIMIT_USD,
+  );
   config.tenantDailyBudgetUsd = decimal(env, 'TENANT_DAILY_BUDGET_USD', 0);
   config.anomalyCostMultiple = decimal(env, 'ANOMALY_COST_MULTIPLE', 10, 10_000);
   if (config.anomalyCostMultiple > 0 && config.anomalyCostMultiple <= 1) {
