@@ -1,5 +1,6 @@
 // Without ANTHROPIC_API_KEY the offline demo model answers: it calls the real built-in tools and labels itself.
-import { startTestApp, TestApp } from './support/app';
+import { startTestApp, TestApp, removeTenantData } from './support/app';
+import { openTestDataSource } from './support/database';
 
 describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
   let t: TestApp;
@@ -40,6 +41,38 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
         }),
       ]),
     );
+  });
+
+  it("answers from the caller's tenant's own demo data: another tenant's order is unknown", async () => {
+    const db = await openTestDataSource();
+    const otherTenant = `${t.tenantId}-other`;
+    try {
+      // The app's tenant has its copy of the demo orders (the turn above made it); give it one more, of its own.
+      await db.query(
+        `INSERT INTO orders (tenant_id, order_number, customer_email, status, items, total_usd, placed_at)
+         VALUES ($1, '880001', 'ceo@tenant-a.example', 'shipped', '[]', 10, now())`,
+        [t.tenantId],
+      );
+      const issued = await t.request('POST', '/v1/admin/api-keys', {
+        json: { tenant: otherTenant, role: 'user', name: 'other tenant' },
+        key: t.adminKey,
+      });
+      expect(issued.status).toBe(201);
+      const theirs = await t.request('POST', '/v1/chat', {
+        json: { message: 'Where is order 880001?' },
+        key: issued.body.key,
+      });
+      expect(theirs.status).toBe(200);
+      expect(theirs.body.tools_used).toEqual([
+        expect.objectContaining({ tool_name: 'lookup_order', is_error: true }),
+      ]);
+      expect(JSON.stringify(theirs.body)).not.toContain('ceo@tenant-a.example');
+      const ours = await t.request('POST', '/v1/chat', { json: { message: 'Where is order 880001?' } });
+      expect(ours.body.tools_used).toEqual([expect.objectContaining({ is_error: false })]);
+    } finally {
+      await db.destroy();
+      await removeTenantData(otherTenant);
+    }
   });
 
   it('searches the knowledge base for a how-to question', async () => {

@@ -4,6 +4,7 @@ import { DemoData1764000000100 } from './1764000000100-DemoData';
 import { ApiKeys1764000000200 } from './1764000000200-ApiKeys';
 import { BackgroundTasks1764000000300 } from './1764000000300-BackgroundTasks';
 import { ProviderControls1764000000500 } from './1764000000500-ProviderControls';
+import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedDemoData';
 
 export const MIGRATIONS = [
   ConversationHistory1764000000000,
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   ApiKeys1764000000200,
   BackgroundTasks1764000000300,
   ProviderControls1764000000500,
+  TenantScopedDemoData1765000000300,
 ];
