@@ -54,6 +54,35 @@ describe('the shared rate limiter (RedisRateLimiter against Redis)', () => {
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4 * 150 - 100);
   });
 
+  it('gives each tenant a fair share while calls queue: a burst from one tenant does not starve another', async () => {
+    // One call per 100 ms. Tenant A queues 30 calls at once; B's three calls arrive behind them. In arrival
+    // order B would wait about 3 s (past the allowed 2.5 s, so 429); with a share per tenant they interleave.
+    const bucket = limiter({ rpm: 1, windowMs: 100, maxWaitMs: 2_500 });
+    const keyId = randomUUID();
+    const served: string[] = [];
+    const call = (tenant: string, i: number) =>
+      bucket.acquire([keyId], 1, undefined, tenant).then(
+        () => void served.push(`${tenant}${i}`),
+        (error: LlmError) => void served.push(`${tenant}${i}:${error.kind}`),
+      );
+    const burst = Array.from({ length: 30 }, (_, i) => call('a', i));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const startedAt = Date.now();
+    await Promise.all(Array.from({ length: 3 }, (_, i) => call('b', i)));
+    const bWaited = Date.now() - startedAt;
+    await Promise.all(burst);
+
+    expect(served.filter((s) => s.startsWith('b'))).toEqual(['b0', 'b1', 'b2']);
+    expect(bWaited).toBeLessThan(1_000);
+    // One call of each tenant per round once B is waiting: at most one of A's between two of B's.
+    const at = (name: string) => served.indexOf(name);
+    expect(at('b1') - at('b0')).toBeLessThanOrEqual(2);
+    expect(at('b2') - at('b1')).toBeLessThanOrEqual(2);
+    // Within a tenant, arrival order.
+    const aGranted = served.filter((s) => /^a\d+$/.test(s)).map((s) => Number(s.slice(1)));
+    expect(aGranted).toEqual([...aGranted].sort((x, y) => x - y));
+  });
+
   it('limits tokens too, and gives back what a call did not use', async () => {
     const bucket = limiter({ rpm: 0, tpm: 1_000, windowMs: 60_000, maxWaitMs: 100 });
     const keyId = randomUUID();

@@ -107,6 +107,7 @@ export class AgentRunner {
         temperature: request.temperature ?? agent.temperature,
         maxTokens: agent.maxTokens,
         signal,
+        tenantId: request.tenantId,
       };
       // The call's worst case is reserved against the budgets first: a call that does not fit is not made.
       const reservation = await this.reserve(request, llmRequest, calls);
