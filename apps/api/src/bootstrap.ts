@@ -75,7 +75,7 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestId,
-    trustProxy: true,
+    trustProxy: config.trustProxy,
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,

@@ -7,10 +7,18 @@ import { ApiKeyGuard } from './api-key.guard';
 import { ApiKeyService } from './api-key.service';
 import { RedisThrottlerStorage } from './redis-throttler-storage';
 import { SocketAuthenticator } from './socket-authenticator';
+import { UnauthenticatedLimit } from './unauthenticated-limit';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKeyEntity])],
-  providers: [ApiKeyService, ApiKeyGuard, SocketAuthenticator, AdminKeyBootstrap, RedisThrottlerStorage],
+  providers: [
+    ApiKeyService,
+    ApiKeyGuard,
+    SocketAuthenticator,
+    AdminKeyBootstrap,
+    RedisThrottlerStorage,
+    UnauthenticatedLimit,
+  ],
   exports: [ApiKeyService, ApiKeyGuard, SocketAuthenticator, AdminKeyBootstrap, RedisThrottlerStorage],
 })
 export class AuthModule {}

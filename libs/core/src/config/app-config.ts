@@ -30,6 +30,13 @@ export class AppConfig {
   /** Requests one API key may make per window, across every instance (0: no limit). */
   rateLimitRequests: number;
   rateLimitWindowSeconds: number;
+  /** Requests failing authentication one client address may make per window before it gets 429 (0: no limit). */
+  unauthenticatedRateLimitRequests: number;
+  /**
+   * Which proxies' X-Forwarded-For is believed for the client address (Fastify's trustProxy): true, false, or
+   * addresses, CIDR ranges and the presets loopback, linklocal, uniquelocal.
+   */
+  trustProxy: boolean | string[];
   /** Origins browsers may call the API from; empty: no CORS headers at all. `*` is any origin. */
   corsOrigins: string[];
   corsAllowCredentials: boolean;

@@ -44,9 +44,22 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
       apiKeyCacheTtlMs: 5000,
       rateLimitRequests: 600,
       rateLimitWindowSeconds: 60,
+      unauthenticatedRateLimitRequests: 60,
+      trustProxy: ['loopback', 'linklocal', 'uniquelocal'],
       corsOrigins: [],
       corsAllowCredentials: false,
     });
+  });
+
+  it('reads which proxies to believe for the client address', () => {
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(() => loadConfig({ TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY/);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::1',
+    ]);
   });
 
   it('reads an allow-list of origins, and credentials with named origins', () => {
@@ -67,6 +80,9 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
     [{ API_KEY_CACHE_TTL_MS: '3600000' }, 'API_KEY_CACHE_TTL_MS'],
     [{ RATE_LIMIT_REQUESTS: 'lots' }, 'RATE_LIMIT_REQUESTS'],
     [{ RATE_LIMIT_WINDOW_SECONDS: '0' }, 'RATE_LIMIT_WINDOW_SECONDS'],
+    [{ UNAUTHENTICATED_RATE_LIMIT_REQUESTS: '-5' }, 'UNAUTHENTICATED_RATE_LIMIT_REQUESTS'],
+    [{ TRUST_PROXY: 'my-proxy' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, 'TRUST_PROXY'],
     [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, 'CORS_ORIGINS'],
     [{ CORS_ALLOW_CREDENTIALS: 'sometimes' }, 'CORS_ALLOW_CREDENTIALS'],

@@ -1,4 +1,5 @@
 // Turns the environment into an AppConfig, or stops with one sentence naming the variable at fault.
+import { isIP } from 'node:net';
 import { AppConfig, ModelPriceSetting, NodeEnv } from './app-config';
 
 export class ConfigError extends Error {
@@ -148,6 +149,30 @@ function hosts(env: Env, name: string): string[] {
 }
 
 /** A non-negative decimal such as a USD amount or a multiple. */
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `true`, `false`, or a list of addresses, CIDR ranges and the presets above. */
+function trustProxy(env: Env, name: string): boolean | string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [...PROXY_PRESETS];
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const validPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);
+    if (!PROXY_PRESETS.includes(entry) && (extra !== undefined || !isIP(address) || !validPrefix)) {
+      throw new ConfigError(
+        `${name} must be true, false, or comma-separated addresses, CIDR ranges and ` +
+          `${PROXY_PRESETS.join(', ')}; "${entry}" is none of these.`,
+      );
+    }
+  }
+  return entries;
+}
+
 function decimal(env: Env, name: string, fallback: number, max = 1_000_000_000): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -272,6 +297,8 @@ export function loadConfig(env: Env): AppConfig {
   config.apiKeyCacheTtlMs = int(env, 'API_KEY_CACHE_TTL_MS', 5_000, 0, 60_000);
   config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
   config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
+  config.unauthenticatedRateLimitRequests = int(env, 'UNAUTHENTICATED_RATE_LIMIT_REQUESTS', 60, 0, 1_000_000);
+  config.trustProxy = trustProxy(env, 'TRUST_PROXY');
   config.corsOrigins = origins(env, 'CORS_ORIGINS');
   config.corsAllowCredentials = bool(env, 'CORS_ALLOW_CREDENTIALS', false);
   if (config.corsAllowCredentials && config.corsOrigins.includes('*')) {
