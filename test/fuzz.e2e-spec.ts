@@ -149,7 +149,9 @@ describe('fuzzing every route of the OpenAPI document', () => {
           if (res.status < 400 || res.status >= 500) throw new Error(summary);
           const parsed = JSON.parse(text) as { error: { request_id: string } };
           if (!isEnvelope(parsed)) throw new Error(`not the envelope: ${summary}`);
-          if ((parsed as { error: { request_id: string } }).error.request_id !== res.headers.get('x-request-id'))
+          if (
+            (parsed as { error: { request_id: string } }).error.request_id !== res.headers.get('x-request-id')
+          )
             throw new Error(`request id: ${summary}`);
         },
       ),

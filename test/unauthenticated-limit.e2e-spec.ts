@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { ApiKeyService } from '@lib/auth';
-import { startTestApp, TestApp } from './support/app';
+import { JsonResponse, startTestApp, TestApp } from './support/app';
 import { TEST_REDIS_URL } from './support/test-env';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -55,7 +55,7 @@ describe('limits on unauthenticated traffic', () => {
     const lookups = countKeyLookups(t);
     try {
       const statuses: number[] = [];
-      let last: Awaited<ReturnType<TestApp['request']>> | undefined;
+      let last: JsonResponse | undefined;
       for (let i = 0; i < 40; i += 1) {
         last = await t.request('GET', '/v1/agents', { key: unknownKey(), headers: from(ip) });
         statuses.push(last.status);
