@@ -3,6 +3,7 @@
 import { connect } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { startTestApp, TestApp } from './support/app';
+import { connectSocket } from './support/socket';
 import { openTestDataSource } from './support/database';
 
 /** Sends raw bytes and returns the raw answer (the server closes the connection after it). */
@@ -107,6 +108,22 @@ describe('validation at the edge', () => {
       });
       expectRefused(key, 'name');
       expect(await rowsOf('api_keys')).toBe(2);
+    });
+
+    it('refuses it in a socket message before the turn runs', async () => {
+      const socket = await connectSocket(t.url, t.userKey);
+      try {
+        const ack = await socket.call('message', { message: 'Where is order 1001?\u0000' });
+        expect(ack.error).toMatchObject({ type: 'validation_error' });
+        const nested = await socket.call('message', {
+          message: 'hi',
+          agent_name: JSON.parse(`${'['.repeat(100)}"support"${']'.repeat(100)}`),
+        });
+        expect(nested.error).toMatchObject({ type: 'validation_error' });
+        expect(await rowsOf('conversations')).toBe(0);
+      } finally {
+        socket.close();
+      }
     });
 
     it('refuses it in a query string', async () => {
