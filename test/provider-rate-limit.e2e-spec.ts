@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { LlmError, RedisRateLimiter } from '@lib/llm';
 import { FakeAnthropic } from './support/fake-anthropic';
-import { startTestApp, TestApp } from './support/app';
+import { removeTenantData, startTestApp, TestApp } from './support/app';
 import { removeQueueKeys, testQueuePrefix, waitForStatus } from './support/tasks';
 import { TEST_REDIS_URL } from './support/test-env';
 
@@ -192,6 +192,35 @@ describe('the provider rate limit in the app', () => {
     expect(arrivals).toHaveLength(6);
     expectWithinBucket(arrivals, 2, 500);
     expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThanOrEqual(4 * 500 - 100);
+  });
+
+  it("serves another tenant's turns while one tenant's burst waits: no tenant starves another", async () => {
+    // Five calls per second. Tenant A sends 25 turns at once, B three turns just after. In arrival order B
+    // would wait about 4 s behind A's burst (past the allowed 2.5 s: 429); with a share per tenant it does not.
+    const t = await startTestApp(
+      tinyBucket(key('fair'), { LLM_REQUESTS_PER_MINUTE: '5', LLM_RATE_LIMIT_MAX_WAIT_MS: '2500' }),
+    );
+    apps.push(t);
+    const otherTenant = `${t.tenantId}-b`;
+    try {
+      const issued = await t.request('POST', '/v1/admin/api-keys', {
+        json: { tenant: otherTenant, role: 'user', name: 'tenant b' },
+        key: t.adminKey,
+      });
+      const burst = Array.from({ length: 25 }, (_, i) => chat(t, i));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const others = await Promise.all(
+        [0, 1, 2].map((i) =>
+          t.request('POST', '/v1/chat', { json: { message: `B ${i}` }, key: issued.body.key }),
+        ),
+      );
+      expect(others.map((a) => a.status)).toEqual([200, 200, 200]);
+      const burstStatuses = (await Promise.all(burst)).map((a) => a.status);
+      // A's own burst is what waits too long: its late calls are the ones refused.
+      expect(burstStatuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    } finally {
+      await removeTenantData(otherTenant);
+    }
   });
 
   it('holds the limit across two app instances sharing a key', async () => {
