@@ -2,6 +2,7 @@
 // answered from a short negative cache: 1,000 bad keys do not make 1,000 database queries.
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import { io } from 'socket.io-client';
 import { DataSource } from 'typeorm';
 import { ApiKeyService } from '@lib/auth';
 import { JsonResponse, startTestApp, TestApp } from './support/app';
@@ -88,6 +89,46 @@ describe('limits on unauthenticated traffic', () => {
     expect((await t.request('GET', '/v1/agents', { key: null, headers: from(other) })).status).toBe(401);
     // Public routes need no key and are never counted.
     expect((await t.request('GET', '/health/live', { key: null, headers: from(blocked) })).status).toBe(200);
+  });
+
+  it('counts failed Socket.IO handshakes against the address too, refusing with rate_limited past the limit', async () => {
+    const t = await start();
+    const ip = address();
+    const handshake = (token: string) => {
+      const socket = io(`${t.url}/chat`, {
+        auth: { token },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        extraHeaders: from(ip),
+      });
+      return new Promise<string>((resolve) => {
+        socket.once('connect', () => {
+          socket.disconnect();
+          resolve('connected');
+        });
+        socket.once('connect_error', (error) => {
+          socket.disconnect();
+          resolve(error.message);
+        });
+      });
+    };
+    const outcomes: string[] = [];
+    for (let i = 0; i < 7; i += 1) outcomes.push(await handshake(unknownKey()));
+    expect(outcomes).toEqual([
+      'unauthorized',
+      'unauthorized',
+      'unauthorized',
+      'unauthorized',
+      'unauthorized',
+      'rate_limited',
+      'rate_limited',
+    ]);
+    // HTTP from the same address is refused as well: one count per address.
+    expect((await t.request('GET', '/v1/agents', { key: null, headers: from(ip) })).status).toBe(429);
+    // A key this instance trusts still connects.
+    await t.request('GET', '/v1/agents');
+    expect(await handshake(t.userKey)).toBe('connected');
   });
 
   it('holds the limit across instances: the counters are in Redis', async () => {

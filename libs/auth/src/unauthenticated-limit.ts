@@ -1,7 +1,9 @@
 // A limit per client address on requests that fail authentication, checked before a key is looked up: a client
 // cycling through bad keys gets 429 after UNAUTHENTICATED_RATE_LIMIT_REQUESTS of them per window instead of a
 // database query for each. Counters live in Redis, so the limit holds across every instance.
+import proxyAddr from '@fastify/proxy-addr';
 import { Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { AppConfig, RateLimitedError, RedisService } from '@lib/core';
 
 // KEYS[1] the address's counter; ARGV[1] the window in ms. Counts one failure, starting the window with the first.
@@ -16,11 +18,23 @@ const WARN_EVERY_MS = 10_000;
 export class UnauthenticatedLimit {
   private readonly logger = new Logger(UnauthenticatedLimit.name);
   private lastWarning = 0;
+  private readonly trusted: (address: string, hop: number) => boolean;
 
   constructor(
     private readonly redis: RedisService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    const trust = config.trustProxy;
+    this.trusted = typeof trust === 'boolean' ? () => trust : proxyAddr.compile(trust);
+  }
+
+  /**
+   * The client address of a raw request (a Socket.IO handshake's), read as Fastify reads an HTTP request's:
+   * the connection's, or the X-Forwarded-For entry a trusted proxy (TRUST_PROXY) added.
+   */
+  clientAddress(request: IncomingMessage): string {
+    return proxyAddr(request, this.trusted);
+  }
 
   private get limit(): number {
     return this.config.unauthenticatedRateLimitRequests;
