@@ -2,7 +2,7 @@
 // Each answer below is checked against what the tools returned (read back from the stored conversation) or
 // against the demo tables themselves, so the answers are shown to come from the tools.
 import type { DataSource } from 'typeorm';
-import { startTestApp, TestApp } from './support/app';
+import { removeTenantData, startTestApp, TestApp } from './support/app';
 import { openTestDataSource } from './support/database';
 
 interface ToolUse {
@@ -74,6 +74,38 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
         }),
       ]),
     );
+  });
+
+  it("answers from the caller's tenant's own demo data: another tenant's order is unknown", async () => {
+    const db = await openTestDataSource();
+    const otherTenant = `${t.tenantId}-other`;
+    try {
+      // The app's tenant has its copy of the demo orders (the turn above made it); give it one more, of its own.
+      await db.query(
+        `INSERT INTO orders (tenant_id, order_number, customer_email, status, items, total_usd, placed_at)
+         VALUES ($1, '880001', 'ceo@tenant-a.example', 'shipped', '[]', 10, now())`,
+        [t.tenantId],
+      );
+      const issued = await t.request('POST', '/v1/admin/api-keys', {
+        json: { tenant: otherTenant, role: 'user', name: 'other tenant' },
+        key: t.adminKey,
+      });
+      expect(issued.status).toBe(201);
+      const theirs = await t.request('POST', '/v1/chat', {
+        json: { message: 'Where is order 880001?' },
+        key: issued.body.key,
+      });
+      expect(theirs.status).toBe(200);
+      expect(theirs.body.tools_used).toEqual([
+        expect.objectContaining({ tool_name: 'lookup_order', is_error: true }),
+      ]);
+      expect(JSON.stringify(theirs.body)).not.toContain('ceo@tenant-a.example');
+      const ours = await t.request('POST', '/v1/chat', { json: { message: 'Where is order 880001?' } });
+      expect(ours.body.tools_used).toEqual([expect.objectContaining({ is_error: false })]);
+    } finally {
+      await db.destroy();
+      await removeTenantData(otherTenant);
+    }
   });
 
   it('searches the knowledge base for a how-to question', async () => {

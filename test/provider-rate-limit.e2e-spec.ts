@@ -9,7 +9,7 @@ import { Webhook } from 'standardwebhooks';
 import { Metrics } from '@lib/core';
 import { LlmError, NearCapacity, RateLimitWatch, RedisRateLimiter } from '@lib/llm';
 import { FakeAnthropic } from './support/fake-anthropic';
-import { startTestApp, TestApp } from './support/app';
+import { removeTenantData, startTestApp, TestApp } from './support/app';
 import { removeQueueKeys, testQueuePrefix, waitForStatus } from './support/tasks';
 import { TEST_REDIS_URL } from './support/test-env';
 
@@ -57,6 +57,35 @@ describe('the shared rate limiter (RedisRateLimiter against Redis)', () => {
     await Promise.all(waits);
     expect(order).toEqual([0, 1, 2, 3, 4]);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4 * 150 - 100);
+  });
+
+  it('gives each tenant a fair share while calls queue: a burst from one tenant does not starve another', async () => {
+    // One call per 100 ms. Tenant A queues 30 calls at once; B's three calls arrive behind them. In arrival
+    // order B would wait about 3 s (past the allowed 2.5 s, so 429); with a share per tenant they interleave.
+    const bucket = limiter({ rpm: 1, windowMs: 100, maxWaitMs: 2_500 });
+    const keyId = randomUUID();
+    const served: string[] = [];
+    const call = (tenant: string, i: number) =>
+      bucket.acquire([keyId], 1, undefined, tenant).then(
+        () => void served.push(`${tenant}${i}`),
+        (error: LlmError) => void served.push(`${tenant}${i}:${error.kind}`),
+      );
+    const burst = Array.from({ length: 30 }, (_, i) => call('a', i));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const startedAt = Date.now();
+    await Promise.all(Array.from({ length: 3 }, (_, i) => call('b', i)));
+    const bWaited = Date.now() - startedAt;
+    await Promise.all(burst);
+
+    expect(served.filter((s) => s.startsWith('b'))).toEqual(['b0', 'b1', 'b2']);
+    expect(bWaited).toBeLessThan(1_000);
+    // One call of each tenant per round once B is waiting: at most one of A's between two of B's.
+    const at = (name: string) => served.indexOf(name);
+    expect(at('b1') - at('b0')).toBeLessThanOrEqual(2);
+    expect(at('b2') - at('b1')).toBeLessThanOrEqual(2);
+    // Within a tenant, arrival order.
+    const aGranted = served.filter((s) => /^a\d+$/.test(s)).map((s) => Number(s.slice(1)));
+    expect(aGranted).toEqual([...aGranted].sort((x, y) => x - y));
   });
 
   it('limits tokens too, and gives back what a call did not use', async () => {
@@ -256,6 +285,35 @@ describe('the provider rate limit in the app', () => {
     expect(arrivals).toHaveLength(6);
     expectWithinBucket(arrivals, 2, 500);
     expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThanOrEqual(4 * 500 - 100);
+  });
+
+  it("serves another tenant's turns while one tenant's burst waits: no tenant starves another", async () => {
+    // Five calls per second. Tenant A sends 25 turns at once, B three turns just after. In arrival order B
+    // would wait about 4 s behind A's burst (past the allowed 2.5 s: 429); with a share per tenant it does not.
+    const t = await startTestApp(
+      tinyBucket(key('fair'), { LLM_REQUESTS_PER_MINUTE: '5', LLM_RATE_LIMIT_MAX_WAIT_MS: '2500' }),
+    );
+    apps.push(t);
+    const otherTenant = `${t.tenantId}-b`;
+    try {
+      const issued = await t.request('POST', '/v1/admin/api-keys', {
+        json: { tenant: otherTenant, role: 'user', name: 'tenant b' },
+        key: t.adminKey,
+      });
+      const burst = Array.from({ length: 25 }, (_, i) => chat(t, i));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const others = await Promise.all(
+        [0, 1, 2].map((i) =>
+          t.request('POST', '/v1/chat', { json: { message: `B ${i}` }, key: issued.body.key }),
+        ),
+      );
+      expect(others.map((a) => a.status)).toEqual([200, 200, 200]);
+      const burstStatuses = (await Promise.all(burst)).map((a) => a.status);
+      // A's own burst is what waits too long: its late calls are the ones refused.
+      expect(burstStatuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    } finally {
+      await removeTenantData(otherTenant);
+    }
   });
 
   it('holds the limit across two app instances sharing a key', async () => {

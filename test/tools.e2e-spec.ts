@@ -42,10 +42,26 @@ describe('built-in tools', () => {
     registry = moduleRef.get(ToolRegistry);
   });
 
+  /** Every tenant these tests made: their tickets, counters and copies of the demo data are removed. */
+  const tenantsUsed = [tenantId, otherTenantId];
+  const freshTenant = (label: string) => {
+    const tenant = `tools-e2e-${label}-${randomUUID()}`;
+    tenantsUsed.push(tenant);
+    return tenant;
+  };
+
   afterAll(async () => {
-    await dataSource.query(`DELETE FROM support_tickets WHERE tenant_id = ANY($1)`, [
-      [tenantId, otherTenantId],
-    ]);
+    for (const table of [
+      'support_tickets',
+      'support_ticket_counters',
+      'kb_articles',
+      'products',
+      'pricing_plans',
+      'orders',
+      'demo_data_tenants',
+    ]) {
+      await dataSource.query(`DELETE FROM ${table} WHERE tenant_id = ANY($1)`, [tenantsUsed]);
+    }
     await moduleRef.close();
     await dataSource.destroy();
   });
@@ -213,6 +229,83 @@ describe('built-in tools', () => {
     });
   });
 
+  describe('tenant scope of the demo data', () => {
+    it("never returns another tenant's order: each tenant reads its own", async () => {
+      const [owner, stranger] = [freshTenant('owner'), freshTenant('stranger')];
+      // Each gets its own copy of the demo orders on first use.
+      await result('lookup_order', { order_number: '1001' }, contextWith({ tenantId: owner }));
+      await dataSource.query(
+        `INSERT INTO orders (tenant_id, order_number, customer_email, status, items, total_usd, placed_at)
+         VALUES ($1, '777001', 'vip@owner.example', 'placed', '[]', 10, now())`,
+        [owner],
+      );
+      await dataSource.query(
+        `UPDATE orders SET customer_email = 'changed@owner.example' WHERE tenant_id = $1 AND order_number = '1001'`,
+        [owner],
+      );
+      const own = await result<{ customer_email: string }>(
+        'lookup_order',
+        { order_number: '777001' },
+        contextWith({ tenantId: owner }),
+      );
+      expect(own.customer_email).toBe('vip@owner.example');
+
+      const outcome = await run(
+        'lookup_order',
+        { order_number: '777001' },
+        contextWith({ tenantId: stranger }),
+      );
+      expect(outcome).toMatchObject({
+        is_error: true,
+        content: expect.stringContaining('No order with number 777001'),
+      });
+      expect(outcome.content).not.toContain('vip@owner.example');
+      const theirs = await result<{ customer_email: string }>(
+        'lookup_order',
+        { order_number: '1001' },
+        contextWith({ tenantId: stranger }),
+      );
+      expect(theirs.customer_email).toBe('jane.doe@example.com');
+    });
+
+    it('gives a new tenant its own copy of every demo table once, on first use', async () => {
+      const tenant = freshTenant('copy');
+      const countOf = async (table: string) =>
+        Number(
+          (await dataSource.query(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`, [tenant]))[0].n,
+        );
+      expect(await countOf('orders')).toBe(0);
+      await Promise.all([
+        result('get_pricing', {}, contextWith({ tenantId: tenant })),
+        result('search_knowledge_base', { query: 'password' }, contextWith({ tenantId: tenant })),
+        result('get_product_catalog', {}, contextWith({ tenantId: tenant })),
+      ]);
+      for (const table of ['kb_articles', 'products', 'pricing_plans', 'orders']) {
+        const template = Number(
+          (await dataSource.query(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = '_demo'`))[0].n,
+        );
+        expect([table, await countOf(table)]).toEqual([table, template]);
+      }
+      // Removing a product from the tenant's copy sticks: the copy is made once, not refilled.
+      await dataSource.query(`DELETE FROM products WHERE tenant_id = $1 AND sku = 'HW-KB-101'`, [tenant]);
+      const catalog = await result<{ products: Array<{ sku: string }> }>(
+        'get_product_catalog',
+        {},
+        contextWith({ tenantId: tenant }),
+      );
+      expect(catalog.products.map((p) => p.sku)).not.toContain('HW-KB-101');
+    });
+
+    it('leaves a tenant an operator marked as done without any demo data', async () => {
+      const tenant = freshTenant('none');
+      await dataSource.query(`INSERT INTO demo_data_tenants (tenant_id) VALUES ($1)`, [tenant]);
+      const outcome = await run('lookup_order', { order_number: '1001' }, contextWith({ tenantId: tenant }));
+      expect(outcome.is_error).toBe(true);
+      const plans = await run('get_pricing', { plan: 'team' }, contextWith({ tenantId: tenant }));
+      expect(plans.is_error).toBe(true);
+    });
+  });
+
   describe('create_support_ticket', () => {
     const ticketsOf = (tenant: string, toolUseId: string) =>
       dataSource.query<Array<Record<string, unknown>>>(
@@ -301,9 +394,34 @@ describe('built-in tools', () => {
         (await result('create_support_ticket', input, { ...context, toolUseId: `${context.toolUseId}b` }))
           .ticket_number,
         (await result('create_support_ticket', input, { ...context, taskId: randomUUID() })).ticket_number,
-        (await result('create_support_ticket', input, { ...context, tenantId: otherTenantId })).ticket_number,
       ];
-      expect(new Set(numbers).size).toBe(4);
+      expect(new Set(numbers).size).toBe(3);
+      const elsewhere = await result<{ created: boolean }>('create_support_ticket', input, {
+        ...context,
+        tenantId: otherTenantId,
+      });
+      expect(elsewhere.created).toBe(true);
+    });
+
+    it('numbers tickets per tenant, so no tenant learns how many tickets the others open', async () => {
+      const [first, second] = [freshTenant('numbers-a'), freshTenant('numbers-b')];
+      const input = { subject: 'Numbering', description: 'Which number do I get?' };
+      const open = async (tenant: string) =>
+        (
+          await result<{ ticket_number: string }>(
+            'create_support_ticket',
+            input,
+            contextWith({ tenantId: tenant }),
+          )
+        ).ticket_number;
+      expect(await open(first)).toBe('TCK-000100');
+      expect(await open(first)).toBe('TCK-000101');
+      expect(await open(second)).toBe('TCK-000100');
+      // Many at once still get distinct, consecutive numbers.
+      const burst = await Promise.all(Array.from({ length: 8 }, () => open(first)));
+      expect([...burst].sort()).toEqual(
+        Array.from({ length: 8 }, (_, i) => `TCK-${String(102 + i).padStart(6, '0')}`),
+      );
     });
 
     it('refuses a malformed email and an unknown priority', async () => {

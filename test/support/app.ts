@@ -73,6 +73,10 @@ export async function removeTenantData(tenantId: string): Promise<void> {
     await dataSource.query(`DELETE FROM support_tickets WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM webhook_deliveries WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM webhook_outbox WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM support_ticket_counters WHERE tenant_id = $1`, [tenantId]);
+    for (const table of ['kb_articles', 'products', 'pricing_plans', 'orders', 'demo_data_tenants']) {
+      await dataSource.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+    }
     await dataSource.query(`DELETE FROM tasks WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM api_keys WHERE tenant_id = $1`, [tenantId]);
   } finally {

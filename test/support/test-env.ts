@@ -14,6 +14,9 @@ export function testEnv(
     DATABASE_POOL_SIZE: '5',
     REDIS_URL: TEST_REDIS_URL,
     OFFLINE_MODEL_PACE_MS: '0',
+    // Every test client is 127.0.0.1: the suite's many deliberate 401s would add up to a per-address block.
+    // test/unauthenticated-limit.e2e-spec.ts turns it on.
+    UNAUTHENTICATED_RATE_LIMIT_REQUESTS: '0',
     ...overrides,
   };
 }

@@ -12,6 +12,8 @@ import { AppModule } from './app.module';
 import { mountQueueBoard } from './admin/queue-board';
 import { RedisIoAdapter } from './realtime/redis-io.adapter';
 import { observeRequests } from './http/request-observability';
+import { inspectBodies } from './http/json-body';
+import { answerClientError, answerFrameworkError } from './http/client-errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -73,8 +75,10 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestId,
-    trustProxy: true,
+    trustProxy: config.trustProxy,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
     bufferLogs: true,
@@ -111,6 +115,7 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
     reply.header('X-Response-Time', `${reply.elapsedTime.toFixed(2)}ms`);
   });
   observeRequests(app);
+  inspectBodies(app);
   // No enableShutdownHooks(): main.ts handles SIGTERM itself, draining turns (GracefulShutdown) before app.close().
   SwaggerModule.setup('docs', app, () => openApiDocument(app), {
     jsonDocumentUrl: 'docs-json',

@@ -48,3 +48,43 @@ export class ApiKeyCache {
     return this.entries.size;
   }
 }
+
+/**
+ * Key hashes the database did not know (or knew revoked), remembered for a short while: a client repeating a bad
+ * key costs no database query until the entry expires. Bounded; a key created here afterwards is forgotten at once.
+ */
+export class UnknownKeyCache {
+  private readonly expiries = new Map<string, number>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+    private readonly now: () => number,
+  ) {}
+
+  has(hash: string): boolean {
+    const expiresAt = this.expiries.get(hash);
+    if (expiresAt === undefined) return false;
+    if (expiresAt > this.now()) return true;
+    this.expiries.delete(hash);
+    return false;
+  }
+
+  add(hash: string): void {
+    if (this.ttlMs <= 0) return;
+    this.expiries.delete(hash);
+    if (this.expiries.size >= this.maxEntries) {
+      const oldest = this.expiries.keys().next().value;
+      if (oldest !== undefined) this.expiries.delete(oldest);
+    }
+    this.expiries.set(hash, this.now() + this.ttlMs);
+  }
+
+  delete(hash: string): void {
+    this.expiries.delete(hash);
+  }
+
+  get size(): number {
+    return this.expiries.size;
+  }
+}

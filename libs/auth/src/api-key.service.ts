@@ -13,7 +13,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '@lib/core';
-import { ApiKeyCache } from './api-key-cache';
+import { ApiKeyCache, UnknownKeyCache } from './api-key-cache';
 import {
   API_KEY_PREFIX,
   generateApiKey,
@@ -63,6 +63,7 @@ type KeyRow = Pick<ApiKeyEntity, 'id' | 'tenant_id' | 'name' | 'role' | 'key_has
 export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ApiKeyService.name);
   private readonly cache: ApiKeyCache;
+  private readonly unknownKeys: UnknownKeyCache;
   private readonly lastTouched = new Map<string, number>();
   private readonly revocationListeners = new Set<(apiKeyId: string) => void>();
   private subscriber: Redis | undefined;
@@ -74,9 +75,10 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
     private readonly ids: IdGenerator,
     config: AppConfig,
   ) {
-    this.cache = new ApiKeyCache(config.apiKeyCacheTtlMs, CACHE_MAX_ENTRIES, () =>
-      this.clock.now().getTime(),
-    );
+    const now = () => this.clock.now().getTime();
+    this.cache = new ApiKeyCache(config.apiKeyCacheTtlMs, CACHE_MAX_ENTRIES, now);
+    // As long as a valid key is trusted: a bad key repeated costs one query per TTL, not one per request.
+    this.unknownKeys = new UnknownKeyCache(config.apiKeyCacheTtlMs, CACHE_MAX_ENTRIES, now);
   }
 
   onModuleInit(): void {
@@ -103,10 +105,12 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
     const valid = validateNewKey(input);
     const key = generateApiKey();
     const id = this.ids.uuid();
+    const hash = hashApiKey(key);
     await this.dataSource.query(
       `INSERT INTO api_keys (id, tenant_id, name, role, key_hash, prefix) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [id, valid.tenant, valid.name, valid.role, hashApiKey(key), visiblePrefix(key)],
+      [id, valid.tenant, valid.name, valid.role, hash, visiblePrefix(key)],
     );
+    this.unknownKeys.delete(hash.toString('base64'));
     return { id, key, ...valid, prefix: visiblePrefix(key) };
   }
 
@@ -117,6 +121,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
   async register(key: string, input: NewApiKey): Promise<RegisteredApiKey> {
     const valid = validateNewKey(input);
     const hash = hashApiKey(key);
+    this.unknownKeys.delete(hash.toString('base64'));
     const prefix = key.startsWith(API_KEY_PREFIX) ? visiblePrefix(key) : key.slice(0, 4);
     const inserted: Array<{ id: string }> = await this.dataSource.query(
       `INSERT INTO api_keys (id, tenant_id, name, role, key_hash, prefix) VALUES ($1, $2, $3, $4, $5, $6)
@@ -173,6 +178,11 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
     return new Set(rows.map((row) => row.id));
   }
 
+  /** True when this instance validated the key moments ago: authenticating it costs no query. */
+  isTrusted(token: string): boolean {
+    return isPlausibleToken(token) && this.cache.get(hashApiKey(token).toString('base64')) !== undefined;
+  }
+
   /** The principal of a valid, unrevoked key; UnauthorizedError for anything else. */
   async authenticate(token: unknown): Promise<Principal> {
     if (token === undefined || token === null || token === '') throw new UnauthorizedError();
@@ -184,6 +194,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
       this.touch(cached);
       return cached;
     }
+    if (this.unknownKeys.has(cacheKey)) throw new UnauthorizedError(INVALID_KEY_MESSAGE);
     const rows: KeyRow[] = await this.dataSource.query(
       `SELECT id, tenant_id, name, role, key_hash, revoked_at FROM api_keys WHERE key_hash = $1`,
       [hash],
@@ -191,6 +202,7 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
     const row = rows[0];
     // The lookup is by hash; the constant-time comparison keeps the check itself free of timing signals.
     if (!row || !sameHash(row.key_hash, hash) || row.revoked_at !== null) {
+      this.unknownKeys.add(cacheKey);
       throw new UnauthorizedError(INVALID_KEY_MESSAGE);
     }
     const principal: Principal = {

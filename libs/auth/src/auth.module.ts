@@ -10,6 +10,7 @@ import { RedisThrottlerStorage } from './redis-throttler-storage';
 import { SocketAuthenticator } from './socket-authenticator';
 import { SocketConnectionLimit } from './socket-connection-limit';
 import { SocketGuard } from './socket-guard';
+import { UnauthenticatedLimit } from './unauthenticated-limit';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKeyEntity])],
@@ -22,6 +23,7 @@ import { SocketGuard } from './socket-guard';
     KeyRateLimit,
     SocketConnectionLimit,
     SocketGuard,
+    UnauthenticatedLimit,
   ],
   exports: [
     ApiKeyService,

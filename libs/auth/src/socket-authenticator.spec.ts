@@ -4,10 +4,17 @@ import { createServer, Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io, Socket as ClientSocket } from 'socket.io-client';
-import { UnauthorizedError } from '@lib/core';
+import { AppConfig, RedisService, UnauthorizedError } from '@lib/core';
 import type { ApiKeyService } from './api-key.service';
 import type { Principal } from './principal';
 import { HandshakeSocket, SocketAuthenticator } from './socket-authenticator';
+import { UnauthenticatedLimit } from './unauthenticated-limit';
+
+/** The per-address limit off (it needs Redis; test/unauthenticated-limit.e2e-spec.ts covers it on sockets). */
+const noAddressLimit = new UnauthenticatedLimit(
+  undefined as unknown as RedisService,
+  Object.assign(new AppConfig(), { unauthenticatedRateLimitRequests: 0, trustProxy: false }),
+);
 
 const GOOD = 'ak_live_goodgoodgoodgoodgoodgoodgoodgoodgoodgoodgoo';
 const REVOKED = 'ak_live_revokedrevokedrevokedrevokedrevokedrevoke';
@@ -16,6 +23,7 @@ const PRINCIPAL: Principal = { apiKeyId: 'k1', tenantId: 'acme', role: 'user', n
 /** Stands in for the database: one valid key, one revoked, and a database outage on demand. */
 const keys = {
   databaseDown: false,
+  isTrusted: () => false,
   async authenticate(token: unknown): Promise<Principal> {
     if (keys.databaseDown) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     if (token === undefined) throw new UnauthorizedError();
@@ -33,7 +41,7 @@ describe('SocketAuthenticator', () => {
   beforeAll(async () => {
     http = createServer();
     server = new Server(http);
-    const authenticator = new SocketAuthenticator(keys as unknown as ApiKeyService);
+    const authenticator = new SocketAuthenticator(keys as unknown as ApiKeyService, noAddressLimit);
     const chat = server.of('/chat');
     chat.use(authenticator.middleware() as unknown as Parameters<typeof chat.use>[0]);
     chat.on('connection', (socket) => {
@@ -98,7 +106,7 @@ describe('SocketAuthenticator', () => {
   });
 
   it('reads the token the way the gateway will: auth first, then the header', () => {
-    const authenticator = new SocketAuthenticator(keys as unknown as ApiKeyService);
+    const authenticator = new SocketAuthenticator(keys as unknown as ApiKeyService, noAddressLimit);
     const socket = (auth: Record<string, unknown>, authorization?: string): HandshakeSocket => ({
       handshake: { auth, headers: authorization ? { authorization } : {} },
       data: {},

@@ -108,10 +108,17 @@ function configWith(overrides: Partial<AppConfig>): AppConfig {
   });
 }
 
+/** Every address may try again: the per-address limit of unauthenticated requests is tested on its own. */
+const OPEN_DOOR = {
+  clientAddress: () => '127.0.0.1',
+  assertAllowed: async () => undefined,
+  recordFailure: async () => undefined,
+};
+
 function guardWith(keys: KeyStore, slots: Slots, budget: Budget, config = configWith({})): SocketGuard {
   const asKeys = keys as unknown as ApiKeyService;
   return new SocketGuard(
-    new SocketAuthenticator(asKeys),
+    new SocketAuthenticator(asKeys, OPEN_DOOR as never),
     slots as unknown as SocketConnectionLimit,
     new KeyRateLimit(budget as never, config),
     asKeys,

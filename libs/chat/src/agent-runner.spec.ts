@@ -16,7 +16,7 @@ import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
 import { TurnTelemetry } from './turn-telemetry';
 import { AgentRunner, AgentTurnError } from './agent-runner';
 
-type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError };
+type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError; cancelAfterText?: AbortController };
 
 class ScriptedModel extends LlmClient {
   readonly kind = 'scripted';
@@ -33,6 +33,10 @@ class ScriptedModel extends LlmClient {
     if (step.fail) throw step.fail;
     if (request.signal?.aborted) throw new LlmError('aborted', 'aborted');
     if (step.text) yield { type: 'text', text: step.text };
+    if (step.cancelAfterText) {
+      step.cancelAfterText.abort();
+      throw new LlmError('aborted', 'aborted');
+    }
     const result: LlmResult = {
       model: 'claude-sonnet-4-6',
       content: [...(step.text ? [{ type: 'text' as const, text: step.text }] : []), ...(step.toolUses ?? [])],
@@ -206,6 +210,40 @@ describe('AgentRunner', () => {
     ]);
   });
 
+  it('stores no whitespace-only text block when cancelled just after a whitespace delta', async () => {
+    const controller = new AbortController();
+    const model = new ScriptedModel([
+      { toolUses: [use('a', 'fast')] },
+      { text: ' \n\t ', cancelAfterText: controller },
+    ]);
+    const { done } = await run(model, controller.signal);
+    expect(done.stop_reason).toBe('cancelled');
+    expect(done.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(done.messages.at(-1)!.content).toEqual([expect.objectContaining({ type: 'tool_result' })]);
+  });
+
+  it('keeps the text a cancelled call had produced when it is more than whitespace', async () => {
+    const controller = new AbortController();
+    const model = new ScriptedModel([{ text: '\nYour order ', cancelAfterText: controller }]);
+    const { done } = await run(model, controller.signal);
+    expect(done.messages.at(-1)).toEqual({
+      role: 'assistant',
+      content: [{ type: 'text', text: '\nYour order ' }],
+    });
+  });
+
+  it('drops whitespace-only text blocks from a finished response, keeping its tool calls', async () => {
+    const model = new ScriptedModel([{ text: '\n\n', toolUses: [use('a', 'fast')] }, { text: ' ' }]);
+    const { done } = await run(model);
+    expect(done.messages[1]).toEqual({ role: 'assistant', content: [use('a', 'fast')] });
+    expect(
+      done.messages.every(
+        (m) => typeof m.content === 'string' || m.content.every((b) => b.type !== 'text' || b.text.trim()),
+      ),
+    ).toBe(true);
+    expect(model.requests[1].messages[1]).toEqual({ role: 'assistant', content: [use('a', 'fast')] });
+  });
+
   it('fails with the calls already made when the provider fails mid-turn', async () => {
     const model = new ScriptedModel([
       { toolUses: [use('a', 'fast')] },
@@ -219,15 +257,16 @@ describe('AgentRunner', () => {
   it("reserves each call's worst case, settles it to the real cost, and stops with cost_limit before a call that would not fit", async () => {
     const model = new ScriptedModel([1, 2, 3].map((i) => ({ toolUses: [use(`t${i}`, 'fast')] })));
     // Each call really costs 0.00054 USD (see the usage above) but reserves its worst case: 100 max_tokens
-    // at 15 USD per million plus the input estimate at the cache-write price, 0.002 to 0.003 USD as history grows.
-    // The third call would need 0.00108 spent + about 0.00266 reserved: more than 0.0035.
-    const budget = new BudgetForTest(0.0035);
+    // at 15 USD per million plus the input bound (a token per UTF-8 byte, plus the tool-use system prompt) at
+    // the cache-write price, 0.0045 to 0.0061 USD as history grows.
+    // The third call would need 0.00108 spent + about 0.00605 reserved: more than 0.0065.
+    const budget = new BudgetForTest(0.0065);
     const { done } = await run(model, undefined, budget);
     expect(done.stop_reason).toBe('cost_limit');
     expect(model.requests).toHaveLength(2);
     expect(budget.settlements).toEqual([0.00054, 0.00054]);
-    expect(budget.reservations.every((r) => r > 0.002 && r < 0.003)).toBe(true);
-    expect(budget.spent).toBeLessThanOrEqual(0.0035);
+    expect(budget.reservations.every((r) => r > 0.0045 && r < 0.0055)).toBe(true);
+    expect(budget.spent).toBeLessThanOrEqual(0.0065);
     expect(budget.reserved).toBeCloseTo(0, 10);
     // The tools of the last call made were answered: the history stays valid for the provider.
     expect(done.messages.at(-1)).toMatchObject({

@@ -108,6 +108,7 @@ export class AgentRunner {
         temperature: request.temperature ?? agent.temperature,
         maxTokens: agent.maxTokens,
         signal,
+        tenantId: request.tenantId,
       };
       // The call's worst case is reserved against the budgets first: a call that does not fit is not made.
       const reservation = await this.reserve(request, llmRequest, calls);
@@ -146,7 +147,7 @@ export class AgentRunner {
         await reservation.settle(billedUsd).catch(() => undefined);
         if (error instanceof LlmError && error.kind === 'aborted') {
           // Keep what the client already saw; an unfinished tool_use is dropped with the call.
-          if (partial) turn.push({ role: 'assistant', content: [{ type: 'text', text: partial }] });
+          if (partial.trim()) turn.push({ role: 'assistant', content: [{ type: 'text', text: partial }] });
           stopReason = 'cancelled';
           break;
         }
@@ -169,7 +170,8 @@ export class AgentRunner {
         throw new AgentTurnError(error, calls);
       }
 
-      const content = result.content.filter((b) => !(b.type === 'text' && b.text === ''));
+      // The provider refuses an empty or whitespace-only text block in every later request: never store one.
+      const content = result.content.filter((b) => !(b.type === 'text' && !b.text.trim()));
       if (content.length) turn.push({ role: 'assistant', content });
       const toolUses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
       if (!toolUses.length) {

@@ -17,6 +17,8 @@ export interface LlmRequest {
   temperature: number;
   maxTokens: number;
   signal?: AbortSignal;
+  /** Who the call is for: the shared rate limit gives each tenant a fair share when calls queue. */
+  tenantId?: string;
 }
 
 /** Token counts as the provider reports them: `input_tokens` is the uncached input only. */

@@ -1,11 +1,14 @@
 // The provider rate limit shared by every API and worker instance: a token bucket per provider key in Redis,
-// for requests and tokens per minute, refilled and taken in one atomic script, with a fair FIFO queue.
+// for requests and tokens per minute, refilled and taken in one atomic script, with a fair queue.
 //
-// Fairness: a call the buckets cannot serve at once takes a ticket from a Redis counter and joins one queue
-// per key pool (a sorted set, by ticket). Only the head of the queue may take from the buckets, whichever key
-// has room; the others wait behind it, so calls are served in the order they arrived across all instances
-// and a burst on one instance cannot starve another's. Waiters poll; a waiter that stops polling (a crash,
-// a cancelled call) loses its place when its lease runs out, so it can never block the queue.
+// Fairness: a call the buckets cannot serve at once takes a ticket and joins one queue per key pool (a sorted
+// set). Only the head of the queue may take from the buckets, whichever key has room; the others wait behind it.
+// The queue is ordered by tenant first, arrival second (start-time fair queuing): a ticket's round is one past
+// its tenant's previous ticket's, and never before the round being served, so with several tenants waiting
+// each gets one call per round, in arrival order within the tenant. A tenant that queues 150 calls at once
+// therefore delays another tenant's next call by at most one call per waiting tenant, instead of 150.
+// Across instances the order holds the same way. Waiters poll; a waiter that stops polling (a crash, a
+// cancelled call) loses its place when its lease runs out, so it can never block the queue.
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
@@ -22,10 +25,16 @@ export interface RateLimitGrant {
 
 export abstract class ProviderRateLimiter {
   /**
-   * Waits for a request slot and `tokens` on one of `keyIds` (tried in order), in FIFO order with every
-   * other waiter; fails with `rate_limited` (carrying a retry-after) when that would take longer than allowed.
+   * Waits for a request slot and `tokens` on one of `keyIds` (tried in order), in turn with every other
+   * waiter (a fair share per `tenant`, arrival order within it); fails with `rate_limited` (carrying a
+   * retry-after) when that would take longer than allowed.
    */
-  abstract acquire(keyIds: string[], tokens: number, signal?: AbortSignal): Promise<RateLimitGrant>;
+  abstract acquire(
+    keyIds: string[],
+    tokens: number,
+    signal?: AbortSignal,
+    tenant?: string,
+  ): Promise<RateLimitGrant>;
   /** False when `tokens` is ignored (no tokens-per-minute limit): callers need not estimate it. */
   abstract readonly countsTokens: boolean;
   /** A key the provider answered 429: no call uses it for `ms`, on any instance. */
@@ -63,10 +72,12 @@ const BUCKET_TTL_MS = 120_000;
 /** No back-off a provider asks for parks a key longer than this. */
 const MAX_PENALTY_MS = 300_000;
 
-// KEYS: 1 queue (zset ticket→seq), 2 leases (zset ticket→expiry), 3 ticket counter, 4.. buckets (hash per key)
-// ARGV: 1 ticket, 2 rpm, 3 tpm, 4 tokens wanted, 5 lease ms, 6 bucket ttl ms, 7 refill window ms
+// KEYS: 1 queue (zset ticket→round·2^32+seq), 2 leases (zset ticket→expiry), 3 ticket counter,
+//       4 rounds (hash tenant→its latest round), 5 the round being served, 6.. buckets (hash per key)
+// ARGV: 1 ticket, 2 rpm, 3 tpm, 4 tokens wanted, 5 lease ms, 6 bucket ttl ms, 7 refill window ms, 8 tenant
 // Returns {1, index, requests used ×1000, tokens used ×1000} granted (what the key's windows hold after this
 // call), {0, wait ms} head but no key has room, {-1, position} behind the head.
+// Scores are written with %.0f: Redis would turn a Lua number above 1e14 into a string of 14 digits.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -77,18 +88,27 @@ local want = tonumber(ARGV[4])
 local lease = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
 local window = tonumber(ARGV[7])
+local tenant = ARGV[8]
+local ROUND = 4294967296
+local function forgetRoundsIfEmpty()
+  if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[3], KEYS[4], KEYS[5]) end
+end
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
   redis.call('ZREM', KEYS[1], gone)
   redis.call('ZREM', KEYS[2], gone)
 end
+forgetRoundsIfEmpty()
 local function enqueue()
   if not redis.call('ZSCORE', KEYS[1], ticket) then
-    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[3]), ticket)
+    local serving = tonumber(redis.call('GET', KEYS[5]) or '0')
+    local previous = tonumber(redis.call('HGET', KEYS[4], tenant) or '-1')
+    local round = math.max(serving, previous + 1)
+    redis.call('HSET', KEYS[4], tenant, string.format('%.0f', round))
+    local seq = redis.call('INCR', KEYS[3]) % ROUND
+    redis.call('ZADD', KEYS[1], string.format('%.0f', round * ROUND + seq), ticket)
   end
   redis.call('ZADD', KEYS[2], now + lease, ticket)
-  redis.call('PEXPIRE', KEYS[1], lease * 4)
-  redis.call('PEXPIRE', KEYS[2], lease * 4)
-  redis.call('PEXPIRE', KEYS[3], 86400000)
+  for k = 1, 5 do redis.call('PEXPIRE', KEYS[k], lease * 4) end
 end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if head and head ~= ticket then
@@ -98,7 +118,7 @@ end
 local need = want
 if tpm > 0 and need > tpm then need = tpm end
 local shortest = -1
-for i = 4, #KEYS do
+for i = 6, #KEYS do
   local b = redis.call('HMGET', KEYS[i], 'r', 't', 'at', 'blocked')
   local at = tonumber(b[3]) or now
   local elapsed = math.max(0, now - at)
@@ -116,9 +136,14 @@ for i = 4, #KEYS do
     if tpm > 0 then tk = tk - need end
     redis.call('HSET', KEYS[i], 'r', tostring(r), 't', tostring(tk), 'at', now)
     redis.call('PEXPIRE', KEYS[i], math.max(ttl, blocked - now + 1000))
+    local score = redis.call('ZSCORE', KEYS[1], ticket)
+    if score then
+      redis.call('SET', KEYS[5], string.format('%.0f', math.floor(tonumber(score) / ROUND)), 'PX', lease * 4)
+    end
     redis.call('ZREM', KEYS[1], ticket)
     redis.call('ZREM', KEYS[2], ticket)
-    return {1, i - 4, math.floor((rpm - r) * 1000), math.floor((tpm - tk) * 1000)}
+    forgetRoundsIfEmpty()
+    return {1, i - 6, math.floor((rpm - r) * 1000), math.floor((tpm - tk) * 1000)}
   end
   if shortest < 0 or wait < shortest then shortest = wait end
 end
@@ -230,7 +255,12 @@ export class RedisRateLimiter extends ProviderRateLimiter {
     return `llm-rate:key:${keyId}`;
   }
 
-  async acquire(keyIds: string[], tokens: number, signal?: AbortSignal): Promise<RateLimitGrant> {
+  async acquire(
+    keyIds: string[],
+    tokens: number,
+    signal?: AbortSignal,
+    tenant = '',
+  ): Promise<RateLimitGrant> {
     const { requestsPerMinute: rpm, tokensPerMinute: tpm, maxWaitMs } = this.settings;
     const ticket = randomUUID();
     const queue = `llm-rate:pool:${this.settings.poolId}`;
@@ -238,8 +268,11 @@ export class RedisRateLimiter extends ProviderRateLimiter {
       `${queue}:queue`,
       `${queue}:leases`,
       `${queue}:seq`,
+      `${queue}:rounds`,
+      `${queue}:serving`,
       ...keyIds.map((id) => this.bucket(id)),
     ];
+    const buckets = keys.slice(5);
     const started = Date.now();
     const taken = tpm > 0 ? Math.min(Math.ceil(tokens), tpm) : 0;
     const unlimited = rpm <= 0 && tpm <= 0;
@@ -252,7 +285,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
       try {
         reply = (
           unlimited
-            ? await this.redis.eval(ACQUIRE_UNLIMITED, keyIds.length, ...keys.slice(3))
+            ? await this.redis.eval(ACQUIRE_UNLIMITED, buckets.length, ...buckets)
             : await this.redis.eval(
                 ACQUIRE,
                 keys.length,
@@ -264,6 +297,7 @@ export class RedisRateLimiter extends ProviderRateLimiter {
                 LEASE_MS,
                 Math.max(BUCKET_TTL_MS, (this.settings.windowMs ?? 60_000) * 2),
                 this.settings.windowMs ?? 60_000,
+                tenant,
               )
         ) as [number, number, number?, number?];
       } catch (error) {

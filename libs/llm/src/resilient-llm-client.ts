@@ -60,6 +60,7 @@ export class ResilientLlmClient extends LlmClient {
         keys.map((key) => key.id),
         tokens,
         request.signal,
+        request.tenantId,
       );
       const key = keys[grant.index] ?? keys[0];
       let yielded = false;

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '@lib/core';
 import { CalculatorTool } from './builtin/calculator.tool';
 import { CreateSupportTicketTool } from './builtin/create-support-ticket.tool';
+import { DemoStore } from './builtin/demo-store';
 import { GetCurrentTimeTool } from './builtin/get-current-time.tool';
 import { GetPricingTool } from './builtin/get-pricing.tool';
 import { GetProductCatalogTool } from './builtin/get-product-catalog.tool';
@@ -23,6 +24,7 @@ const BUILTIN_TOOLS = [
 
 @Module({
   providers: [
+    DemoStore,
     ...BUILTIN_TOOLS,
     {
       // Registered in the factory rather than at module init, so whoever injects the registry sees every tool.

@@ -6,12 +6,13 @@ import { WebhooksModule } from '@lib/webhooks';
 import { CostAlertSender } from './cost-alert-sender';
 import { CostAnomalies } from './cost-anomalies';
 import { RateLimitAlerts } from './rate-limit-alerts';
+import { ConversationCeilingPolicy } from './conversation-ceiling-policy';
 import { SpendGuard } from './spend-guard';
 import { UsageService } from './usage.service';
 
 @Module({
   imports: [LlmModule, WebhooksModule],
-  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender, RateLimitAlerts],
-  exports: [UsageService, SpendGuard, CostAnomalies],
+  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender, RateLimitAlerts, ConversationCeilingPolicy],
+  exports: [UsageService, SpendGuard, CostAnomalies, ConversationCeilingPolicy],
 })
 export class UsageModule {}

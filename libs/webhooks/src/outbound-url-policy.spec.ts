@@ -31,6 +31,22 @@ describe('refusedAddressReason', () => {
     ['ff02::1', 'multicast'],
     ['64:ff9b::10.0.0.1', 'private'],
     ['240.0.0.1', 'reserved'],
+    // IPv6 transition forms that a NAT64, SIIT or 6to4 gateway would turn into an internal IPv4 address.
+    ['::127.0.0.1', 'loopback'],
+    ['::7f00:1', 'loopback'],
+    ['::10.1.2.3', 'private'],
+    ['::ffff:0:127.0.0.1', 'loopback'],
+    ['::ffff:0:7f00:1', 'loopback'],
+    ['::ffff:0:169.254.169.254', 'cloud metadata'],
+    ['64:ff9b::7f00:1', 'loopback'],
+    ['64:ff9b:1::7f00:1', 'loopback'],
+    ['64:ff9b:1::10.0.0.1', 'private'],
+    ['64:ff9b:1:7f00:0:100::', 'loopback'],
+    ['64:ff9b:1:a9:fe:a9fe::', 'cloud metadata'],
+    ['2002:7f00:1::', 'loopback'],
+    ['2002:a00:1::1', 'private'],
+    ['2002:c0a8:101:1::5', 'private'],
+    ['2002:a9fe:a9fe::', 'cloud metadata'],
   ])('refuses %s (%s)', (address, reason) => {
     expect(refusedAddressReason(address)).toContain(reason);
   });
@@ -42,8 +58,38 @@ describe('refusedAddressReason', () => {
     '100.128.0.1',
     '2606:4700:4700::1111',
     '::ffff:8.8.8.8',
+    '::8.8.8.8',
+    '::ffff:0:8.8.8.8',
+    '64:ff9b::808:808',
+    '64:ff9b:1::808:808',
+    '2002:808:808::1',
   ])('accepts the public address %s', (address) => {
     expect(refusedAddressReason(address)).toBeNull();
+  });
+});
+
+describe('refusedAddressReason on hosts as URL parsing normalises them', () => {
+  it.each([
+    '[::127.0.0.1]',
+    '[::ffff:0:127.0.0.1]',
+    '[64:ff9b:1::7f00:1]',
+    '[2002:7f00:1::]',
+    '[::ffff:127.0.0.1]',
+  ])('refuses http://%s/', (host) => {
+    const hostname = new URL(`http://${host}/`).hostname.replace(/^\[(.*)\]$/, '$1');
+    expect(refusedAddressReason(hostname)).toContain('loopback');
+  });
+
+  it('refuses a webhook_url naming a transition form of an internal address, or a host resolving to one', async () => {
+    const policy = new OutboundUrlPolicy(Object.assign(new AppConfig(), { outboundAllowedHosts: [] }));
+    policy.useLookup(async () => [{ address: '64:ff9b::a9fe:a9fe', family: 6 }]);
+    await expect(policy.resolve('http://[::ffff:0:127.0.0.1]:8080/hook')).rejects.toThrow(/loopback/);
+    await expect(policy.resolve('https://nat64.example.com/hook')).rejects.toThrow(/cloud metadata/);
+  });
+
+  it('keeps IPv6 loopback and unspecified named as such, not as IPv4-compatible addresses', () => {
+    expect(refusedAddressReason('::1')).toBe('a loopback address');
+    expect(refusedAddressReason('::')).toBe('an unspecified address');
   });
 });
 

@@ -52,16 +52,67 @@ const RANGES = [
   return { ...range, list };
 });
 
-/** IPv4 written inside IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::`, compatible `::a.b.c.d`), or null. */
-function embeddedIpv4(address: string): string | null {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|64:ff9b::|::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return null;
-  const high = parseInt(hex[1], 16);
-  const low = parseInt(hex[2], 16);
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+/** The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail allowed), or null when it is not one. */
+function ipv6Groups(address: string): number[] | null {
+  let text = address.toLowerCase();
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (tail) {
+    const octets = tail.slice(1).map(Number);
+    if (octets.some((octet) => octet > 255)) return null;
+    const hex = (high: number, low: number) => ((high << 8) | low).toString(16);
+    text = `${text.slice(0, tail.index)}${hex(octets[0], octets[1])}:${hex(octets[2], octets[3])}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const parse = (part: string) => (part ? part.split(':') : []);
+  const head = parse(halves[0]);
+  const rest = halves.length === 2 ? parse(halves[1]) : [];
+  const missing = 8 - head.length - rest.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const groups = [...head, ...Array<string>(missing).fill('0'), ...rest];
+  if (groups.some((group) => !/^[0-9a-f]{1,4}$/.test(group))) return null;
+  return groups.map((group) => parseInt(group, 16));
+}
+
+const dotted = (high: number, low: number) => [high >> 8, high & 255, low >> 8, low & 255].join('.');
+
+/**
+ * The IPv4 addresses a local-use NAT64 address (RFC 6052) may embed: the operator picks the prefix length, so
+ * every layout is a candidate whose u octet (bits 64–71) and suffix after the IPv4 are zero, and /96 always is.
+ */
+function nat64Ipv4s(groups: number[]): string[] {
+  const bytes = groups.flatMap((group) => [group >> 8, group & 255]);
+  const candidates: string[] = [];
+  for (const prefixBytes of [6, 7, 8]) {
+    const payload = [...bytes.slice(prefixBytes, 8), ...bytes.slice(9)];
+    const suffix = payload.slice(4);
+    if (bytes[8] === 0 && suffix.every((byte) => byte === 0)) candidates.push(payload.slice(0, 4).join('.'));
+  }
+  candidates.push(bytes.slice(12).join('.'));
+  return candidates;
+}
+
+/**
+ * The IPv4 addresses an IPv6 address reaches through a transition mechanism, which a NAT64, SIIT or 6to4
+ * gateway on the path would connect to: IPv4-mapped (`::ffff:0:0/96`), IPv4-translated (`::ffff:0:0:0/96`),
+ * IPv4-compatible (`::/96`), the NAT64 well-known prefix (`64:ff9b::/96`), the local-use NAT64 prefix
+ * (`64:ff9b:1::/48`, whose operator picks the prefix length: every RFC 6052 position is returned) and 6to4
+ * (`2002::/16`). Empty for any other address.
+ */
+function embeddedIpv4s(address: string): string[] {
+  const g = ipv6Groups(address);
+  if (!g) return [];
+  const zeroes = (from: number, to: number) => g.slice(from, to).every((group) => group === 0);
+  if (zeroes(0, 5) && g[5] === 0xffff) return [dotted(g[6], g[7])];
+  if (zeroes(0, 4) && g[4] === 0xffff && g[5] === 0) return [dotted(g[6], g[7])];
+  // `::` and `::1` are IPv6's own unspecified and loopback addresses, classified as such below.
+  if (zeroes(0, 6) && !(g[6] === 0 && g[7] <= 1)) return [dotted(g[6], g[7])];
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeroes(2, 6)) return [dotted(g[6], g[7])];
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) {
+    return nat64Ipv4s(g);
+  }
+  if (g[0] === 0x2002) return [dotted(g[1], g[2])];
+  return [];
 }
 
 /** Why an IP address may not be a webhook target, or null for a public unicast address. */
@@ -69,8 +120,10 @@ export function refusedAddressReason(address: string): string | null {
   const family = isIP(address);
   if (family === 0) return 'not an IP address';
   if (family === 6) {
-    const v4 = embeddedIpv4(address);
-    if (v4) return refusedAddressReason(v4);
+    for (const v4 of embeddedIpv4s(address)) {
+      const reason = refusedAddressReason(v4);
+      if (reason) return `${reason} (IPv4 ${v4} inside IPv6)`;
+    }
   }
   const type = family === 4 ? 'ipv4' : 'ipv6';
   for (const range of RANGES) {

@@ -36,7 +36,9 @@ export class CreateConversationDto {
     minimum: 0,
     example: 0.5,
     description:
-      "This conversation's cost ceiling in USD, instead of the deployment's CONVERSATION_COST_LIMIT_USD (0: none). " +
+      "This conversation's cost ceiling in USD, instead of the deployment's CONVERSATION_COST_LIMIT_USD (default 5). " +
+      'A user key may only lower it (above 0, at most the deployment ceiling); an admin key may raise it, or remove ' +
+      'it with 0. Left out or null: the deployment ceiling applies. ' +
       'A model call whose worst case would pass it is not made: the turn ends with `stop_reason: "cost_limit"`, ' +
       'and once no call fits, new turns answer 402 `budget_exceeded`.',
   })

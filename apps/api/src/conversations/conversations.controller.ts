@@ -10,7 +10,8 @@ import { IdGenerator } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
-import { TenantId } from '@lib/auth';
+import { CurrentPrincipal, Principal, TenantId } from '@lib/auth';
+import { ConversationCeilingPolicy } from '@lib/usage';
 import { uuidParam } from '../http/uuid-param';
 import {
   ConversationDetailDto,
@@ -30,6 +31,7 @@ export class ConversationsController {
     private readonly lock: ConversationLock,
     private readonly agents: AgentRegistry,
     private readonly ids: IdGenerator,
+    private readonly ceilings: ConversationCeilingPolicy,
   ) {}
 
   @Post()
@@ -38,10 +40,11 @@ export class ConversationsController {
   @ApiErrors(400, 413)
   async create(
     @Body() body: CreateConversationDto,
-    @TenantId() tenantId: string,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<ConversationSummaryDto> {
     const agent = this.agents.resolve(body.agent_name);
-    const conversation = await this.store.create(tenantId, {
+    this.ceilings.assertPermitted(body.cost_limit_usd, principal.role === 'admin');
+    const conversation = await this.store.create(principal.tenantId, {
       id: this.ids.uuid(),
       agentName: agent.name,
       title: body.title,

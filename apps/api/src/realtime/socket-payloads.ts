@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { IsInt, IsOptional, IsUUID, Max, Min, validate } from 'class-validator';
 import { ErrorDetail, ValidationError } from '@lib/core';
 import { flattenFieldErrors } from '../http/validation';
+import { inspectJson } from '../http/json-body';
 
 export class ConversationRefPayload {
   @IsUUID('all', { message: 'conversation_id must be a UUID' })
@@ -27,6 +28,9 @@ export async function parsePayload<T extends object>(type: new () => T, payload:
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new ValidationError('The event payload must be a JSON object.');
   }
+  // The checks every HTTP body gets (text PostgreSQL cannot store, depth) before anything walks it.
+  const unstorable = inspectJson(payload);
+  if (unstorable.length) throw new ValidationError('The event payload is invalid.', unstorable);
   const instance = plainToInstance(type, payload);
   const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) {

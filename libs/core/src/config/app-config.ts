@@ -35,6 +35,13 @@ export class AppConfig {
   rateLimitWindowSeconds: number;
   /** Socket.IO connections one API key may hold open at once, across every instance (0: no limit). */
   socketMaxConnectionsPerKey: number;
+  /** Requests failing authentication one client address may make per window before it gets 429 (0: no limit). */
+  unauthenticatedRateLimitRequests: number;
+  /**
+   * Which proxies' X-Forwarded-For is believed for the client address (Fastify's trustProxy): true, false, or
+   * addresses, CIDR ranges and the presets loopback, linklocal, uniquelocal.
+   */
+  trustProxy: boolean | string[];
   /** Origins browsers may call the API from; empty: no CORS headers at all. `*` is any origin. */
   corsOrigins: string[];
   corsAllowCredentials: boolean;
@@ -69,7 +76,7 @@ export class AppConfig {
   modelPrices: Record<string, ModelPriceSetting>;
   /** The price of a model the table does not know (such calls are flagged). */
   unknownModelPrice: ModelPriceSetting;
-  /** Cost ceiling of one conversation in USD (0: none); a conversation may set its own. */
+  /** Cost ceiling of one conversation in USD (default 5; 0: none); a user key may lower it per conversation, an admin key may also raise or remove it. */
   conversationCostLimitUsd: number;
   /** What one tenant may spend per UTC day in USD (0: no budget). */
   tenantDailyBudgetUsd: number;

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './load-config';
 
 describe('loadConfig: provider controls, cost and budgets', () => {
-  it('defaults to our own retries (the SDK retries nothing), no rate limit and no budgets', () => {
+  it('defaults to our own retries (the SDK retries nothing), no rate limit, no tenant budget and a 5 USD conversation ceiling', () => {
     expect(loadConfig({})).toMatchObject({
       anthropicApiKeys: [],
       llmMaxRetries: 2,
@@ -14,7 +14,7 @@ describe('loadConfig: provider controls, cost and budgets', () => {
       rateLimitAlertRatio: 0.8,
       modelPrices: {},
       unknownModelPrice: { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3 },
-      conversationCostLimitUsd: 0,
+      conversationCostLimitUsd: 5,
       tenantDailyBudgetUsd: 0,
       anomalyCostMultiple: 10,
       anomalyCostUsd: 0,

@@ -45,6 +45,8 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
       rateLimitRequests: 600,
       rateLimitWindowSeconds: 60,
       socketMaxConnectionsPerKey: 100,
+      unauthenticatedRateLimitRequests: 60,
+      trustProxy: ['loopback', 'linklocal', 'uniquelocal'],
       corsOrigins: [],
       corsAllowCredentials: false,
     });
@@ -53,6 +55,17 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
   it('takes 0 as no cap on the sockets of a key', () => {
     expect(loadConfig({ SOCKET_MAX_CONNECTIONS_PER_KEY: '0' }).socketMaxConnectionsPerKey).toBe(0);
     expect(loadConfig({ SOCKET_MAX_CONNECTIONS_PER_KEY: '3' }).socketMaxConnectionsPerKey).toBe(3);
+  });
+
+  it('reads which proxies to believe for the client address', () => {
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(() => loadConfig({ TRUST_PROXY: '2' })).toThrow(/TRUST_PROXY/);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::1',
+    ]);
   });
 
   it('reads an allow-list of origins, and credentials with named origins', () => {
@@ -75,6 +88,9 @@ describe('loadConfig: API keys, rate limits and CORS', () => {
     [{ RATE_LIMIT_WINDOW_SECONDS: '0' }, 'RATE_LIMIT_WINDOW_SECONDS'],
     [{ SOCKET_MAX_CONNECTIONS_PER_KEY: '-1' }, 'SOCKET_MAX_CONNECTIONS_PER_KEY'],
     [{ SOCKET_MAX_CONNECTIONS_PER_KEY: 'many' }, 'SOCKET_MAX_CONNECTIONS_PER_KEY'],
+    [{ UNAUTHENTICATED_RATE_LIMIT_REQUESTS: '-5' }, 'UNAUTHENTICATED_RATE_LIMIT_REQUESTS'],
+    [{ TRUST_PROXY: 'my-proxy' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, 'TRUST_PROXY'],
     [{ CORS_ORIGINS: 'app.example.com' }, 'CORS_ORIGINS'],
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, 'CORS_ORIGINS'],
     [{ CORS_ALLOW_CREDENTIALS: 'sometimes' }, 'CORS_ALLOW_CREDENTIALS'],

@@ -1,4 +1,5 @@
 // Turns the environment into an AppConfig, or stops with one sentence naming the variable at fault.
+import { isIP } from 'node:net';
 import { AppConfig, LogFormat, ModelPriceSetting, NodeEnv } from './app-config';
 
 export class ConfigError extends Error {
@@ -174,6 +175,30 @@ function durations(env: Env, name: string, fallback: string): number[] {
 }
 
 /** A non-negative decimal such as a USD amount or a multiple. */
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `true`, `false`, or a list of addresses, CIDR ranges and the presets above. */
+function trustProxy(env: Env, name: string): boolean | string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [...PROXY_PRESETS];
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const validPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128);
+    if (!PROXY_PRESETS.includes(entry) && (extra !== undefined || !isIP(address) || !validPrefix)) {
+      throw new ConfigError(
+        `${name} must be true, false, or comma-separated addresses, CIDR ranges and ` +
+          `${PROXY_PRESETS.join(', ')}; "${entry}" is none of these.`,
+      );
+    }
+  }
+  return entries;
+}
+
 function decimal(env: Env, name: string, fallback: number, max = 1_000_000_000): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -197,6 +222,13 @@ function providerKeys(env: Env): string[] {
   const single = read(env, 'ANTHROPIC_API_KEY');
   return [...new Set(single ? [...list, single] : list)];
 }
+
+/**
+ * The ceiling of a conversation that sets none (CONVERSATION_COST_LIMIT_USD). A support conversation on
+ * Sonnet costs cents; 5 USD stops a runaway tool loop or an endless conversation at 100× that, long before
+ * it shows on an invoice, and leaves room for long tasks. 0 turns it off.
+ */
+export const DEFAULT_CONVERSATION_COST_LIMIT_USD = 5;
 
 const PRICE_FIELDS = {
   input: 'input',
@@ -296,6 +328,8 @@ export function loadConfig(env: Env): AppConfig {
   config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
   config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
   config.socketMaxConnectionsPerKey = int(env, 'SOCKET_MAX_CONNECTIONS_PER_KEY', 100, 0, 1_000_000);
+  config.unauthenticatedRateLimitRequests = int(env, 'UNAUTHENTICATED_RATE_LIMIT_REQUESTS', 60, 0, 1_000_000);
+  config.trustProxy = trustProxy(env, 'TRUST_PROXY');
   config.corsOrigins = origins(env, 'CORS_ORIGINS');
   config.corsAllowCredentials = bool(env, 'CORS_ALLOW_CREDENTIALS', false);
   if (config.corsAllowCredentials && config.corsOrigins.includes('*')) {
@@ -329,7 +363,11 @@ export function loadConfig(env: Env): AppConfig {
     cacheWrite: 3.75,
     cacheRead: 0.3,
   });
-  config.conversationCostLimitUsd = decimal(env, 'CONVERSATION_COST_LIMIT_USD', 0);
+  config.conversationCostLimitUsd = decimal(
+    env,
+    'CONVERSATION_COST_LIMIT_USD',
+    DEFAULT_CONVERSATION_COST_LIMIT_USD,
+  );
   config.tenantDailyBudgetUsd = decimal(env, 'TENANT_DAILY_BUDGET_USD', 0);
   config.anomalyCostMultiple = decimal(env, 'ANOMALY_COST_MULTIPLE', 10, 10_000);
   if (config.anomalyCostMultiple > 0 && config.anomalyCostMultiple <= 1) {

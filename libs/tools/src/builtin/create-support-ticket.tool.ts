@@ -34,6 +34,8 @@ interface TicketRow {
 }
 
 const TICKET_COLUMNS = 'ticket_number, status, priority, subject, customer_email, created_at';
+/** Each tenant's first ticket is TCK-000100. */
+const FIRST_TICKET_NUMBER = 100;
 // Must match the expression of the unique index support_tickets_tool_call_key.
 const NO_TASK = '00000000-0000-0000-0000-000000000000';
 
@@ -90,10 +92,24 @@ export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
   async execute(input: CreateSupportTicketInput, context: ToolContext): Promise<SupportTicket> {
     // A call the caller has given up on must not leave a ticket behind that nobody told the customer about.
     context.signal.throwIfAborted();
+    // A re-run of the call finds its ticket without taking a number.
+    const existing = await this.existing(context);
+    if (existing) return toTicket(existing, false);
+    // Numbers count per tenant (TCK-000100, TCK-000101, …): one global sequence would show every tenant how many
+    // tickets the others open. The counter row is locked until the ticket is stored, so numbers never repeat.
     const inserted = await this.dataSource.query<TicketRow[]>(
-      `INSERT INTO support_tickets
-         (tenant_id, conversation_id, task_id, tool_use_id, subject, description, priority, customer_email)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `WITH counter AS (
+         INSERT INTO support_ticket_counters AS c (tenant_id, last_number) VALUES ($1, ${FIRST_TICKET_NUMBER})
+         ON CONFLICT (tenant_id) DO UPDATE SET last_number = c.last_number + 1
+         RETURNING last_number
+       )
+       INSERT INTO support_tickets
+         (ticket_number, tenant_id, conversation_id, task_id, tool_use_id, subject, description, priority,
+          customer_email)
+       SELECT 'TCK-' || CASE WHEN last_number < 1000000 THEN lpad(last_number::text, 6, '0')
+                             ELSE last_number::text END,
+              $1, $2, $3, $4, $5, $6, $7, $8
+         FROM counter
        ON CONFLICT (tenant_id, tool_use_id, (coalesce(task_id, '${NO_TASK}'::uuid))) DO NOTHING
        RETURNING ${TICKET_COLUMNS}`,
       [
@@ -109,15 +125,20 @@ export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
     );
     if (inserted[0]) return toTicket(inserted[0], true);
 
-    // DO NOTHING waited for any concurrent insert of the same call to commit, so the row is visible now.
-    const existing = await this.dataSource.query<TicketRow[]>(
+    // The same call ran at once elsewhere: DO NOTHING waited for its insert to commit, so the row is visible now.
+    const concurrent = await this.existing(context);
+    if (!concurrent) throw new Error('The ticket of this tool call was neither created nor found.');
+    return toTicket(concurrent, false);
+  }
+
+  private async existing(context: ToolContext): Promise<TicketRow | undefined> {
+    const rows = await this.dataSource.query<TicketRow[]>(
       `SELECT ${TICKET_COLUMNS}
          FROM support_tickets
         WHERE tenant_id = $1 AND tool_use_id = $2 AND coalesce(task_id, '${NO_TASK}'::uuid) = coalesce($3::uuid, '${NO_TASK}'::uuid)`,
       [context.tenantId, context.toolUseId, context.taskId ?? null],
     );
-    if (!existing[0]) throw new Error('The ticket of this tool call was neither created nor found.');
-    return toTicket(existing[0], false);
+    return rows[0];
   }
 }
 

@@ -1,7 +1,8 @@
 // The subscription plans, and a quote for a number of seats computed here rather than by the model.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Tool, ToolError } from '../tool';
+import { Tool, ToolContext, ToolError } from '../tool';
+import { DemoStore } from './demo-store';
 import { GET_PRICING } from './tool-names';
 
 export type Billing = 'monthly' | 'annual';
@@ -93,14 +94,20 @@ export class GetPricingTool implements Tool<GetPricingInput> {
     additionalProperties: false,
   };
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly demo: DemoStore,
+  ) {}
 
-  async execute(input: GetPricingInput): Promise<PricingResult> {
+  async execute(input: GetPricingInput, context: ToolContext): Promise<PricingResult> {
+    await this.demo.ensureTenant(context.tenantId);
     const rows = await this.dataSource.query<PlanRow[]>(
       `SELECT plan_code, name, monthly_price_usd, annual_price_usd, seats_included, max_seats,
               extra_seat_monthly_usd, extra_seat_annual_usd, features
          FROM pricing_plans
+        WHERE tenant_id = $1
         ORDER BY sort_order, plan_code`,
+      [context.tenantId],
     );
     let selected = rows;
     if (input.plan !== undefined) {

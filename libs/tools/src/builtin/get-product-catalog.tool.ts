@@ -1,7 +1,8 @@
 // The products on sale, optionally narrowed by category or by words in their name or description.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Tool } from '../tool';
+import { Tool, ToolContext } from '../tool';
+import { DemoStore } from './demo-store';
 import { GET_PRODUCT_CATALOG } from './tool-names';
 
 export type GetProductCatalogInput = { category?: string; query?: string };
@@ -60,24 +61,29 @@ export class GetProductCatalogTool implements Tool<GetProductCatalogInput> {
     additionalProperties: false,
   };
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly demo: DemoStore,
+  ) {}
 
-  async execute(input: GetProductCatalogInput): Promise<CatalogResult> {
+  async execute(input: GetProductCatalogInput, context: ToolContext): Promise<CatalogResult> {
+    await this.demo.ensureTenant(context.tenantId);
     const category = input.category?.trim() || null;
     const query = input.query?.trim() || null;
     const rows = await this.dataSource.query<ProductRow[]>(
       `SELECT sku, name, description, category, price_usd
          FROM products
-        WHERE active
+        WHERE tenant_id = $4 AND active
           AND ($1::text IS NULL OR lower(category) = lower($1))
           AND ($2::text IS NULL
                OR to_tsvector('english', name || ' ' || description) @@ plainto_tsquery('english', $2)
                OR name ILIKE $3 OR sku ILIKE $3)
         ORDER BY category, price_usd, sku`,
-      [category, query, query === null ? null : `%${escapeLike(query)}%`],
+      [category, query, query === null ? null : `%${escapeLike(query)}%`, context.tenantId],
     );
     const categories = await this.dataSource.query<Array<{ category: string }>>(
-      `SELECT DISTINCT category FROM products WHERE active ORDER BY category`,
+      `SELECT DISTINCT category FROM products WHERE tenant_id = $1 AND active ORDER BY category`,
+      [context.tenantId],
     );
     return {
       products: rows.map((row) => ({ ...row, price_usd: Number(row.price_usd) })),

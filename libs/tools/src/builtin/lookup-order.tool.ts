@@ -1,7 +1,8 @@
 // An order's status, items, shipment and delivery estimate, by the number the customer gives.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Tool, ToolError } from '../tool';
+import { Tool, ToolContext, ToolError } from '../tool';
+import { DemoStore } from './demo-store';
 import { LOOKUP_ORDER } from './tool-names';
 
 export type LookupOrderInput = { order_number: string };
@@ -78,16 +79,21 @@ export class LookupOrderTool implements Tool<LookupOrderInput> {
     additionalProperties: false,
   };
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly demo: DemoStore,
+  ) {}
 
-  async execute(input: LookupOrderInput): Promise<OrderDetails> {
+  async execute(input: LookupOrderInput, context: ToolContext): Promise<OrderDetails> {
     const orderNumber = input.order_number.replace(/^#/, '');
+    await this.demo.ensureTenant(context.tenantId);
+    // Only the caller's tenant's orders: another tenant's number is unknown here, like a number never given.
     const rows = await this.dataSource.query<OrderRow[]>(
       `SELECT order_number, status, customer_email, items, total_usd, carrier, tracking_number,
               placed_at, shipped_at, estimated_delivery::text AS estimated_delivery
          FROM orders
-        WHERE order_number = $1`,
-      [orderNumber],
+        WHERE tenant_id = $1 AND order_number = $2`,
+      [context.tenantId, orderNumber],
     );
     const row = rows[0];
     if (!row) {

@@ -2,6 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Tool, ToolContext } from '../tool';
+import { DemoStore } from './demo-store';
 import { SEARCH_KNOWLEDGE_BASE } from './tool-names';
 
 export type SearchKnowledgeBaseInput = { query: string; limit?: number };
@@ -68,11 +69,15 @@ export class SearchKnowledgeBaseTool implements Tool<SearchKnowledgeBaseInput> {
     additionalProperties: false,
   };
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly demo: DemoStore,
+  ) {}
 
   async execute(input: SearchKnowledgeBaseInput, context: ToolContext): Promise<KnowledgeBaseResult> {
     const limit = input.limit ?? DEFAULT_LIMIT;
-    const rows = await this.search(input.query, limit);
+    await this.demo.ensureTenant(context.tenantId);
+    const rows = await this.search(context.tenantId, input.query, limit);
     if (rows.length) return { query: input.query, match: 'all_words', results: rows.map(toHit) };
 
     // websearch_to_tsquery ANDs the words, so a chatty question ("how long does shipping to Canada take")
@@ -80,21 +85,21 @@ export class SearchKnowledgeBaseTool implements Tool<SearchKnowledgeBaseInput> {
     const words = input.query.match(/[\p{L}\p{N}]+/gu) ?? [];
     if (words.length < 2) return { query: input.query, match: 'all_words', results: [] };
     context.signal.throwIfAborted();
-    const anyWord = await this.search(words.join(' or '), limit);
+    const anyWord = await this.search(context.tenantId, words.join(' or '), limit);
     return { query: input.query, match: 'any_word', results: anyWord.map(toHit) };
   }
 
-  private search(query: string, limit: number): Promise<ArticleRow[]> {
+  private search(tenantId: string, query: string, limit: number): Promise<ArticleRow[]> {
     return this.dataSource.query<ArticleRow[]>(
       `SELECT a.slug, a.title, a.body, a.tags,
               ts_rank(a.search_vector, q.query) AS score,
               ts_headline('english', a.body, q.query,
                 'MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … ", StartSel=**, StopSel=**') AS snippet
          FROM kb_articles a, websearch_to_tsquery('english', $1) AS q(query)
-        WHERE a.search_vector @@ q.query
+        WHERE a.tenant_id = $3 AND a.search_vector @@ q.query
         ORDER BY score DESC, a.id
         LIMIT $2`,
-      [query, limit],
+      [query, limit, tenantId],
     );
   }
 }

@@ -6,6 +6,7 @@ import { BackgroundTasks1764000000300 } from './1764000000300-BackgroundTasks';
 import { ProviderControls1764000000500 } from './1764000000500-ProviderControls';
 import { Runs1765000000100 } from './1765000000100-Runs';
 import { WebhookOutbox1765000000200 } from './1765000000200-WebhookOutbox';
+import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedDemoData';
 import { BilledCallsAndFencing1765000000400 } from './1765000000400-BilledCallsAndFencing';
 
 export const MIGRATIONS = [
@@ -16,5 +17,6 @@ export const MIGRATIONS = [
   ProviderControls1764000000500,
   Runs1765000000100,
   WebhookOutbox1765000000200,
+  TenantScopedDemoData1765000000300,
   BilledCallsAndFencing1765000000400,
 ];
