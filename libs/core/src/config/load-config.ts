@@ -1,4 +1,5 @@
 // Turns the environment into an AppConfig, or stops with one sentence naming the variable at fault.
+import { resolve } from 'node:path';
 import { AppConfig, ModelPriceSetting, NodeEnv } from './app-config';
 
 export class ConfigError extends Error {
@@ -266,6 +267,8 @@ export function loadConfig(env: Env): AppConfig {
   config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
   config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
   config.corsOrigins = origins(env, 'CORS_ORIGINS');
+  // Relative to the working directory, like `npm start` and the image's WORKDIR: the build writes dist/console.
+  config.consoleDir = resolve(read(env, 'CONSOLE_DIR') ?? 'dist/console');
   config.corsAllowCredentials = bool(env, 'CORS_ALLOW_CREDENTIALS', false);
   if (config.corsAllowCredentials && config.corsOrigins.includes('*')) {
     throw new ConfigError(
