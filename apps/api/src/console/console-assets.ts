@@ -35,11 +35,11 @@ export async function mountConsole(app: NestFastifyApplication, consoleDir: stri
     );
     return;
   }
+  // The page's asset URLs are absolute, but its address should end in a slash like every directory's.
+  fastify.get('/console', (_request, reply) => reply.redirect(CONSOLE_PATH, 301));
   await app.register(fastifyStatic, {
     root: consoleDir,
     prefix: CONSOLE_PATH,
-    // `/console` answers with a redirect to `/console/`, so the page's relative asset URLs resolve.
-    redirect: true,
     decorateReply: false,
     cacheControl: false,
     setHeaders: (reply, filePath) => void reply.header('Cache-Control', consoleCacheControl(filePath)),
