@@ -249,6 +249,42 @@ describeInBrowser('the console in a browser', () => {
     expectNoBrowserErrors([/status of 404.*\/v1\/approvals/]);
   }, 20_000);
 
+  it('approves a pending tool call from the inbox, and the turn goes on', async () => {
+    // Approvals need the server's runs: a server without them refuses `require_approval`.
+    const created = await t.request('POST', '/v1/conversations', {
+      json: { agent_name: 'support', require_approval: ['lookup_order'] },
+    });
+    if (created.status !== 201) {
+      process.stderr.write(
+        `\n!!! SKIPPED: approving a pending tool call (test/console.e2e-spec.ts): this server has no approvals yet ` +
+          `(${created.status}: ${created.body.error?.message}).\n\n`,
+      );
+      return;
+    }
+    const page = await browser.newPage();
+    await signIn(page, t);
+    await page.goto(`${t.url}/console/#/chat/${created.body.id}`);
+    await page.getByLabel('Message').fill('Where is order 1001?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('article', { name: 'Approval for lookup_order' }).waitFor({ timeout: 10_000 });
+
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    const pending = page.getByRole('article', { name: 'Approval for lookup_order' });
+    await expect(pending.getByLabel('Arguments of lookup_order').textContent()).resolves.toContain('"1001"');
+    await screenshot(page, 'approvals');
+    await pending.getByRole('button', { name: 'Approve' }).click();
+    await pending.waitFor({ state: 'detached' });
+
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.goto(`${t.url}/console/#/chat/${created.body.id}`);
+    await page.locator('[data-turn-stats]').waitFor({ timeout: 15_000 });
+    expect(normalise((await page.locator('.transcript').textContent()) ?? '')).toContain(
+      'Here is what I found for order 1001',
+    );
+    await page.close();
+    expectNoBrowserErrors();
+  }, 30_000);
+
   it('charts the spend and tokens of the turns just made on the cost page', async () => {
     const usage = await t.request('GET', '/v1/usage?group_by=day');
     const calls = usage.body.rows.reduce((sum: number, row: { requests: number }) => sum + row.requests, 0);

@@ -21,10 +21,20 @@ export const count = (value: number): string => value.toLocaleString('en-US');
 export const when = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—');
 
 export function Json({ value, label }: { value: unknown; label: string }) {
-  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  const text = typeof value === 'string' ? prettyIfJson(value) : JSON.stringify(value, null, 2);
   return (
     <pre className="json" aria-label={label} tabIndex={0}>
       {text ?? '—'}
     </pre>
   );
+}
+
+/** A tool result is often JSON in a string: indented, it reads like the arguments above it. */
+function prettyIfJson(text: string): string {
+  if (!/^\s*[[{]/.test(text)) return text;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
 }
