@@ -38,7 +38,8 @@ export function buildConsole(): string {
       '--logLevel',
       'warn',
     ],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+    // Jest runs with NODE_ENV=test, which would make Vite bundle React's development build.
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
   );
   rmSync(BUILD_DIR, { recursive: true, force: true });
   renameSync(building, BUILD_DIR);

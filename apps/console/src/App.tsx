@@ -40,7 +40,6 @@ export interface Session {
   api: Api;
   socket: Socket;
   agents: Agent[];
-  connected: number;
 }
 
 export function App() {
@@ -48,7 +47,6 @@ export function App() {
   const [signInError, setSignInError] = useState<string | null>(null);
   const [agents, setAgents] = useState<Agent[] | null>(null);
   const [route, setRoute] = useState<Route>(readRoute);
-  const [connected, setConnected] = useState(0);
   const [socketError, setSocketError] = useState<string | null>(null);
 
   const api = useMemo(() => (key ? new Api(key) : null), [key]);
@@ -97,35 +95,36 @@ export function App() {
     };
   }, [api, agents, signOut]);
 
-  const socket = useMemo(() => (key ? connectChat(key) : null), [key]);
+  // One connection per signed-in key, opened and closed by this effect (never during render).
+  const [socket, setSocket] = useState<Socket | null>(null);
   useEffect(() => {
-    if (!socket) return;
-    const onConnect = () => {
-      setSocketError(null);
-      setConnected((n) => n + 1);
-    };
+    if (!key) return;
+    const connection = connectChat(key);
+    const onConnect = () => setSocketError(null);
     const onConnectError = (error: Error) => {
       if (error.message === 'unauthorized')
         signOut('The API key was refused for live updates (unauthorized).');
       else setSocketError(`Live updates are disconnected: ${error.message}`);
     };
     const onDisconnect = () => setSocketError('Live updates are disconnected; reconnecting…');
-    socket.on('connect', onConnect);
-    socket.on('connect_error', onConnectError);
-    socket.on('disconnect', onDisconnect);
+    connection.on('connect', onConnect);
+    connection.on('connect_error', onConnectError);
+    connection.on('disconnect', onDisconnect);
+    setSocket(connection);
     return () => {
-      socket.off('connect', onConnect);
-      socket.off('connect_error', onConnectError);
-      socket.off('disconnect', onDisconnect);
-      socket.disconnect();
+      connection.off('connect', onConnect);
+      connection.off('connect_error', onConnectError);
+      connection.off('disconnect', onDisconnect);
+      connection.disconnect();
+      setSocket(null);
     };
-  }, [socket, signOut]);
+  }, [key, signOut]);
 
   if (!key || !api) return <SignIn onSignIn={signIn} error={signInError} />;
 
   const offline =
     agents !== null && agents.length > 0 && agents.every((agent) => agent.model === 'offline-demo');
-  const session: Session | null = agents && socket ? { api, socket, agents, connected } : null;
+  const session: Session | null = agents && socket ? { api, socket, agents } : null;
 
   return (
     <div className="shell">

@@ -34,7 +34,7 @@ function pendingKey(id: string) {
 }
 
 export function ChatPage({ session, conversationId }: { session: Session; conversationId?: string }) {
-  const { api, socket, agents, connected } = session;
+  const { api, socket, agents } = session;
   const [page, setPage] = useState(1);
   const [list, setList] = useState<ConversationPage | null>(null);
   const [listVersion, setListVersion] = useState(0);
@@ -63,15 +63,18 @@ export function ChatPage({ session, conversationId }: { session: Session; conver
     saveStream(id, next);
   }, []);
 
+  /** Reads the stored transcript; `turnEnded` once the turn in progress is stored in it (its message too). */
   const refreshDetail = useCallback(
-    async (id: string) => {
+    async (id: string, turnEnded = false) => {
       try {
         const fresh = await api.conversation(id);
         if (current.current !== id) return;
         setDetail(fresh);
         setSettling(null);
-        setPendingUser(null);
-        sessionStorage.removeItem(pendingKey(id));
+        if (turnEnded) {
+          setPendingUser(null);
+          sessionStorage.removeItem(pendingKey(id));
+        }
       } catch (err) {
         if (current.current === id) setError(errorText(err));
       }
@@ -115,32 +118,39 @@ export function ChatPage({ session, conversationId }: { session: Session; conver
 
   // Joining its room, on open and after every reconnect: after the last seq seen, so nothing is missed or repeated.
   useEffect(() => {
-    if (!conversationId || !socket.connected) return;
+    if (!conversationId) return;
     const id = conversationId;
-    joinConversation(socket, id, streamRef.current.lastSeq)
-      .then((ack) => {
-        if (current.current !== id) return;
-        const running = Boolean(ack.running_run_id || ack.running_since);
-        setRemoteRunning(running);
-        const seen = streamRef.current;
-        if (ack.truncated) {
-          // Some events expired: the stored transcript is the truth.
-          setStream(id, { lastSeq: ack.last_seq ?? seen.lastSeq, live: null });
-          void refreshDetail(id);
-          return;
-        }
-        if (ack.last_seq !== undefined && seen.lastSeq === null)
-          setStream(id, { ...seen, lastSeq: ack.last_seq });
-        const nothingToReplay =
-          ack.last_seq === undefined || (seen.lastSeq !== null && ack.last_seq <= seen.lastSeq);
-        if (!running && seen.live && nothingToReplay) {
-          // The turn this tab saw ended while it was away (and cannot be replayed): show what was stored.
-          setStream(id, { ...streamRef.current, live: null });
-          void refreshDetail(id);
-        }
-      })
-      .catch((err) => current.current === id && setError(errorText(err)));
-  }, [conversationId, socket, connected, setStream, refreshDetail]);
+    const join = () => {
+      joinConversation(socket, id, streamRef.current.lastSeq)
+        .then((ack) => {
+          if (current.current !== id) return;
+          const running = Boolean(ack.running_run_id || ack.running_since);
+          setRemoteRunning(running);
+          const seen = streamRef.current;
+          if (ack.truncated) {
+            // Some events expired: the stored transcript is the truth.
+            setStream(id, { lastSeq: ack.last_seq ?? seen.lastSeq, live: null });
+            void refreshDetail(id, true);
+            return;
+          }
+          if (ack.last_seq !== undefined && seen.lastSeq === null)
+            setStream(id, { ...seen, lastSeq: ack.last_seq });
+          const nothingToReplay =
+            ack.last_seq === undefined || (seen.lastSeq !== null && ack.last_seq <= seen.lastSeq);
+          if (!running && seen.live && nothingToReplay) {
+            // The turn this tab saw ended while it was away (and cannot be replayed): show what was stored.
+            setStream(id, { ...streamRef.current, live: null });
+            void refreshDetail(id, true);
+          }
+        })
+        .catch((err) => current.current === id && setError(errorText(err)));
+    };
+    if (socket.connected) join();
+    socket.on('connect', join);
+    return () => {
+      socket.off('connect', join);
+    };
+  }, [conversationId, socket, setStream, refreshDetail]);
 
   // The stream events of the open conversation, applied once each.
   useEffect(() => {
@@ -178,7 +188,7 @@ export function ChatPage({ session, conversationId }: { session: Session; conver
           setError(result.ended.message);
         }
         setListVersion((v) => v + 1);
-        void refreshDetail(id);
+        void refreshDetail(id, true);
       };
       socket.on(name, handler);
       return [name, handler] as const;
@@ -198,8 +208,8 @@ export function ChatPage({ session, conversationId }: { session: Session; conver
     setSending(true);
     setError(null);
     setNotice(null);
+    let id = conversationId;
     try {
-      let id = conversationId;
       if (!id) {
         const created = await api.createConversation(agentName);
         id = created.id;
@@ -220,6 +230,9 @@ export function ChatPage({ session, conversationId }: { session: Session; conver
       if (ack.status === 'queued') setNotice('Queued: it runs when the current run ends.');
     } catch (err) {
       setError(errorText(err));
+      // Refused (busy, invalid, over budget): the message was not taken, so it stays in the box only.
+      if (id) sessionStorage.removeItem(pendingKey(id));
+      setPendingUser(null);
     } finally {
       setSending(false);
     }

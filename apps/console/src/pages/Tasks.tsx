@@ -15,7 +15,7 @@ function taskError(error: TaskStatus['error']): string | null {
 }
 
 export function TasksPage({ session, taskId }: { session: Session; taskId?: string }) {
-  const { api, socket, agents, connected } = session;
+  const { api, socket, agents } = session;
   const [agentName, setAgentName] = useState(
     () => agents.find((a) => a.name === 'support')?.name ?? agents[0]?.name ?? '',
   );
@@ -39,22 +39,27 @@ export function TasksPage({ session, taskId }: { session: Session; taskId?: stri
     };
   }, [api, page, listVersion]);
 
-  // The open task: subscribed first, then read, so no progress between the two is missed.
+  // The open task: subscribed first, then read, so no progress between the two is missed (again on reconnect).
   useEffect(() => {
     setTask(null);
-    if (!taskId || !socket.connected) return;
+    if (!taskId) return;
     let stale = false;
-    emitAck(socket, 'subscribe_task', { task_id: taskId })
-      .then(() => api.task(taskId))
-      .then(
-        (status) =>
-          !stale && setTask((previous) => (previous && isLater(previous, status) ? previous : status)),
-      )
-      .catch((err) => !stale && setError(errorText(err)));
+    const follow = () => {
+      emitAck(socket, 'subscribe_task', { task_id: taskId })
+        .then(() => api.task(taskId))
+        .then(
+          (status) =>
+            !stale && setTask((previous) => (previous && isLater(previous, status) ? previous : status)),
+        )
+        .catch((err) => !stale && setError(errorText(err)));
+    };
+    if (socket.connected) follow();
+    socket.on('connect', follow);
     return () => {
       stale = true;
+      socket.off('connect', follow);
     };
-  }, [api, socket, taskId, connected]);
+  }, [api, socket, taskId]);
 
   useEffect(() => {
     const onProgress = (payload: { task_id: string; status: TaskStatus['status']; progress: number }) => {
