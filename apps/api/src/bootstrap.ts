@@ -10,6 +10,7 @@ import { AdminKeyBootstrap } from '@lib/auth';
 import { AppConfig, CoreModuleOptions, loadConfig, processEnv, ShutdownState } from '@lib/core';
 import { AppModule } from './app.module';
 import { mountQueueBoard } from './admin/queue-board';
+import { mountConsole } from './console/console-assets';
 import { RedisIoAdapter } from './realtime/redis-io.adapter';
 import { observeRequests } from './http/request-observability';
 import { inspectBodies } from './http/json-body';
@@ -85,10 +86,11 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  // Swagger UI loads only its own scripts (no inline ones), so the default policy fits it; plain-HTTP
+  // Swagger UI and the console load only their own scripts (no inline ones), so the default policy fits them;
+  // the console's Socket.IO connection is same-origin ('self' covers ws:/wss: to this host). Plain-HTTP
   // deployments behind a TLS proxy must not have their requests upgraded.
   await app.register(helmet, {
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, connectSrc: ["'self'"] } },
   });
   if (config.corsOrigins.length) {
     app.enableCors({
@@ -123,6 +125,7 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
     swaggerOptions: { persistAuthorization: true },
   });
   await mountQueueBoard(app);
+  await mountConsole(app, config.consoleDir);
   // After migrations (they ran while the app was created): ADMIN_API_KEY, or a local key in development.
   await app.get(AdminKeyBootstrap).ensureAdminKey();
   return app;

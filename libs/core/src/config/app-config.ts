@@ -44,6 +44,8 @@ export class AppConfig {
   trustProxy: boolean | string[];
   /** Origins browsers may call the API from; empty: no CORS headers at all. `*` is any origin. */
   corsOrigins: string[];
+  /** Where the built console (apps/console) is served from at /console: an absolute directory. */
+  consoleDir: string;
   corsAllowCredentials: boolean;
   /** Empty when no key is set: the offline demo model is used instead of the provider. */
   anthropicApiKey: string;

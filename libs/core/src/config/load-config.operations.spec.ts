@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadConfig } from './load-config';
 
 describe('operations settings', () => {
@@ -30,5 +31,18 @@ describe('operations settings', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'secret value' })).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('secret value') }),
     );
+  });
+});
+
+describe('the console setting', () => {
+  it('serves the console from dist/console under the working directory by default', () => {
+    expect(loadConfig({}).consoleDir).toBe(resolve(process.cwd(), 'dist/console'));
+  });
+
+  it('reads CONSOLE_DIR, relative to the working directory or absolute', () => {
+    expect(loadConfig({ CONSOLE_DIR: 'build/console' }).consoleDir).toBe(
+      resolve(process.cwd(), 'build/console'),
+    );
+    expect(loadConfig({ CONSOLE_DIR: '/srv/console' }).consoleDir).toBe('/srv/console');
   });
 });

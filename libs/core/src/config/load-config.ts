@@ -1,5 +1,6 @@
 // Turns the environment into an AppConfig, or stops with one sentence naming the variable at fault.
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { AppConfig, LogFormat, ModelPriceSetting, NodeEnv } from './app-config';
 
 export class ConfigError extends Error {
@@ -331,6 +332,8 @@ export function loadConfig(env: Env): AppConfig {
   config.unauthenticatedRateLimitRequests = int(env, 'UNAUTHENTICATED_RATE_LIMIT_REQUESTS', 60, 0, 1_000_000);
   config.trustProxy = trustProxy(env, 'TRUST_PROXY');
   config.corsOrigins = origins(env, 'CORS_ORIGINS');
+  // Relative to the working directory, like `npm start` and the image's WORKDIR: the build writes dist/console.
+  config.consoleDir = resolve(read(env, 'CONSOLE_DIR') ?? 'dist/console');
   config.corsAllowCredentials = bool(env, 'CORS_ALLOW_CREDENTIALS', false);
   if (config.corsAllowCredentials && config.corsOrigins.includes('*')) {
     throw new ConfigError(

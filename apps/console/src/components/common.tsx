@@ -1,0 +1,40 @@
+// Small pieces every page uses: the error line, formatting of money, tokens and times, and JSON blocks.
+import { ApiError } from '../api';
+
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function ErrorLine({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  );
+}
+
+export const usd = (value: number): string =>
+  `$${value.toFixed(value !== 0 && Math.abs(value) < 0.01 ? 4 : 2)}`;
+export const count = (value: number): string => value.toLocaleString('en-US');
+export const when = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—');
+
+export function Json({ value, label }: { value: unknown; label: string }) {
+  const text = typeof value === 'string' ? prettyIfJson(value) : JSON.stringify(value, null, 2);
+  return (
+    <pre className="json" aria-label={label} tabIndex={0}>
+      {text ?? '—'}
+    </pre>
+  );
+}
+
+/** A tool result is often JSON in a string: indented, it reads like the arguments above it. */
+function prettyIfJson(text: string): string {
+  if (!/^\s*[[{]/.test(text)) return text;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
