@@ -60,6 +60,8 @@ export interface NewRun {
   taskId: string | null;
   status: 'queued' | 'running';
   priority?: number;
+  /** The fencing token of the lease a running run holds. */
+  fence?: number;
 }
 
 const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, stop_reason, error, message, api_key_id,
@@ -69,10 +71,17 @@ const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, sto
 export class RunRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  /** Inserts the run; a running one is started now. Nothing is inserted when the conversation is gone. */
+  /**
+   * Inserts the run; a running one is started now. With `fence` (the run's lease's fencing token), the conversation
+   * records it in the same statement: from then on a run whose lease expired before this one took the
+   * conversation can no longer write to it (ConversationStore.appendTurn checks the fence).
+   */
   async insert(run: NewRun): Promise<void> {
     await this.db.query(
-      `INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
+      `WITH fenced AS (
+         UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
+       )
+       INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
          priority, started_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END)`,
       [
@@ -86,6 +95,7 @@ export class RunRepository {
         run.apiKeyId,
         run.taskId,
         run.priority ?? 0,
+        run.fence ?? null,
       ],
     );
   }
@@ -156,15 +166,20 @@ export class RunRepository {
 
   /**
    * Takes the conversation's next queued run (interrupting runs first, then in arrival order) and marks it
-   * running. The caller holds the conversation's lock.
+   * running; the conversation records the caller's fencing token (see insert). The caller holds the lock.
    */
-  async claimNextQueued(conversationId: string): Promise<Run | null> {
+  async claimNextQueued(conversationId: string, fence: number): Promise<Run | null> {
     const rows: RunRow[] = await this.db.query(
-      `UPDATE runs SET status = 'running', started_at = now()
-        WHERE id = (SELECT id FROM runs WHERE conversation_id = $1 AND status = 'queued'
-                     ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING ${COLUMNS}`,
-      [conversationId],
+      `WITH claimed AS (
+         UPDATE runs SET status = 'running', started_at = now()
+          WHERE id = (SELECT id FROM runs WHERE conversation_id = $1 AND status = 'queued'
+                       ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+          RETURNING ${COLUMNS}
+       ), fenced AS (
+         UPDATE conversations SET fence = GREATEST(fence, $2::bigint) WHERE id = (SELECT conversation_id FROM claimed)
+       )
+       SELECT * FROM claimed`,
+      [conversationId, fence],
     );
     return rows[0] ? toRun(rows[0]) : null;
   }

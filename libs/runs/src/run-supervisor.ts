@@ -87,6 +87,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         apiKeyId: request.apiKeyId ?? null,
         taskId: request.taskId ?? null,
         status: 'running',
+        fence: turn.lease.fence,
       });
     } catch (error) {
       await turn.events.return(undefined);
@@ -203,7 +204,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     }
     let run: Run | null;
     try {
-      run = await this.runs.claimNextQueued(conversationId);
+      run = await this.runs.claimNextQueued(conversationId, lease.fence);
     } catch (error) {
       await lease.release();
       this.logger.warn(`Could not read the queued runs of ${conversationId}: ${(error as Error).message}`);
