@@ -105,6 +105,31 @@ describe('conversation lock fencing', () => {
     expect(stored.cost_usd).toBeCloseTo((3_000 * 3 + 300 * 15) / 1e6, 8);
   });
 
+  it('refuses a stale write as soon as another run took the conversation, before that run wrote anything', async () => {
+    const t = await start();
+    const id = await newConversation(t);
+    const staleGate = fake.gate();
+    const freshGate = fake.gate();
+    fake.enqueue({ text: 'The stale answer', gate: staleGate }, { text: 'The new answer', gate: freshGate });
+    const stale = t.request('POST', '/v1/chat', { json: { message: 'First', conversation_id: id } });
+    await staleGate.reached;
+    await expireLock(id);
+    // The new run takes the conversation and is still waiting for the model when the stale one tries to write.
+    const fresh = t.request('POST', '/v1/chat', { json: { message: 'Second', conversation_id: id } });
+    await freshGate.reached;
+    staleGate.release();
+    const refused = await stale;
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain('taken over by another turn');
+    freshGate.release();
+    expect((await fresh).status).toBe(200);
+    const stored = (await t.request('GET', `/v1/conversations/${id}`)).body;
+    expect(stored.messages.map((m: { content: unknown }) => m.content)).toEqual([
+      'Second',
+      [{ type: 'text', text: 'The new answer' }],
+    ]);
+  });
+
   it('stops a run whose lock renewal finds the lock gone, as a cancel does', async () => {
     const t = await start({ CONVERSATION_LOCK_TTL_MS: '1000' });
     const id = await newConversation(t);

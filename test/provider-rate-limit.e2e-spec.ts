@@ -27,6 +27,8 @@ function expectWithinBucket(arrivals: number[], capacity: number, intervalMs: nu
   });
 }
 
+jest.setTimeout(20_000);
+
 describe('the shared rate limiter (RedisRateLimiter against Redis)', () => {
   let redis: Redis;
 
@@ -419,6 +421,8 @@ describe('the near-capacity alert in the app', () => {
       RATE_LIMIT_ALERT_RATIO: '0.8',
       WEBHOOK_SECRET: secret,
       ALERT_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`,
+      // Alerts go through the webhook outbox and its guard, like every outbound call.
+      OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
     });
   });
   afterAll(async () => {
