@@ -101,8 +101,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     const runs = (state.runs ??= new Map());
     runs.set(run.runId, { cancelOnDisconnect: request.on_disconnect === 'cancel', cancel: () => run.cancel() });
     try {
-      // This run's events come straight from the supervisor; the follower's sequence check delivers each once.
-      for await (const event of run.events) offer(follower, event);
+      // This run's events come straight from the supervisor; the socket's follower of the conversation (whichever
+      // it is now: a later `join` replaces it, a `leave` removes it) delivers each once.
+      for await (const event of run.events) {
+        const current = state.following?.get(run.conversationId);
+        if (current) offer(current, event);
+      }
     } finally {
       runs.delete(run.runId);
     }
