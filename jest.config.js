@@ -31,6 +31,8 @@ module.exports = {
     {
       ...common,
       displayName: 'e2e',
+      // Each e2e file boots real apps (and sometimes a browser) on a 2-core machine shared with PostgreSQL and Redis.
+      testTimeout: 20_000,
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
     },
