@@ -28,13 +28,16 @@ async function replyingServer(reply: string): Promise<{ server: Server; port: nu
 }
 
 async function failure(settings: { databaseUrl: string; redisUrl: string }): Promise<BackingServiceError> {
-  const error = await checkBackingServices(settings, 2_000).then(
+  const error = await checkBackingServices(settings, 5_000).then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(BackingServiceError);
   return error as BackingServiceError;
 }
+
+// The database that does answer may be slow to answer on a busy machine: allow it its production timeout.
+jest.setTimeout(15_000);
 
 describe('checkBackingServices', () => {
   it('names PostgreSQL, its address and what to run when nothing answers on the database port', async () => {
