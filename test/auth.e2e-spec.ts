@@ -230,15 +230,26 @@ describe('API keys and the global guard', () => {
   });
 
   describe('tenant isolation', () => {
-    /** How to make a resource of each collection with tenant A's key; a new id-bearing route needs a line here. */
+    /** A finished turn of tenant A: a conversation with a stored turn, its run, and the run's retained events. */
+    const turn = async (a: TestApp) => {
+      const res = await a.request('POST', '/v1/chat', { json: { message: 'Hello, only for A' } });
+      expect([res.status, res.body.run_id]).toEqual([200, expect.any(String)]);
+      return res.body as { conversation_id: string; run_id: string };
+    };
+    /**
+     * How to make a resource of each collection with tenant A's key; a new id-bearing route needs a line here.
+     * A conversation has had a turn, so its runs and events routes have something to leak.
+     */
     const FACTORIES: Record<string, (a: TestApp) => Promise<string>> = {
-      '/v1/conversations': async (a) =>
-        (await a.request('POST', '/v1/conversations', { json: { agent_name: 'support', title: 'A only' } }))
-          .body.id,
+      '/v1/conversations': async (a) => (await turn(a)).conversation_id,
+      '/v1/runs': async (a) => (await turn(a)).run_id,
       '/v1/tasks': async (a) =>
         (await a.request('POST', '/v1/tasks', { json: { agent_name: 'support', instruction: 'Say hello.' } }))
           .body.task_id,
     };
+    const emptyConversation = async (a: TestApp): Promise<string> =>
+      (await a.request('POST', '/v1/conversations', { json: { agent_name: 'support', title: 'A only' } }))
+        .body.id;
     const collectionOf = (path: string) => path.replace(/\/\{[^}]+\}.*$/, '');
     const normalise = (body: any, ids: string[]) =>
       ids.reduce(
@@ -258,7 +269,17 @@ describe('API keys and the global guard', () => {
 
     it("answers tenant A's ids to tenant B's key exactly like missing ones, on every id-bearing route", async () => {
       const routes = operations.filter((op) => isV1(op) && !isAdmin(op) && op.params.length);
-      expect(routes.map(label)).toEqual(expect.arrayContaining(['GET /v1/conversations/{id}']));
+      expect(routes.map(label)).toEqual(
+        expect.arrayContaining([
+          'GET /v1/conversations/{id}',
+          'GET /v1/conversations/{id}/runs',
+          'GET /v1/conversations/{id}/events',
+          'GET /v1/runs/{id}',
+          'POST /v1/runs/{id}/cancel',
+          'GET /v1/tasks/{id}/deliveries',
+          'POST /v1/tasks/{id}/deliveries/redeliver',
+        ]),
+      );
       const missingFactories = routes.map((op) => collectionOf(op.path)).filter((c) => !FACTORIES[c]);
       expect(missingFactories).toEqual([]);
       const outcomes: Record<string, unknown> = {};
@@ -289,7 +310,7 @@ describe('API keys and the global guard', () => {
     });
 
     it("refuses a chat turn on tenant A's conversation with tenant B's key, as not found", async () => {
-      const aId = await FACTORIES['/v1/conversations'](t);
+      const aId = await emptyConversation(t);
       const res = await b.request('POST', '/v1/chat', { json: { message: 'hi', conversation_id: aId } });
       expect(res.status).toBe(404);
       expect(res.body.error.type).toBe('not_found');

@@ -17,8 +17,8 @@ const retryEnv = (fake: FakeAnthropic, apiKey: string) => ({
   LLM_RETRY_MAX_DELAY_MS: '40',
 });
 
-/** The SSE frames of a finished stream. */
-async function sse(t: TestApp, json: unknown): Promise<Array<{ event: string; data: any }>> {
+/** The SSE frames of a finished stream (`id: <seq>`, `event: <name>`, `data: <JSON>`), heartbeat comments left out. */
+async function sse(t: TestApp, json: unknown): Promise<Array<{ id?: number; event: string; data: any }>> {
   const response = await fetch(`${t.url}/v1/chat/stream`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${t.userKey}` },
@@ -27,11 +27,15 @@ async function sse(t: TestApp, json: unknown): Promise<Array<{ event: string; da
   const text = await response.text();
   return text
     .split('\n\n')
-    .filter((frame) => frame.startsWith('event: '))
-    .map((frame) => ({
-      event: /^event: (.*)$/m.exec(frame)![1],
-      data: JSON.parse(/^data: (.*)$/m.exec(frame)![1]),
-    }));
+    .filter((frame) => /^event: /m.test(frame))
+    .map((frame) => {
+      const id = /^id: (.*)$/m.exec(frame)?.[1];
+      return {
+        ...(id === undefined ? {} : { id: Number(id) }),
+        event: /^event: (.*)$/m.exec(frame)![1],
+        data: JSON.parse(/^data: (.*)$/m.exec(frame)![1]),
+      };
+    });
 }
 
 /** Answers from a script, recording when each request arrived. */
@@ -123,6 +127,10 @@ describe('provider retries', () => {
       'answer',
     ]);
     expect(frames.at(-1)).toMatchObject({ event: 'done', data: { stop_reason: 'end_turn' } });
+    // One run whose frames are numbered in order: the retry did not start another run.
+    expect(frames[0]).toMatchObject({ event: 'run_started', data: { run_id: frames.at(-1)!.data.run_id } });
+    expect(frames.every((f, i) => i === 0 || f.id! > frames[i - 1].id!)).toBe(true);
+    expect(frames.every((f) => f.data.seq === f.id && f.data.run_id === frames[0].data.run_id)).toBe(true);
     expect(fake.requests).toHaveLength(2);
   });
 
@@ -134,9 +142,17 @@ describe('provider retries', () => {
     scripted(fake, [{ text: 'This answer is cut off half way', cutAfterEvents: 6 }, { text: 'no retry' }]);
     const frames = await sse(t, { message: 'Second', conversation_id: id });
     expect(frames.filter((f) => f.event === 'text').length).toBeGreaterThan(0);
+    const runId = frames[0].data.run_id;
     expect(frames.at(-1)).toEqual({
+      id: expect.any(Number),
       event: 'error',
-      data: { conversation_id: id, type: 'upstream_error', message: expect.any(String) },
+      data: {
+        conversation_id: id,
+        run_id: runId,
+        seq: frames.at(-1)!.id,
+        type: 'upstream_error',
+        message: expect.any(String),
+      },
     });
     expect(fake.requests).toHaveLength(1);
     const stored = await t.request('GET', `/v1/conversations/${id}`);

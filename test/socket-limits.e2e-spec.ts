@@ -61,6 +61,7 @@ describe('sockets under the same rules as REST', () => {
       const onB = await open(b, key.key);
       expect(await onB.call('message', { message: 'Where is order 1001?' })).toEqual({
         conversation_id: expect.any(String),
+        run_id: expect.any(String),
       });
       await onB.waitFor((e) => e.name === 'done');
       const closedA = disconnection(onA);
@@ -109,6 +110,7 @@ describe('sockets under the same rules as REST', () => {
       expect(stays.socket.connected).toBe(true);
       expect(await stays.call('message', { message: 'Where is order 1001?' })).toEqual({
         conversation_id: expect.any(String),
+        run_id: expect.any(String),
       });
       await stays.waitFor((e) => e.name === 'done');
     });
@@ -123,6 +125,7 @@ describe('sockets under the same rules as REST', () => {
       for (let i = 0; i < 2; i++) {
         expect(await s.call('message', { message: 'Where is order 1001?' })).toEqual({
           conversation_id: expect.any(String),
+          run_id: expect.any(String),
         });
       }
       expect((await b.request('GET', '/v1/tools', { key: key.key })).status).toBe(200);
