@@ -384,8 +384,9 @@ async function restScenarios(shared, targets, tool, directRows = []) {
         if (row.kind === 'provider') continue;
         const providerP50 = direct ? direct.p50 * calls : NaN;
         const providerP99 = direct ? direct.p99 * calls : NaN;
-        row.addedP50 = round(row.p50 - providerP50, 3);
-        row.addedP99 = round(row.p99 - providerP99, 3);
+        // No answer in the measured part (a starved machine): no latency, so nothing added either.
+        row.addedP50 = row.p50 === null ? null : round(row.p50 - providerP50, 3);
+        row.addedP99 = row.p99 === null ? null : round(row.p99 - providerP99, 3);
       }
       rows.push(...group);
     }

@@ -35,7 +35,11 @@ function diffCommandStats(before, after, own = { info: 1 }) {
 /** The commands that exist for the run event log: appends (and the scripts carrying them), fan-out, replay. */
 const EVENT_LOG_COMMANDS = ['xadd', 'xrange', 'publish', 'subscribe', 'unsubscribe'];
 
-/** Per-unit figures of a diff: `{total, eventLog, byCommand}`, each divided by `units` (turns, deltas, …). */
+/**
+ * Per-unit figures of a diff, each divided by `units` (turns, deltas, …): `total`, `eventLog` (the commands only
+ * the event log uses), `appends` (event-log batches: each append script ends with one `publish`, and nothing
+ * else in a run publishes), `byCommand`; and `eventsPerAppend` (`xadd` per `publish`: how well deltas batch).
+ */
 function perUnit(diff, units, digits = 3) {
   const scale = (v) => Number((v / Math.max(1, units)).toFixed(digits));
   const byCommand = {};
@@ -43,7 +47,14 @@ function perUnit(diff, units, digits = 3) {
     byCommand[name] = scale(calls);
   }
   const eventLog = EVENT_LOG_COMMANDS.reduce((sum, name) => sum + (diff.byCommand[name] ?? 0), 0);
-  return { total: scale(diff.total), eventLog: scale(eventLog), byCommand };
+  const publishes = diff.byCommand.publish ?? 0;
+  return {
+    total: scale(diff.total),
+    eventLog: scale(eventLog),
+    appends: scale(publishes),
+    eventsPerAppend: publishes ? Number(((diff.byCommand.xadd ?? 0) / publishes).toFixed(2)) : null,
+    byCommand,
+  };
 }
 
 async function readCommandStats(redis) {

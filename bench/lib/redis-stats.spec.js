@@ -27,11 +27,14 @@ describe('Redis command counts from INFO commandstats', () => {
     });
   });
 
-  it('per unit give the event log its own share (appends, fan-out, replay)', () => {
+  it('per unit give the event log its own share (appends, fan-out, replay) and how many events each append carried', () => {
     const diff = { total: 40, byCommand: { eval: 10, xadd: 20, publish: 5, subscribe: 2, get: 3 } };
     expect(perUnit(diff, 10)).toEqual({
       total: 4,
       eventLog: 2.7,
+      // Five appends (one publish each) carried the twenty events.
+      appends: 0.5,
+      eventsPerAppend: 4,
       byCommand: { xadd: 2, eval: 1, publish: 0.5, get: 0.3, subscribe: 0.2 },
     });
   });

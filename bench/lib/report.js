@@ -35,8 +35,11 @@ function targets(results, config) {
     pass: measured === null || measured === undefined || Number.isNaN(measured) ? null : pass(measured),
     note: note || null,
   });
+  const resume = (results.socketResume || []).find((r) => r.target === 'app');
   const tasksRatio =
-    results.bull && hundred ? results.bull.tasks.tasksPerSecond / hundred.turnsPerSecond : null;
+    results.bull && hundred?.turnsPerSecond
+      ? results.bull.tasks.tasksPerSecond / hundred.turnsPerSecond
+      : null;
   return [
     judged(
       'added latency p50, persisted REST turn, 1 client (provider 0 ms)',
@@ -93,6 +96,14 @@ function targets(results, config) {
     ),
     judged('no-op Bull jobs/s', '≥ 4500', results.bull?.noop.jobsPerSecond, (v) => v >= 4500, null, 0),
     judged('agent tasks/s ÷ persisted REST turns/s', '≥ 0.8', tasksRatio, (v) => v >= 0.8),
+    judged(
+      'Socket.IO turns dropped mid-stream and resumed with after_seq that end whole, each seq once',
+      '100%',
+      resume?.turns ? ((resume.turns - resume.failedTurns) / resume.turns) * 100 : null,
+      (v) => v === 100,
+      resume ? `${resume.turns - resume.failedTurns} of ${resume.turns}` : null,
+      1,
+    ),
   ];
 }
 
@@ -193,6 +204,13 @@ function readPrevious(dir) {
   return readResults(path.join(dir, 'latest.json'));
 }
 
+/** Redis CPU per delta; results without it have Redis's cores (rounded to 0.01, so only roughly the same). */
+function redisCpuUsPerDelta(row) {
+  if (row.redisCpuUsPerDelta !== undefined) return row.redisCpuUsPerDelta;
+  if (!row.deltasPerSecond || row.redisCpuCores === undefined) return null;
+  return (row.redisCpuCores * 1e6) / row.deltasPerSecond;
+}
+
 /**
  * What the run event log adds: the per-turn and per-delta figures of the app (persisted) beside the same figures
  * of the previous results, whichever exist in both or either. Rows: `{scenario, figure, unit, before, now}`.
@@ -210,6 +228,8 @@ function eventLogCost(previous, results) {
     const before = restRow(previous?.rest, { clients, target: 'app' });
     const scenario = `REST, persisted, provider 0 ms, ${clients} client${clients === 1 ? '' : 's'}`;
     add(scenario, 'Redis commands per turn', '', before?.redisCommandsPerTurn, now.redisCommandsPerTurn, 1);
+    add(scenario, 'event-log appends per turn', '', before?.redisPerTurn?.appends, now.redisPerTurn?.appends);
+    add(scenario, 'Redis CPU per turn', 'ms', before?.redisCpuMsPerTurn, now.redisCpuMsPerTurn, 3);
     add(scenario, 'app CPU per turn', 'ms', before?.cpuMsPerTurn, now.cpuMsPerTurn, 3);
     add(scenario, 'write syscalls per turn', '', before?.writeSyscallsPerTurn, now.writeSyscallsPerTurn, 1);
     add(scenario, 'turns/s', '', before?.turnsPerSecond, now.turnsPerSecond, 0);
@@ -223,7 +243,21 @@ function eventLogCost(previous, results) {
     const scenario = `${now.scenario === 'sse' ? 'SSE' : 'Socket.IO'}, ${now.clients} streams`;
     add(scenario, 'app CPU per delta', 'µs', before?.cpuUsPerDelta, now.cpuUsPerDelta, 1);
     add(scenario, 'Redis commands per delta', '', before?.redisCommandsPerDelta, now.redisCommandsPerDelta);
-    add(scenario, 'Redis CPU per delta', 'µs', before?.redisCpuUsPerDelta, now.redisCpuUsPerDelta, 1);
+    add(
+      scenario,
+      'event-log appends per delta',
+      '',
+      before?.redisPerDelta?.appends,
+      now.redisPerDelta?.appends,
+    );
+    add(
+      scenario,
+      'Redis CPU per delta',
+      'µs',
+      before && redisCpuUsPerDelta(before),
+      now.redisCpuUsPerDelta,
+      1,
+    );
     add(scenario, 'write syscalls per delta', '', before?.writeSyscallsPerDelta, now.writeSyscallsPerDelta);
     add(scenario, 'deltas/s', '', before?.deltasPerSecond, now.deltasPerSecond, 0);
     add(scenario, 'first-token overhead p99', 'ms', before?.overheadP99, now.overheadP99);
@@ -446,7 +480,8 @@ function byCommand(perUnit, limit = 8) {
   const entries = Object.entries(perUnit.byCommand).filter(([, v]) => v > 0);
   const shown = entries.slice(0, limit).map(([name, v]) => `${name} ${v}`);
   if (entries.length > limit) shown.push('…');
-  return `${perUnit.total} in all, ${perUnit.eventLog} of them the event log's (${shown.join(', ')})`;
+  const batching = perUnit.eventsPerAppend ? `, ${perUnit.eventsPerAppend} events per append` : '';
+  return `${perUnit.total} in all, ${perUnit.eventLog} of them only the event log's${batching} (${shown.join(', ')})`;
 }
 
 function targetsTable(list) {
