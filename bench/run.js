@@ -10,9 +10,10 @@ const path = require('node:path');
 const { Client } = require('pg');
 const Redis = require('ioredis');
 const proc = require('./lib/proc');
-const { directive, nominalFirstTokenMs } = require('./lib/directive');
+const { directive, nominalFirstTokenMs, replyText } = require('./lib/directive');
 const report = require('./lib/report');
-const { round } = require('./lib/stats');
+const { round, summarize } = require('./lib/stats');
+const { readCommandStats, diffCommandStats, perUnit } = require('./lib/redis-stats');
 
 const ROOT = path.join(__dirname, '..');
 const BUILD = path.join(__dirname, '.build');
@@ -39,6 +40,9 @@ const config = {
   socketSteps: list('BENCH_SOCKET_STEPS', QUICK ? [100, 500] : [100, 250, 500, 1000, 2000, 3000]),
   ttftBudgetMs: 25,
   sseClients: num('BENCH_SSE_CLIENTS', QUICK ? 300 : 1000),
+  resumeClients: num('BENCH_RESUME_CLIENTS', QUICK ? 40 : 100),
+  resumeRounds: num('BENCH_RESUME_ROUNDS', QUICK ? 1 : 3),
+  resumeOfflineMs: num('BENCH_RESUME_OFFLINE_MS', 250),
   idleCounts: list('BENCH_IDLE', QUICK ? [2_000, 5_000] : [10_000, 50_000]),
   loadProcesses: num('BENCH_LOAD_PROCS', 2),
   idleLoadProcesses: num('BENCH_IDLE_PROCS', 4),
@@ -49,7 +53,7 @@ const config = {
   profile: env.BENCH_PROFILE === '1',
   fdLimit: FD_LIMIT,
 };
-const scenarios = new Set((env.BENCH_ONLY || 'rest,tools,sockets,sse,idle,bull').split(','));
+const scenarios = new Set((env.BENCH_ONLY || 'rest,tools,sockets,sse,resume,idle,bull').split(','));
 const API_KEY = 'ak_live_bench_0000000000000000000000000000000000000';
 const TENANT = 'bench';
 const log = (...parts) =>
@@ -164,10 +168,7 @@ async function idleCpu(servers) {
 }
 
 async function redisCalls(redis) {
-  const info = await redis.info('commandstats');
-  let calls = 0;
-  for (const match of info.matchAll(/calls=(\d+)/g)) calls += Number(match[1]);
-  return calls;
+  return (await readCommandStats(redis)).total;
 }
 
 // ---------------------------------------------------------------------------------------------- servers
@@ -299,13 +300,14 @@ async function restRun(shared, target, spec) {
   );
   await measuring;
   const meter = shared.meter(target.pid, load.pid);
-  const callsBefore = await redisCalls(shared.redis);
+  const commandsBefore = await readCommandStats(shared.redis);
   const providerBefore = await shared.fake.call('stats');
   meter.begin();
   const label = `rest-${spec.tool ? 'tool' : 'plain'}-${spec.latencyMs}ms-${spec.clients}c-${target.name}`;
   const result = await withProfile(target, label, () => running);
   const usage = meter.end();
-  const calls = (await redisCalls(shared.redis)) - callsBefore - 1;
+  const commands = diffCommandStats(commandsBefore, await readCommandStats(shared.redis));
+  const calls = commands.total;
   const providerAfter = await shared.fake.call('stats');
   const turns = result.ok;
   return {
@@ -325,6 +327,7 @@ async function restRun(shared, target, spec) {
     postgresCpuMsPerTurn: round((usage.cpu.postgres * 1000) / Math.max(1, turns), 3),
     redisCpuMsPerTurn: round((usage.cpu.redis * 1000) / Math.max(1, turns), 3),
     redisCommandsPerTurn: target.kind.startsWith('app') ? round(calls / Math.max(1, turns), 2) : 0,
+    redisPerTurn: target.kind.startsWith('app') ? perUnit(commands, turns) : null,
     writeSyscallsPerTurn: round(usage.targetSyscalls.writes / Math.max(1, turns), 1),
     readSyscallsPerTurn: round(usage.targetSyscalls.reads / Math.max(1, turns), 1),
     providerCallsPerTurn: round((providerAfter.served - providerBefore.served) / Math.max(1, turns), 2),
@@ -381,8 +384,9 @@ async function restScenarios(shared, targets, tool, directRows = []) {
         if (row.kind === 'provider') continue;
         const providerP50 = direct ? direct.p50 * calls : NaN;
         const providerP99 = direct ? direct.p99 * calls : NaN;
-        row.addedP50 = round(row.p50 - providerP50, 3);
-        row.addedP99 = round(row.p99 - providerP99, 3);
+        // No answer in the measured part (a starved machine): no latency, so nothing added either.
+        row.addedP50 = row.p50 === null ? null : round(row.p50 - providerP50, 3);
+        row.addedP99 = row.p99 === null ? null : round(row.p99 - providerP99, 3);
       }
       rows.push(...group);
     }
@@ -437,20 +441,20 @@ async function socketStep(shared, target, n) {
       ),
     ),
   );
-  const { usage, calls } = await window;
+  const { usage, commands } = await window;
   await Promise.all(loads.map((load) => load.call('close')));
-  return streamRow('sockets', target, n, ok, d, results, usage, calls);
+  return streamRow('sockets', target, n, ok, d, results, usage, commands);
 }
 
 /** CPU and Redis commands over the measuring window of a stream run (after one turn of warm-up). */
 async function measureWindow(shared, meter) {
   await proc.sleep(config.streamTurnMs);
-  const callsBefore = await redisCalls(shared.redis);
+  const commandsBefore = await readCommandStats(shared.redis);
   meter.begin();
   await proc.sleep(config.streamWindowMs);
   const usage = meter.end();
-  const calls = (await redisCalls(shared.redis)) - callsBefore - 1;
-  return { usage, calls };
+  const commands = diffCommandStats(commandsBefore, await readCommandStats(shared.redis));
+  return { usage, calls: commands.total, commands };
 }
 
 function mergeStreamResults(results) {
@@ -480,8 +484,11 @@ function mergeStreamResults(results) {
  * First-token overhead = what the client saw minus when the provider was scripted to send the first token.
  * Percentiles are merged across load processes by taking the worst of them (conservative).
  */
-function streamRow(scenario, target, n, connected, d, results, usage, calls) {
+function streamRow(scenario, target, n, connected, d, results, usage, commands) {
   const merged = mergeStreamResults(results);
+  const calls = commands.total;
+  const deltas = Math.max(1, merged.deltasPerSecond * usage.wallSeconds);
+  const isApp = target.kind.startsWith('app');
   const nominal = nominalFirstTokenMs(d);
   const worst = (key, p) => Math.max(...results.map((r) => r[key][p]).filter(Number.isFinite));
   const turns = merged.measuredTurns;
@@ -519,9 +526,11 @@ function streamRow(scenario, target, n, connected, d, results, usage, calls) {
       usage.targetSyscalls.writes / Math.max(1, merged.deltasPerSecond * seconds),
       2,
     ),
-    redisCommandsPerDelta: target.kind.startsWith('app')
-      ? round(calls / Math.max(1, merged.deltasPerSecond * seconds), 2)
-      : 0,
+    redisCommandsPerDelta: isApp ? round(calls / deltas, 2) : 0,
+    // Over the turns started in the window (about as many as ran in it).
+    redisCommandsPerTurn: isApp ? round(calls / Math.max(1, turns), 1) : 0,
+    redisPerDelta: isApp ? perUnit(commands, deltas, 4) : null,
+    redisCpuUsPerDelta: round((usage.cpu.redis * 1e6) / deltas, 1),
     machineBusy: round(usage.machineBusy, 2),
     otherLoadCores: round(usage.otherCores, 2),
     pass: merged.failedTurns === 0 && worst('firstTokenMs', 'p99') - nominal <= config.ttftBudgetMs,
@@ -606,8 +615,8 @@ async function sseScenario(shared, targets, n = config.sseClients, scenario = 's
         ),
       ),
     );
-    const { usage, calls } = await window;
-    const row = streamRow(scenario, target, n, n, d, results, usage, calls);
+    const { usage, commands } = await window;
+    const row = streamRow(scenario, target, n, n, d, results, usage, commands);
     rows.push(row);
     log(
       `  ${scenario} ${n} ${target.name.padEnd(16)} first-token overhead p50 ${row.overheadP50} p99 ${row.overheadP99} ms,`,
@@ -615,6 +624,113 @@ async function sseScenario(shared, targets, n = config.sseClients, scenario = 's
     );
   }
   return rows;
+}
+
+/**
+ * Resume after a dropped connection: N sockets each run streamed turns, drop their connection mid-stream, come
+ * back after a pause and `join` with the `seq` of their last event (see load/sockets.js `resume`).
+ */
+async function resumeScenario(shared, target) {
+  const tokens = Math.round((config.streamTurnMs / 1000) * config.tokensPerSecond);
+  const d = { firstByteMs: 0, eventDelayMs: 1000 / config.tokensPerSecond, tokens, tool: false };
+  const n = config.resumeClients;
+  const loads = shared.socketLoads;
+  const wsUrl = `${target.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  const shares = splitCount(n, loads.length);
+  const connected = await Promise.all(
+    loads.map((load, i) =>
+      load.call('connect', {
+        url: wsUrl,
+        token: API_KEY,
+        count: shares[i],
+        rate: config.connectRate / loads.length,
+        localAddress: `127.0.0.${30 + i}`,
+      }),
+    ),
+  );
+  const ok = connected.reduce((sum, c) => sum + c.connected, 0);
+  if (ok < n)
+    log(`  only ${ok} of ${n} sockets connected: ${JSON.stringify(connected.map((c) => c.reasons))}`);
+  const turnTimeoutMs = config.streamTurnMs * 3 + config.resumeOfflineMs + 10_000;
+  const meter = shared.meter(
+    target.pid,
+    loads.map((l) => l.pid),
+  );
+  const commandsBefore = await readCommandStats(shared.redis);
+  meter.begin();
+  const results = await withProfile(target, `resume-${n}-${target.name}`, () =>
+    Promise.all(
+      loads.map((load) =>
+        load.call(
+          'resume',
+          {
+            message: directive(d),
+            tokens,
+            expectedText: replyText(tokens),
+            rounds: config.resumeRounds,
+            offlineMs: config.resumeOfflineMs,
+            // The drop comes after 10% to 60% of the reply: mid-stream, with the run still producing.
+            dropFrom: 0.1,
+            dropTo: 0.6,
+            turnMs: config.streamTurnMs,
+            timeoutMs: turnTimeoutMs,
+          },
+          (turnTimeoutMs + config.resumeOfflineMs) * config.resumeRounds + config.streamTurnMs + 60_000,
+        ),
+      ),
+    ),
+  );
+  const usage = meter.end();
+  const commands = diffCommandStats(commandsBefore, await readCommandStats(shared.redis));
+  const stored = await Promise.all(
+    loads.map((load) => load.call('storedAnswers', { httpUrl: target.url, token: API_KEY }, 120_000)),
+  );
+  await Promise.all(loads.map((load) => load.call('close')));
+
+  const all = (key) => results.flatMap((r) => r[key]);
+  const sum = (pick) => results.reduce((total, r) => total + pick(r), 0);
+  const problems = {};
+  for (const r of results) {
+    for (const [kind, count] of Object.entries(r.problems)) problems[kind] = (problems[kind] ?? 0) + count;
+  }
+  const turns = sum((r) => r.counts.turns);
+  const replayed = all('replayed');
+  const ms = (samples) => {
+    const s = summarize(samples);
+    return { n: s.n, p50: round(s.p50, 2), p90: round(s.p90, 2), p99: round(s.p99, 2), max: round(s.max, 2) };
+  };
+  const storedChecked = stored.reduce((total, r) => total + r.checked, 0);
+  const storedMismatched = stored.reduce((total, r) => total + r.mismatched, 0);
+  return {
+    scenario: 'socket-resume',
+    target: target.name,
+    kind: target.kind,
+    clients: n,
+    connected: ok,
+    rounds: config.resumeRounds,
+    offlineMs: config.resumeOfflineMs,
+    tokens,
+    turns,
+    resumedOk: sum((r) => r.counts.ok),
+    failedTurns: sum((r) => r.counts.failed) + storedMismatched,
+    problems,
+    storedChecked,
+    storedMismatched,
+    noReplay: sum((r) => r.counts.noReplay),
+    errors: [...results.flatMap((r) => r.failures), ...stored.flatMap((r) => r.failures)].slice(0, 5),
+    // From opening the new connection to the first event after `join` (connection, handshake, join, replay).
+    resumeMs: ms(all('resumeMs')),
+    joinToFirstEventMs: ms(all('joinToFirstMs')),
+    joinAckMs: ms(all('joinAckMs')),
+    replayedMean: round(replayed.reduce((a, b) => a + b, 0) / Math.max(1, replayed.length), 1),
+    seconds: round(usage.wallSeconds, 1),
+    targetCpuCores: round(usage.cpu.target / usage.wallSeconds, 2),
+    targetCpuMsPerTurn: round((usage.cpu.target * 1000) / Math.max(1, turns), 2),
+    redisCommandsPerTurn: round(commands.total / Math.max(1, turns), 1),
+    redisPerTurn: perUnit(commands, turns),
+    machineBusy: round(usage.machineBusy, 2),
+    otherLoadCores: round(usage.otherCores, 2),
+  };
 }
 
 async function idleScenario(shared, targets) {
@@ -835,7 +951,11 @@ async function main() {
   const distDir = path.resolve(ROOT, env.BENCH_DIST || 'bench/.build/dist');
   build(distDir);
 
-  const previous = report.readPrevious(RESULTS);
+  // What this run is compared with: the committed results, or a results file named by BENCH_COMPARE (e.g. one
+  // taken from an older commit with `git show <commit>:bench/results/latest.json`).
+  const previous = env.BENCH_COMPARE ? report.readResults(env.BENCH_COMPARE) : report.readPrevious(RESULTS);
+  if (env.BENCH_COMPARE && !previous)
+    throw new Error(`BENCH_COMPARE: ${env.BENCH_COMPARE} is not a results file`);
   const databaseUrl = env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/agent_backend_bench';
   const pgVersion = await resetDatabase(databaseUrl);
   const redisServer = await startRedis();
@@ -917,6 +1037,7 @@ async function main() {
       machine: await machine(pgVersion, redisServer.url),
       config,
       experiments: EXPERIMENTS,
+      compareFile: env.BENCH_COMPARE || null,
       idleCpuCores: shared.idleCpu,
     },
   };
@@ -938,7 +1059,7 @@ async function main() {
     if (appMemoryExp) await appMemoryExp.child.stop();
     await sdkBase.child.stop();
 
-    if (scenarios.has('sockets') || scenarios.has('sse')) {
+    if (scenarios.has('sockets') || scenarios.has('sse') || scenarios.has('resume')) {
       shared.socketLoads = Array.from({ length: config.loadProcesses }, (_, i) =>
         loadProcess(`load-sockets-${i}`, 'sockets.js'),
       );
@@ -953,6 +1074,22 @@ async function main() {
     if (scenarios.has('sse')) {
       log(`(e) SSE streams at ${config.tokensPerSecond} tokens/s`);
       results.sse = await sseScenario(shared, [provider, app, appExp, undiciBase].filter(Boolean));
+    }
+    if (scenarios.has('resume')) {
+      log(
+        `(g) resume: ${config.resumeClients} Socket.IO streams dropped mid-stream and joined again with after_seq`,
+      );
+      results.socketResume = [];
+      for (const target of [app, appExp].filter(Boolean)) {
+        const row = await resumeScenario(shared, target);
+        results.socketResume.push(row);
+        log(
+          `  resume ${row.clients} ${target.name.padEnd(16)} ${row.resumedOk}/${row.turns} turns whole after their resume,`,
+          `resume p50 ${row.resumeMs.p50} p99 ${row.resumeMs.p99} ms (join → first event p50 ${row.joinToFirstEventMs.p50} p99 ${row.joinToFirstEventMs.p99} ms),`,
+          `${row.replayedMean} events replayed on average, stored answers checked ${row.storedChecked} (${row.storedMismatched} differ)`,
+          row.failedTurns ? `failures: ${JSON.stringify(row.problems)} ${JSON.stringify(row.errors)}` : '',
+        );
+      }
     }
     for (const load of [...(shared.socketLoads || []), ...(shared.sseLoads || [])]) await load.stop();
 
@@ -979,6 +1116,7 @@ async function main() {
   results.meta.seconds = Math.round((Date.now() - startedAt) / 1000);
   results.targets = report.targets(results, config);
   results.comparison = report.compare(previous, results);
+  results.eventLogCost = report.eventLogCost(previous, results);
   report.print(results, (line) => process.stdout.write(`${line}\n`));
   await report.write(results, RESULTS, path.join(ROOT, 'BENCHMARKS.md'), {
     quick: QUICK,

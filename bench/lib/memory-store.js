@@ -1,6 +1,7 @@
-// Preloaded into the production bundle for the "app without persistence" runs: ConversationStore's methods
-// keep conversations in a Map (as the bare baselines do) instead of PostgreSQL. Everything else — Fastify,
-// the guards, validation, the Redis lock and publisher, the SDK, the agent loop — is the shipped code.
+// Preloaded into the production bundle for the "app without persistence" runs: ConversationStore's and
+// RunRepository's methods keep conversations and runs in Maps (as the bare baselines do) instead of
+// PostgreSQL. Everything else — Fastify, the guards, validation, the Redis lock, the run event log in Redis,
+// the SDK, the agent loop — is the shipped code.
 // This exists only in the bench: the app has no such mode.
 'use strict';
 require('reflect-metadata');
@@ -10,6 +11,7 @@ const dist = path.resolve(process.env.BENCH_DIST || 'dist');
 const { ConversationStore, titleFrom } = require(
   path.join(dist, 'libs/conversations/src/conversation-store.js'),
 );
+const { RunRepository } = require(path.join(dist, 'libs/runs/src/run-repository.js'));
 const { NotFoundError } = require(path.join(dist, 'libs/core/src/index.js'));
 
 const conversations = new Map();
@@ -110,3 +112,114 @@ proto.appendTurn = async function appendTurn(turn) {
   return { messageIds, conversation: view(row) };
 };
 proto.recordOrphanCalls = async function recordOrphanCalls() {};
+
+// ------------------------------------------------------------------------------------------------ runs
+
+const runs = new Map();
+/** Runs not finished yet (queued, running, requires_action), so the reconciler never scans every run. */
+const open = new Set();
+const copy = (run) => ({ ...run });
+const isOpen = (status) => status === 'queued' || status === 'running' || status === 'requires_action';
+
+const runProto = RunRepository.prototype;
+runProto.insert = async function insert(run) {
+  const now = new Date();
+  runs.set(run.id, {
+    id: run.id,
+    tenantId: run.tenantId,
+    conversationId: run.conversationId,
+    agentName: run.agentName,
+    source: run.source,
+    status: run.status,
+    stopReason: null,
+    error: null,
+    message: run.message,
+    apiKeyId: run.apiKeyId,
+    taskId: run.taskId,
+    priority: run.priority ?? 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    lastSeq: 0,
+    createdAt: now,
+    startedAt: run.status === 'running' ? now : null,
+    finishedAt: null,
+  });
+  open.add(run.id);
+  if (runs.size > MAX_CONVERSATIONS) {
+    const oldest = runs.keys().next().value;
+    runs.delete(oldest);
+    open.delete(oldest);
+  }
+};
+runProto.get = async function get(tenantId, id) {
+  const run = runs.get(id);
+  return run && run.tenantId === tenantId ? copy(run) : null;
+};
+runProto.page = async function page(tenantId, conversationId, pageNumber, pageSize) {
+  const all = [...runs.values()]
+    .filter((r) => r.conversationId === conversationId && r.tenantId === tenantId)
+    .reverse();
+  return { runs: all.slice((pageNumber - 1) * pageSize, pageNumber * pageSize).map(copy), total: all.length };
+};
+const openOf = (conversationId, statuses) =>
+  [...open]
+    .map((id) => runs.get(id))
+    .filter((r) => r && r.conversationId === conversationId && statuses.includes(r.status));
+runProto.active = async function active(conversationId) {
+  const [run] = openOf(conversationId, ['running', 'requires_action']);
+  return run ? copy(run) : null;
+};
+runProto.finish = async function finish(id, outcome) {
+  const run = runs.get(id);
+  if (!run || !isOpen(run.status)) return { queuedBehind: false };
+  Object.assign(run, {
+    status: outcome.status,
+    stopReason: outcome.stopReason,
+    error: outcome.error,
+    inputTokens: outcome.inputTokens,
+    outputTokens: outcome.outputTokens,
+    costUsd: outcome.costUsd,
+    lastSeq: Math.max(run.lastSeq, outcome.lastSeq),
+    finishedAt: new Date(),
+    startedAt: run.startedAt ?? new Date(),
+  });
+  open.delete(id);
+  return { queuedBehind: openOf(run.conversationId, ['queued']).length > 0 };
+};
+runProto.claimNextQueued = async function claimNextQueued(conversationId) {
+  const [next] = openOf(conversationId, ['queued']).sort((a, b) => b.priority - a.priority);
+  if (!next) return null;
+  next.status = 'running';
+  next.startedAt = new Date();
+  return copy(next);
+};
+runProto.cancelQueued = async function cancelQueued(id) {
+  const run = runs.get(id);
+  if (!run || run.status !== 'queued') return null;
+  Object.assign(run, { status: 'cancelled', stopReason: 'cancelled', finishedAt: new Date() });
+  open.delete(id);
+  return copy(run);
+};
+runProto.conversationsWithQueuedRuns = async function conversationsWithQueuedRuns(limit = 100) {
+  const ids = new Set();
+  for (const id of open) {
+    const run = runs.get(id);
+    if (run && run.status === 'queued') ids.add(run.conversationId);
+    if (ids.size >= limit) break;
+  }
+  return [...ids];
+};
+runProto.runningSince = async function runningSince(before, limit = 100) {
+  return [...open]
+    .map((id) => runs.get(id))
+    .filter((r) => r && r.status === 'running' && r.startedAt < before)
+    .slice(0, limit)
+    .map(copy);
+};
+runProto.lastSeq = async function lastSeq(conversationId) {
+  let last = 0;
+  for (const run of runs.values())
+    if (run.conversationId === conversationId) last = Math.max(last, run.lastSeq);
+  return last;
+};

@@ -35,8 +35,11 @@ function targets(results, config) {
     pass: measured === null || measured === undefined || Number.isNaN(measured) ? null : pass(measured),
     note: note || null,
   });
+  const resume = (results.socketResume || []).find((r) => r.target === 'app');
   const tasksRatio =
-    results.bull && hundred ? results.bull.tasks.tasksPerSecond / hundred.turnsPerSecond : null;
+    results.bull && hundred?.turnsPerSecond
+      ? results.bull.tasks.tasksPerSecond / hundred.turnsPerSecond
+      : null;
   return [
     judged(
       'added latency p50, persisted REST turn, 1 client (provider 0 ms)',
@@ -93,6 +96,14 @@ function targets(results, config) {
     ),
     judged('no-op Bull jobs/s', '≥ 4500', results.bull?.noop.jobsPerSecond, (v) => v >= 4500, null, 0),
     judged('agent tasks/s ÷ persisted REST turns/s', '≥ 0.8', tasksRatio, (v) => v >= 0.8),
+    judged(
+      'Socket.IO turns dropped mid-stream and resumed with after_seq that end whole, each seq once',
+      '100%',
+      resume?.turns ? ((resume.turns - resume.failedTurns) / resume.turns) * 100 : null,
+      (v) => v === 100,
+      resume ? `${resume.turns - resume.failedTurns} of ${resume.turns}` : null,
+      1,
+    ),
   ];
 }
 
@@ -115,12 +126,19 @@ function figures(results) {
     for (const [target, n] of Object.entries(results.sockets.largestPassing)) {
       put(`sockets.${target}.largestPassing`, n, 'higher', 'streams');
     }
-    for (const r of results.sockets.steps)
+    for (const r of results.sockets.steps) {
       put(`sockets.${r.clients}.${r.target}.overheadP99`, r.overheadP99, 'lower', 'ms');
+      if (r.kind.startsWith('app')) streamCost(put, `sockets.${r.clients}.${r.target}`, r);
+    }
   }
   for (const r of results.sse || []) {
     put(`sse.${r.clients}.${r.target}.overheadP99`, r.overheadP99, 'lower', 'ms');
     put(`sse.${r.clients}.${r.target}.deltasPerSecond`, r.deltasPerSecond, 'higher', '/s');
+    if (r.kind.startsWith('app')) streamCost(put, `sse.${r.clients}.${r.target}`, r);
+  }
+  for (const r of results.socketResume || []) {
+    put(`socketResume.${r.clients}.${r.target}.resumeP50`, r.resumeMs.p50, 'lower', 'ms');
+    put(`socketResume.${r.clients}.${r.target}.resumeP99`, r.resumeMs.p99, 'lower', 'ms');
   }
   for (const r of results.idle || []) {
     put(`idle.${r.requested}.${r.target}.rssKBPerConnection`, r.rssKBPerConnection, 'lower', 'KB');
@@ -132,6 +150,14 @@ function figures(results) {
     put('bull.tasks.tasksPerSecond', results.bull.tasks.tasksPerSecond, 'higher', '/s');
   }
   return out;
+}
+
+/** What a streamed delta costs the app: its CPU, its Redis commands and its write system calls. */
+function streamCost(put, key, r) {
+  put(`${key}.deltasPerSecond`, r.deltasPerSecond, 'higher', '/s');
+  put(`${key}.cpuUsPerDelta`, r.cpuUsPerDelta, 'lower', 'µs');
+  put(`${key}.redisCommandsPerDelta`, r.redisCommandsPerDelta, 'lower', '');
+  put(`${key}.writeSyscallsPerDelta`, r.writeSyscallsPerDelta, 'lower', '');
 }
 
 /** Small absolute moves in small figures are noise, not regressions. */
@@ -165,14 +191,78 @@ function compare(previous, results) {
   };
 }
 
-function readPrevious(dir) {
-  const file = path.join(dir, 'latest.json');
+function readResults(file) {
   if (!fs.existsSync(file)) return null;
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
+}
+
+function readPrevious(dir) {
+  return readResults(path.join(dir, 'latest.json'));
+}
+
+/** Redis CPU per delta; results without it have Redis's cores (rounded to 0.01, so only roughly the same). */
+function redisCpuUsPerDelta(row) {
+  if (row.redisCpuUsPerDelta !== undefined) return row.redisCpuUsPerDelta;
+  if (!row.deltasPerSecond || row.redisCpuCores === undefined) return null;
+  return (row.redisCpuCores * 1e6) / row.deltasPerSecond;
+}
+
+/**
+ * What the run event log adds: the per-turn and per-delta figures of the app (persisted) beside the same figures
+ * of the previous results, whichever exist in both or either. Rows: `{scenario, figure, unit, before, now}`.
+ */
+function eventLogCost(previous, results) {
+  const rows = [];
+  const add = (scenario, figure, unit, before, now, digits = 2) => {
+    if (now === undefined || now === null) return;
+    rows.push({ scenario, figure, unit, before: before ?? null, now, digits });
+  };
+  const many = Math.max(...(results.meta?.config?.restClients ?? [100]));
+  for (const clients of [1, many]) {
+    const now = restRow(results.rest, { clients, target: 'app' });
+    if (!now) continue;
+    const before = restRow(previous?.rest, { clients, target: 'app' });
+    const scenario = `REST, persisted, provider 0 ms, ${clients} client${clients === 1 ? '' : 's'}`;
+    add(scenario, 'Redis commands per turn', '', before?.redisCommandsPerTurn, now.redisCommandsPerTurn, 1);
+    add(scenario, 'event-log appends per turn', '', before?.redisPerTurn?.appends, now.redisPerTurn?.appends);
+    add(scenario, 'Redis CPU per turn', 'ms', before?.redisCpuMsPerTurn, now.redisCpuMsPerTurn, 3);
+    add(scenario, 'app CPU per turn', 'ms', before?.cpuMsPerTurn, now.cpuMsPerTurn, 3);
+    add(scenario, 'write syscalls per turn', '', before?.writeSyscallsPerTurn, now.writeSyscallsPerTurn, 1);
+    add(scenario, 'turns/s', '', before?.turnsPerSecond, now.turnsPerSecond, 0);
+  }
+  const streams = (r) => [...(r?.sockets?.steps ?? []), ...(r?.sse ?? [])];
+  for (const now of streams(results)) {
+    if (now.target !== 'app') continue;
+    const before = streams(previous).find(
+      (b) => b.scenario === now.scenario && b.clients === now.clients && b.target === now.target,
+    );
+    const scenario = `${now.scenario === 'sse' ? 'SSE' : 'Socket.IO'}, ${now.clients} streams`;
+    add(scenario, 'app CPU per delta', 'µs', before?.cpuUsPerDelta, now.cpuUsPerDelta, 1);
+    add(scenario, 'Redis commands per delta', '', before?.redisCommandsPerDelta, now.redisCommandsPerDelta);
+    add(
+      scenario,
+      'event-log appends per delta',
+      '',
+      before?.redisPerDelta?.appends,
+      now.redisPerDelta?.appends,
+    );
+    add(
+      scenario,
+      'Redis CPU per delta',
+      'µs',
+      before && redisCpuUsPerDelta(before),
+      now.redisCpuUsPerDelta,
+      1,
+    );
+    add(scenario, 'write syscalls per delta', '', before?.writeSyscallsPerDelta, now.writeSyscallsPerDelta);
+    add(scenario, 'deltas/s', '', before?.deltasPerSecond, now.deltasPerSecond, 0);
+    add(scenario, 'first-token overhead p99', 'ms', before?.overheadP99, now.overheadP99);
+  }
+  return rows;
 }
 
 // ------------------------------------------------------------------------------------------- rendering
@@ -326,6 +416,74 @@ function bullTable(bull) {
   );
 }
 
+function resumeTable(rows) {
+  if (!rows || !rows.length) return [];
+  return table(
+    [
+      'sockets × rounds',
+      'target',
+      'turns',
+      'whole after resume',
+      'failed',
+      'resume p50 ms',
+      'p99 ms',
+      'join → first event p50 ms',
+      'p99 ms',
+      'join ack p99 ms',
+      'events replayed (mean)',
+      'stored answers checked (differ)',
+      'target CPU ms/turn',
+      'Redis cmds/turn',
+      'machine busy (others)',
+    ],
+    rows.map((r) => [
+      `${r.connected} × ${r.rounds}`,
+      r.target,
+      r.turns,
+      r.resumedOk,
+      r.failedTurns ? `**${r.failedTurns}** ${JSON.stringify(r.problems)}` : '0',
+      fmt(r.resumeMs.p50),
+      fmt(r.resumeMs.p99),
+      fmt(r.joinToFirstEventMs.p50),
+      fmt(r.joinToFirstEventMs.p99),
+      fmt(r.joinAckMs.p99),
+      fmt(r.replayedMean, 1),
+      `${r.storedChecked} (${r.storedMismatched})`,
+      fmt(r.targetCpuMsPerTurn),
+      fmt(r.redisCommandsPerTurn, 1),
+      `${fmt(r.machineBusy * 100, 0)}% (${fmt(r.otherLoadCores, 1)})`,
+    ]),
+  );
+}
+
+function costTable(rows) {
+  if (!rows || !rows.length) return [];
+  const change = (r) =>
+    r.before
+      ? `${r.now >= r.before ? '+' : ''}${(((r.now - r.before) / Math.abs(r.before)) * 100).toFixed(0)}%`
+      : '–';
+  return table(
+    ['scenario', 'figure', 'before', 'now', 'change'],
+    rows.map((r) => [
+      r.scenario,
+      r.figure + (r.unit ? ` (${r.unit})` : ''),
+      fmt(r.before, r.digits),
+      fmt(r.now, r.digits),
+      change(r),
+    ]),
+  );
+}
+
+/** `xadd 1.00, eval 0.50, …`: the commands behind a per-unit figure, largest first. */
+function byCommand(perUnit, limit = 8) {
+  if (!perUnit) return '–';
+  const entries = Object.entries(perUnit.byCommand).filter(([, v]) => v > 0);
+  const shown = entries.slice(0, limit).map(([name, v]) => `${name} ${v}`);
+  if (entries.length > limit) shown.push('…');
+  const batching = perUnit.eventsPerAppend ? `, ${perUnit.eventsPerAppend} events per append` : '';
+  return `${perUnit.total} in all, ${perUnit.eventLog} of them only the event log's${batching} (${shown.join(', ')})`;
+}
+
 function targetsTable(list) {
   return table(
     ['target', 'goal', 'measured', 'met'],
@@ -385,6 +543,45 @@ function markdown(results, { quick }) {
   if (results.sse) lines.push(`### (e) SSE \`POST /v1/chat/stream\``, '', ...streamTable(results.sse), '');
   if (results.idle) lines.push('### (d) Idle Socket.IO connections', '', ...idleTable(results.idle), '');
   if (results.bull) lines.push('### (f) Bull', '', ...bullTable(results.bull), '');
+  if (results.socketResume) {
+    lines.push(
+      `### (g) Resume after a dropped Socket.IO connection`,
+      '',
+      `Each socket streams a ${results.socketResume[0].tokens}-token reply, drops its connection after 10–60% of it, comes back after ${results.socketResume[0].offlineMs} ms and joins with \`after_seq\` of its last event.`,
+      '',
+      ...resumeTable(results.socketResume),
+      '',
+    );
+  }
+  if (results.eventLogCost && results.eventLogCost.length) {
+    const against = results.comparison?.against;
+    lines.push(
+      '### Cost of the run event log',
+      '',
+      against
+        ? `Against ${against}${results.meta.compareFile ? ` (${results.meta.compareFile})` : ''}; change is now ÷ before − 1.`
+        : 'No previous results to compare with.',
+      '',
+      ...costTable(results.eventLogCost),
+      '',
+      'Redis commands by name (`INFO commandstats`, commands inside scripts counted under their own names too):',
+      '',
+    );
+    const restNow = (results.rest || []).filter((r) => r.kind === 'app' && r.latencyMs === 0);
+    for (const r of restNow)
+      lines.push(`- per REST turn, ${r.clients} client(s): ${byCommand(r.redisPerTurn)}`);
+    for (const r of [...(results.sockets?.steps || []), ...(results.sse || [])].filter(
+      (x) => x.kind === 'app',
+    )) {
+      lines.push(
+        `- per delta, ${r.scenario === 'sse' ? 'SSE' : 'Socket.IO'} ${r.clients} streams: ${byCommand(r.redisPerDelta)}`,
+      );
+    }
+    for (const r of results.socketResume || []) {
+      lines.push(`- per resumed Socket.IO turn (with its stream): ${byCommand(r.redisPerTurn)}`);
+    }
+    lines.push('');
+  }
   const cmp = results.comparison;
   lines.push('### Against the previous committed results', '');
   if (!cmp.against) lines.push('No previous results (bench/results/latest.json) to compare with.');
@@ -444,4 +641,4 @@ async function write(results, dir, benchmarksFile, { quick, partial }) {
   process.stdout.write(`Updated bench/results/latest.json and ${path.basename(benchmarksFile)}.\n`);
 }
 
-module.exports = { targets, compare, readPrevious, print, write, figures };
+module.exports = { targets, compare, readPrevious, readResults, eventLogCost, print, write, figures };

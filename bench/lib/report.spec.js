@@ -1,5 +1,5 @@
 'use strict';
-const { compare } = require('./report');
+const { compare, eventLogCost } = require('./report');
 const { percentile, summarize } = require('./stats');
 
 const run = (rest, extra = {}) => ({
@@ -48,6 +48,75 @@ describe('compare (the check against the previous committed results)', () => {
       worse: [],
       compared: 0,
     });
+  });
+});
+
+const streamRow = (extra) => ({
+  scenario: 'sockets',
+  clients: 100,
+  target: 'app',
+  kind: 'app',
+  overheadP99: 100,
+  deltasPerSecond: 4500,
+  cpuUsPerDelta: 180,
+  redisCommandsPerDelta: 0.11,
+  writeSyscallsPerDelta: 1.08,
+  ...extra,
+});
+
+describe('the cost of a streamed delta against the previous results', () => {
+  it('is part of the 15% check for the app (CPU, Redis commands, write syscalls and deltas per delta)', () => {
+    const before = run([], { sockets: { largestPassing: {}, steps: [streamRow()] } });
+    const now = run([], {
+      sockets: { largestPassing: {}, steps: [streamRow({ cpuUsPerDelta: 200, redisCommandsPerDelta: 0.9 })] },
+    });
+    // 180 → 200 µs is 11% (not flagged); 0.11 → 0.9 commands per delta is.
+    expect(compare(before, now).worse.map((w) => w.figure)).toEqual([
+      'sockets.100.app.redisCommandsPerDelta',
+    ]);
+  });
+
+  it('is tabled beside the same figures of the previous run, REST per turn and streams per delta', () => {
+    const before = run([{ target: 'app', clients: 1, redisCommandsPerTurn: 11, cpuMsPerTurn: 3.5 }], {
+      sockets: { largestPassing: {}, steps: [streamRow({ redisCpuCores: 0.01 })] },
+    });
+    const now = run(
+      [
+        { target: 'app', clients: 1, redisCommandsPerTurn: 17, cpuMsPerTurn: 3.7 },
+        { target: 'baseline-sdk', clients: 1, redisCommandsPerTurn: 0, cpuMsPerTurn: 1 },
+      ],
+      {
+        sockets: {
+          largestPassing: {},
+          steps: [
+            streamRow({
+              redisCommandsPerDelta: 1.2,
+              redisCpuUsPerDelta: 9,
+              redisPerDelta: { appends: 0.25 },
+            }),
+          ],
+        },
+      },
+    );
+    now.meta.config = { restClients: [1, 100] };
+    const rows = eventLogCost(before, now);
+    const pick = (scenario, figure) => rows.find((r) => r.scenario === scenario && r.figure === figure);
+    expect(pick('REST, persisted, provider 0 ms, 1 client', 'Redis commands per turn')).toMatchObject({
+      before: 11,
+      now: 17,
+    });
+    expect(pick('Socket.IO, 100 streams', 'Redis commands per delta')).toMatchObject({
+      before: 0.11,
+      now: 1.2,
+    });
+    // A figure the previous run did not have is shown without a before.
+    expect(pick('Socket.IO, 100 streams', 'event-log appends per delta')).toMatchObject({
+      before: null,
+      now: 0.25,
+    });
+    // Redis CPU per delta of older results comes from Redis's cores: 0.01 core ÷ 4500 deltas/s.
+    expect(pick('Socket.IO, 100 streams', 'Redis CPU per delta').before).toBeCloseTo(2.22, 2);
+    expect(rows.some((r) => r.scenario.includes('100 clients'))).toBe(false);
   });
 });
 

@@ -1,14 +1,17 @@
 // Socket.IO load without socket.io-client: a raw Engine.IO v4 / Socket.IO v5 client over `ws`, light enough
 // that thousands of streaming clients fit in one process. It speaks exactly what socket.io-client sends:
 // `40/chat,{auth}` to join the namespace, `42/chat,<ack>["message",{…}]` to start a turn, `3` to a ping.
+// The streaming runs read events by their prefix only; the resume runs parse every packet (they check `seq`).
 'use strict';
 const WebSocket = require('ws');
 const { serve, exitWithParent } = require('../lib/child');
 const { Samples, summarize } = require('../lib/stats');
+const { socketPacket } = require('../lib/frames');
 
 const NS = '/chat';
 const clients = [];
 let session = null; // the streaming run in progress
+let lastResume = null; // the turns of the last resume run, for its stored-answer check
 
 class Client {
   constructor(url, token, localAddress) {
@@ -18,6 +21,8 @@ class Client {
     this.connected = false;
     this.nextAck = 1;
     this.turn = null;
+    /** Set by a resume run: every packet goes to it instead of the streaming run's handling. */
+    this.listener = null;
   }
 
   open() {
@@ -32,6 +37,8 @@ class Client {
         resolve(ok);
       };
       ws.on('message', (data) => {
+        // A connection this client dropped may still hand over what it had buffered: not this client's any more.
+        if (this.ws !== ws) return;
         const text = data.toString();
         if (text === '2') return ws.send('3');
         if (text[0] === '0') return ws.send(`40${NS},${JSON.stringify({ token: this.token })}`);
@@ -40,12 +47,14 @@ class Client {
           return settle(true);
         }
         if (text.startsWith(`44${NS},`)) return settle(false, text);
-        this.onPacket(text);
+        if (this.listener) this.listener(text);
+        else this.onPacket(text);
       });
       ws.on('error', (error) => settle(false, error.message));
       ws.on('close', () => {
-        this.connected = false;
         settle(false, 'closed');
+        if (this.ws !== ws) return;
+        this.connected = false;
         if (this.turn) this.turn.failed = true;
       });
     });
@@ -192,6 +201,214 @@ function stream(msg) {
   });
 }
 
+/**
+ * Resume: every connected client runs `rounds` streamed turns. In each it drops its connection after a random
+ * number of deltas (between `dropFrom` and `dropTo` of the reply), stays away `offlineMs`, opens a new
+ * connection and sends `join {conversation_id, after_seq}` with the `seq` of the last event it received. Timed:
+ * from opening the new connection (and from sending `join`) to the first event after it. Checked: the text of
+ * both connections together is the whole answer, each `seq` comes once and in order with no gap, and
+ * (`storedCheck`) the answer stored in the conversation is that text.
+ */
+async function resume(msg) {
+  const active = clients.filter((c) => c.connected);
+  const resumeMs = [];
+  const joinToFirstMs = [];
+  const joinAckMs = [];
+  const replayed = [];
+  const failures = [];
+  const counts = { turns: 0, ok: 0, failed: 0, noReplay: 0 };
+  /** Turns with each kind of problem: failed, truncated, repeatedSeq, gap, wrongText, noDrop, unparsable. */
+  const problems = {};
+  const finished = [];
+  const fail = (turn, kind, why) => {
+    turn.problems.push(kind);
+    if (failures.length < 10) failures.push(`${kind}: ${String(why).slice(0, 300)}`);
+  };
+
+  const oneTurn = (client) =>
+    new Promise((resolve) => {
+      const turn = {
+        conversationId: null,
+        lastSeq: -1,
+        text: '',
+        deltas: 0,
+        dropAfter: Math.round(msg.tokens * (msg.dropFrom + Math.random() * (msg.dropTo - msg.dropFrom))),
+        phase: 'streaming', // → 'offline' → 'joining' → 'resumed'
+        reconnectAt: 0,
+        joinAt: 0,
+        joinAck: 0,
+        problems: [],
+      };
+      let ended = false;
+      const end = (why) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timeout);
+        client.listener = null;
+        if (why) fail(turn, 'failed', why);
+        counts.turns += 1;
+        if (turn.problems.length) counts.failed += 1;
+        else counts.ok += 1;
+        if (turn.conversationId && client.connected) {
+          client.ws.send(`42${NS},${JSON.stringify(['leave', { conversation_id: turn.conversationId }])}`);
+        }
+        finished.push(turn);
+        resolve();
+      };
+      const timeout = setTimeout(
+        () => end(`no done within ${msg.timeoutMs} ms (phase ${turn.phase})`),
+        msg.timeoutMs,
+      );
+      const messageAck = client.nextAck++;
+      let joinAck = -1;
+
+      const drop = () => {
+        turn.phase = 'offline';
+        turn.droppedAtSeq = turn.lastSeq;
+        client.connected = false;
+        client.ws.terminate();
+        setTimeout(rejoin, msg.offlineMs);
+      };
+      const rejoin = async () => {
+        if (ended) return;
+        turn.reconnectAt = performance.now();
+        const ok = await client.open();
+        if (ended) return;
+        if (!ok) return end(`reconnect failed: ${client.failure}`);
+        turn.phase = 'joining';
+        joinAck = client.nextAck++;
+        turn.joinAt = performance.now();
+        const join = { conversation_id: turn.conversationId, after_seq: turn.droppedAtSeq };
+        client.ws.send(`42${NS},${joinAck}${JSON.stringify(['join', join])}`);
+      };
+
+      client.listener = (text) => {
+        let packet;
+        try {
+          packet = socketPacket(text, NS);
+        } catch (error) {
+          return fail(turn, 'unparsable', `${error.message}: ${text.slice(0, 200)}`);
+        }
+        if (!packet) return;
+        const now = performance.now();
+        if (packet.type === 'ack') {
+          const answer = packet.answer || {};
+          if (answer.error)
+            return end(
+              `${packet.id === joinAck ? 'join' : 'message'} refused: ${JSON.stringify(answer.error)}`,
+            );
+          if (packet.id === messageAck) turn.conversationId ??= answer.conversation_id;
+          else if (packet.id === joinAck) {
+            turn.joinAck = now - turn.joinAt;
+            turn.replayed = answer.replayed;
+            if (answer.truncated) fail(turn, 'truncated', JSON.stringify(answer));
+          }
+          return;
+        }
+        const payload = packet.payload || {};
+        if (packet.name === 'error') return end(`error event: ${JSON.stringify(payload)}`);
+        if (typeof payload.seq !== 'number') return;
+        if (turn.phase === 'offline') return; // `after_seq` is fixed at the drop: what was in flight is not this turn's
+        if (turn.phase === 'joining') {
+          turn.phase = 'resumed';
+          resumeMs.push(now - turn.reconnectAt);
+          joinToFirstMs.push(now - turn.joinAt);
+        }
+        turn.conversationId ??= payload.conversation_id;
+        if (payload.seq <= turn.lastSeq)
+          fail(turn, 'repeatedSeq', `seq ${payload.seq} after ${turn.lastSeq}`);
+        else if (turn.lastSeq >= 0 && payload.seq !== turn.lastSeq + 1) {
+          fail(turn, 'gap', `seq ${payload.seq} after ${turn.lastSeq}`);
+        }
+        if (payload.seq > turn.lastSeq) turn.lastSeq = payload.seq;
+        if (packet.name === 'text') {
+          turn.text += payload.content;
+          turn.deltas += 1;
+          if (turn.phase === 'streaming' && turn.deltas >= turn.dropAfter) drop();
+        } else if (packet.name === 'done') {
+          if (turn.phase !== 'resumed')
+            fail(turn, 'noDrop', `done after ${turn.deltas} deltas, before the drop`);
+          if (turn.text !== msg.expectedText) {
+            fail(turn, 'wrongText', `${turn.text.length} characters, expected ${msg.expectedText.length}`);
+          }
+          end();
+        }
+      };
+      client.ws.send(`42${NS},${messageAck}${JSON.stringify(['message', { message: msg.message }])}`);
+    });
+
+  const startedAt = performance.now();
+  await Promise.all(
+    active.map(async (client) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * msg.turnMs));
+      for (let round = 0; round < msg.rounds; round += 1) {
+        if (!client.connected && !(await client.open())) {
+          counts.turns += 1;
+          counts.failed += 1;
+          if (failures.length < 10) failures.push(`connect failed: ${client.failure}`);
+          continue;
+        }
+        await oneTurn(client);
+      }
+    }),
+  );
+  const seconds = (performance.now() - startedAt) / 1000;
+  for (const turn of finished) {
+    if (turn.replayed !== undefined) replayed.push(turn.replayed);
+    if (turn.replayed === 0) counts.noReplay += 1;
+    if (turn.joinAck) joinAckMs.push(turn.joinAck);
+    for (const kind of new Set(turn.problems)) problems[kind] = (problems[kind] ?? 0) + 1;
+  }
+  lastResume = { finished, failures };
+  return {
+    clients: active.length,
+    seconds,
+    counts,
+    problems,
+    failures,
+    resumeMs,
+    joinToFirstMs,
+    joinAckMs,
+    replayed,
+  };
+}
+
+/**
+ * After a resume run: the answer each of its conversations stored (the last assistant message's text) against
+ * what the socket received.
+ */
+async function storedAnswers(msg) {
+  const finished = lastResume?.finished ?? [];
+  const result = { checked: 0, mismatched: 0, failures: [] };
+  const queue = finished.filter((t) => t.conversationId && !t.problems.length);
+  const worker = async () => {
+    for (let turn = queue.shift(); turn; turn = queue.shift()) {
+      const res = await fetch(`${msg.httpUrl}/v1/conversations/${turn.conversationId}`, {
+        headers: { authorization: `Bearer ${msg.token}` },
+      });
+      const body = await res.json();
+      const answer = (body.messages || []).filter((m) => m.role === 'assistant').at(-1);
+      const text =
+        typeof answer?.content === 'string'
+          ? answer.content
+          : (answer?.content || [])
+              .filter((b) => b.type === 'text')
+              .map((b) => b.text)
+              .join('');
+      result.checked += 1;
+      if (res.status !== 200 || text !== turn.text) {
+        result.mismatched += 1;
+        if (result.failures.length < 5)
+          result.failures.push(
+            `stored answer differs (${res.status}): ${JSON.stringify(text).slice(0, 120)}`,
+          );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return result;
+}
+
 async function closeAll() {
   const closing = clients.splice(0).map(
     (c) =>
@@ -205,5 +422,12 @@ async function closeAll() {
   return true;
 }
 
-serve({ connect, stream, close: closeAll, count: () => clients.filter((c) => c.connected).length });
+serve({
+  connect,
+  stream,
+  resume,
+  storedAnswers,
+  close: closeAll,
+  count: () => clients.filter((c) => c.connected).length,
+});
 exitWithParent();

@@ -4,6 +4,7 @@
 const http = require('node:http');
 const { serve, exitWithParent } = require('../lib/child');
 const { Samples, summarize } = require('../lib/stats');
+const { sseEvent } = require('../lib/frames');
 
 function stream(msg) {
   const url = new URL(msg.url);
@@ -21,8 +22,9 @@ function stream(msg) {
     ...(direct ? direct.headers : { authorization: `Bearer ${msg.token}` }),
   };
   const requestPath = direct ? '/v1/messages' : '/v1/chat/stream';
-  const textFrame = direct ? 'event: content_block_delta' : 'event: text';
-  const doneFrame = direct ? 'event: message_stop' : 'event: done';
+  // The app's frames start with `id: <seq>`; the provider's and the baselines' have no id.
+  const textEvent = direct ? 'content_block_delta' : 'text';
+  const doneEvent = direct ? 'message_stop' : 'done';
   return new Promise((resolve) => {
     const t0 = performance.now();
     const measureFrom = t0 + msg.warmupMs;
@@ -80,7 +82,8 @@ function stream(msg) {
             while ((cut = buffer.indexOf('\n\n')) !== -1) {
               const frame = buffer.slice(0, cut);
               buffer = buffer.slice(cut + 2);
-              if (frame.startsWith(textFrame)) {
+              const name = sseEvent(frame);
+              if (name === textEvent) {
                 const now = performance.now();
                 if (!turn.firstAt) turn.firstAt = now;
                 turn.deltas += 1;
@@ -89,8 +92,8 @@ function stream(msg) {
                   if (turn.lastAt && (gapTick++ & 7) === 0) gaps.push(now - turn.lastAt);
                 }
                 turn.lastAt = now;
-              } else if (frame.startsWith(doneFrame)) turn.done = true;
-              else if (frame.startsWith('event: error')) {
+              } else if (name === doneEvent) turn.done = true;
+              else if (name === 'error') {
                 turn.failed = true;
                 turn.why = frame.slice(0, 300);
               }
