@@ -2,10 +2,11 @@
 // the instances whose clients follow the conversation.
 //
 // Sequence numbers come from one counter per conversation. A run takes the next number for its `run_started` (one
-// round trip) and numbers its later events itself: the conversation lock lets one run at a time produce events, and
-// each batch sets the counter to its last number. Events are appended in batches (those produced in the same tick,
-// one script call that also publishes them), so a streamed answer costs one Redis command per batch, not per delta;
-// a run's final event is sent at once, before the run releases its lock.
+// round trip) and numbers its later events itself: the conversation lock lets one run at a time produce events.
+// Events are appended in batches — those produced in the same tick, as one stream entry, by one script call that
+// also publishes them — so a streamed answer costs one Redis call per batch, not per delta. A run's last batch is
+// sent at once, before the run releases its lock, and sets the counter to its last number; a run that never sent
+// it (its process died) leaves its last number in the log, which the next run's OPEN reads too.
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig, RedisService, RunEvent } from '@lib/core';
@@ -16,28 +17,32 @@ export const runEventsChannel = (conversationId: string) => `agent-backend:run-e
 /** The counter outlives the events by far: numbering never restarts while a conversation is in use. */
 const SEQ_TTL_SECONDS = 30 * 86_400;
 
-/** Takes the next number; -1 when the counter is gone and no floor was given (the caller reads one from the database). */
+/**
+ * Takes the next number: one past the highest of the counter, the log's last event and `floor`; -1 when neither the
+ * counter nor the log is there and no floor was given (the caller reads one from the database).
+ * KEYS: counter, stream. ARGV: floor, counter ttl, stream ttl.
+ */
 const OPEN = `
-local current = redis.call('GET', KEYS[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if last then current = math.max(current, tonumber(last[2][4])) end
 local floor = tonumber(ARGV[1])
-if not current then
-  if floor < 0 then return -1 end
-  current = floor
-end
-local next = math.max(tonumber(current), floor) + 1
+if current < 0 and floor < 0 then return -1 end
+local next = math.max(current, floor) + 1
 redis.call('SET', KEYS[1], next, 'EX', ARGV[2])
+if last then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
 return next`;
 
-/** KEYS: stream, counter, channel. ARGV: min id, stream ttl, counter ttl, published message, last seq, then seq/json pairs. */
+/**
+ * One batch: one stream entry (first and last number, the events as a JSON array), published at once.
+ * KEYS: stream, counter, channel. ARGV: min id, instance id, first seq, last seq, events, stream ttl (0: leave the
+ * expiry as it is), counter ttl (0: a run's batch before its last, which leaves the counter to OPEN and the log).
+ */
 const APPEND = `
-for i = 6, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 's', ARGV[i], 'e', ARGV[i + 1])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[5]) then
-  redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[3])
-end
-redis.call('PUBLISH', KEYS[3], ARGV[4])
+redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[1], '*', 'f', ARGV[3], 'l', ARGV[4], 'e', ARGV[5])
+if ARGV[6] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
+if ARGV[7] ~= '0' then redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[7]) end
+redis.call('PUBLISH', KEYS[3], ARGV[2] .. '\\n' .. ARGV[5])
 return 1`;
 
 export interface Replay {
@@ -55,6 +60,8 @@ export class EventLog {
   /** This process among the instances: published batches carry it, so an instance skips its own. */
   readonly instanceId = randomUUID();
   private readonly pending = new Map<string, RunEvent[]>();
+  /** When each conversation's log had its expiry renewed last (while a run of this process produces events). */
+  private readonly expiredAt = new Map<string, number>();
   private scheduled = false;
   /** Batches that could not be appended (Redis away): followers elsewhere missed them. */
   dropped = 0;
@@ -66,10 +73,12 @@ export class EventLog {
 
   /** The number of a new run's first event. `floor` is the database's highest number, used when Redis lost the counter. */
   async open(conversationId: string, floor: () => Promise<number>): Promise<number> {
-    const key = seqKey(conversationId);
-    const first = Number(await this.redis.client.eval(OPEN, 1, key, -1, SEQ_TTL_SECONDS));
+    const keys = [seqKey(conversationId), streamKey(conversationId)] as const;
+    const retention = this.config.runEventsRetentionSeconds;
+    this.expiredAt.set(conversationId, Date.now());
+    const first = Number(await this.redis.client.eval(OPEN, 2, ...keys, -1, SEQ_TTL_SECONDS, retention));
     if (first >= 0) return first;
-    return Number(await this.redis.client.eval(OPEN, 1, key, await floor(), SEQ_TTL_SECONDS));
+    return Number(await this.redis.client.eval(OPEN, 2, ...keys, await floor(), SEQ_TTL_SECONDS, retention));
   }
 
   /** Queues an event for the log; `now` sends what is queued for the conversation at once (a run's last event). */
@@ -77,7 +86,7 @@ export class EventLog {
     const queued = this.pending.get(conversationId);
     if (queued) queued.push(event);
     else this.pending.set(conversationId, [event]);
-    if (now) return this.flush(conversationId);
+    if (now) return this.flush(conversationId, true);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
@@ -99,10 +108,12 @@ export class EventLog {
     let first: number | undefined;
     let last = Number(counter ?? 0);
     for (const [, fields] of entries) {
-      const seq = Number(fields[1]);
-      first ??= seq;
-      if (seq > last) last = seq;
-      if (seq > afterSeq) events.push(JSON.parse(fields[3]) as RunEvent);
+      const batchFirst = Number(fields[1]);
+      const batchLast = Number(fields[3]);
+      first ??= batchFirst;
+      if (batchLast > last) last = batchLast;
+      if (batchLast <= afterSeq) continue;
+      for (const event of JSON.parse(fields[5]) as RunEvent[]) if (event.payload.seq > afterSeq) events.push(event);
     }
     for (const event of unsent) {
       const seq = event.payload.seq;
@@ -120,22 +131,33 @@ export class EventLog {
     return Math.max(unsent, Number((await this.redis.client.get(seqKey(conversationId))) ?? 0));
   }
 
-  private flush(conversationId: string): void {
+  private flush(conversationId: string, last = false): void {
     const events = this.pending.get(conversationId);
     if (!events?.length) return;
     this.pending.delete(conversationId);
     const retention = this.config.runEventsRetentionSeconds;
-    const encoded = events.map((event) => JSON.stringify(event));
-    const args: (string | number)[] = [
-      Date.now() - retention * 1000,
-      retention,
-      SEQ_TTL_SECONDS,
-      `${this.instanceId}\n[${encoded.join(',')}]`,
-      events[events.length - 1].payload.seq,
-    ];
-    for (let i = 0; i < events.length; i += 1) args.push(events[i].payload.seq, encoded[i]);
+    // The log's expiry is renewed when a run opens or ends, and in between once per half retention: a batch
+    // seldom pays for it.
+    const now = Date.now();
+    const renew = last || now - (this.expiredAt.get(conversationId) ?? 0) > (retention * 1000) / 2;
+    if (renew) this.expiredAt.set(conversationId, now);
+    if (last) this.expiredAt.delete(conversationId);
+    const encoded = `[${events.map((event) => JSON.stringify(event)).join(',')}]`;
     this.redis.client
-      .eval(APPEND, 3, streamKey(conversationId), seqKey(conversationId), runEventsChannel(conversationId), ...args)
+      .eval(
+        APPEND,
+        3,
+        streamKey(conversationId),
+        seqKey(conversationId),
+        runEventsChannel(conversationId),
+        now - retention * 1000,
+        this.instanceId,
+        events[0].payload.seq,
+        events[events.length - 1].payload.seq,
+        encoded,
+        renew ? retention : 0,
+        last ? SEQ_TTL_SECONDS : 0,
+      )
       .catch((error: Error) => {
         this.dropped += events.length;
         this.logger.warn(`Could not append ${events.length} run events of ${conversationId}: ${error.message}`);
