@@ -266,13 +266,10 @@ describe('background agent tasks (API + worker process + Bull)', () => {
       const done = await waitForStatus(getTask, id, ['completed']);
       expect(done.attempts).toBe(2);
       /** The tool_result the model was sent in a request (its last message). */
-      const toolResult = (request: number) =>
-        (
-          fake.requests[request].body.messages.at(-1).content as Array<{
-            content: string;
-            is_error?: boolean;
-          }>
-        )[0];
+      const toolResult = (request: number) => {
+        const messages = fake.requests[request].body.messages;
+        return (messages[messages.length - 1].content as Array<{ content: string; is_error?: boolean }>)[0];
+      };
       // The first run opened the ticket (a failing tool, e.g. a worker built from older code, would say why here).
       expect(toolResult(1)).not.toMatchObject({ is_error: true });
       expect(JSON.parse(toolResult(1).content)).toMatchObject({ created: true });
