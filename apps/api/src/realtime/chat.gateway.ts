@@ -91,18 +91,27 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     } catch (error) {
       return this.refuse(socket, ack, error);
     }
-    // The sender follows the conversation from now on, like a socket that joined it (later runs too).
+    // The sender follows the conversation from now on, like a socket that joined it (later runs too); a socket
+    // that already follows it keeps its follower (following twice would keep the instance listening after it left).
+    const alreadyFollowing = state.following?.has(run.conversationId) ?? false;
     const follower = this.follower(socket, run.conversationId);
-    void this.feed
-      .follow(run.conversationId, follower)
-      .then((following) => following.start())
-      .catch((error: Error) => this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`));
+    if (!alreadyFollowing) {
+      void this.feed
+        .follow(run.conversationId, follower)
+        .then((following) => following.start())
+        .catch((error: Error) => this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`));
+    }
     ack?.({ conversation_id: run.conversationId, run_id: run.runId, ...(run.status === 'queued' ? { status: 'queued' } : {}) });
     const runs = (state.runs ??= new Map());
     runs.set(run.runId, { cancelOnDisconnect: request.on_disconnect === 'cancel', cancel: () => run.cancel() });
     try {
       // This run's events come straight from the supervisor; the follower's sequence check delivers each once.
-      for await (const event of run.events) offer(follower, event);
+      // A later `join` replaces this follower with one the feed serves (its replay included): from then on the
+      // events reach the socket through that one only.
+      for await (const event of run.events) {
+        const current = state.following?.get(run.conversationId);
+        if (current === undefined || current === follower) offer(follower, event);
+      }
     } finally {
       runs.delete(run.runId);
     }
