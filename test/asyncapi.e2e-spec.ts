@@ -337,9 +337,8 @@ describe('the AsyncAPI document of the streaming protocol (/docs/asyncapi.json)'
     expect(validate(name, payload)).not.toEqual([]);
   });
 
-  // The live events must match the document. They do once every run event carries `run_id` and `seq` and a run
-  // opens with `run_started` (the runs of issue 12); until then these fail, and `it.failing` says so. Turn them into
-  // `it` when runs land.
+  // The live events match the document: every run event carries `run_id` and `seq`, and a run opens with
+  // `run_started`.
   describe('what the API sends', () => {
     const scriptTurn = () =>
       fake.enqueue(
@@ -358,7 +357,7 @@ describe('the AsyncAPI document of the streaming protocol (/docs/asyncapi.json)'
       for (const { name, payload } of events) expect([name, validate(name, payload)]).toEqual([name, []]);
     };
 
-    it.failing('sends socket events and acknowledgements that match the document', async () => {
+    it('sends socket events and acknowledgements that match the document', async () => {
       scriptTurn();
       const s = await connectSocket(t.url, t.userKey);
       try {
@@ -366,6 +365,12 @@ describe('the AsyncAPI document of the streaming protocol (/docs/asyncapi.json)'
         expect(validate('message acknowledgement', ack)).toEqual([]);
         await s.next('done');
         expectOneRun(s.events);
+        const { conversation_id: id } = ack as ClientAckMap['message'];
+        const run = s.events.length;
+        // A resume from the start: the acknowledgement, then the run's events again.
+        const joined = await s.ack('join', { conversation_id: id, after_seq: 0 });
+        expect(joined).toMatchObject({ conversation_id: id, replayed: run, truncated: false });
+        expect(validate('join acknowledgement', joined)).toEqual([]);
         const refused = await s.ack('join', { conversation_id: 'not-a-uuid' });
         expect(validate('join acknowledgement', refused)).toEqual([]);
       } finally {
@@ -373,7 +378,7 @@ describe('the AsyncAPI document of the streaming protocol (/docs/asyncapi.json)'
       }
     });
 
-    it.failing('sends SSE frames of id: <seq>, event: <name> and data that match the document', async () => {
+    it('sends SSE frames of id: <seq>, event: <name> and data that match the document', async () => {
       scriptTurn();
       const res = await fetch(`${t.url}/v1/chat/stream`, {
         method: 'POST',

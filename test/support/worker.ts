@@ -1,38 +1,52 @@
 // Runs the built worker (apps/worker) as a child process, the way `npm run start:worker` does, so e2e tests
-// can kill it, restart it and watch a task move between processes. The build is redone only when a source
-// file is newer than it, into a directory of its own (a concurrent `npm run build` cannot remove it).
+// can kill it, restart it and watch a task move between processes. The build is redone whenever the sources differ
+// from those it was made from, into a directory of its own (a concurrent `npm run build` cannot remove it).
 import { ChildProcess, execFileSync, fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
 const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'agent-backend-e2e-worker');
 const ENTRY = join(BUILD_DIR, 'apps', 'worker', 'src', 'main.js');
 const STAMP = join(BUILD_DIR, '.built');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
+function listSources(dir: string, into: string[]): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    if (entry.isDirectory()) listSources(path, into);
+    else if (entry.name.endsWith('.ts')) {
+      const stat = statSync(path);
+      into.push(`${relative(ROOT, path)} ${stat.size} ${stat.mtimeMs}`);
+    }
   }
-  return newest;
+  return into;
 }
 
-/** Compiles apps/ and libs/ with the project's swc settings when the sources changed since the last build. */
+/**
+ * Names the sources as they are now: every .ts file of apps/ and libs/ with its size and modification time. Taken
+ * before a build starts and stored with it, so a file changed while the build ran (a merge, a checkout) makes the
+ * next caller build again instead of running code older than the database's migrations.
+ */
+function sourcesFingerprint(): string {
+  const files = [...listSources(join(ROOT, 'apps'), []), ...listSources(join(ROOT, 'libs'), [])].sort();
+  return createHash('sha256').update(files.join('\n')).digest('hex');
+}
+
+/** Compiles apps/ and libs/ with the project's swc settings unless the last build was made from these sources. */
 export function buildWorker(): string {
-  const sources = Math.max(newestMtime(join(ROOT, 'apps')), newestMtime(join(ROOT, 'libs')));
-  if (existsSync(STAMP) && statSync(STAMP).mtimeMs >= sources && existsSync(ENTRY)) return ENTRY;
+  const sources = sourcesFingerprint();
+  if (existsSync(STAMP) && existsSync(ENTRY) && readFileSync(STAMP, 'utf8') === sources) return ENTRY;
   const building = `${BUILD_DIR}.tmp-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(building, { recursive: true });
@@ -41,9 +55,9 @@ export function buildWorker(): string {
     [join(ROOT, 'node_modules/@swc/cli/bin/swc.js'), 'apps', 'libs', '-d', building, '--quiet'],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  writeFileSync(join(building, '.built'), sources);
   rmSync(BUILD_DIR, { recursive: true, force: true });
   renameSync(building, BUILD_DIR);
-  writeFileSync(STAMP, new Date().toISOString());
   return ENTRY;
 }
 

@@ -91,12 +91,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     } catch (error) {
       return this.refuse(socket, ack, error);
     }
-    // The sender follows the conversation from now on, like a socket that joined it (later runs too).
+    // The sender follows the conversation from now on, like a socket that joined it (later runs too); a socket
+    // that already follows it keeps its follower (following twice would keep the instance listening after it left).
+    const alreadyFollowing = state.following?.has(run.conversationId) ?? false;
     const follower = this.follower(socket, run.conversationId);
-    void this.feed
-      .follow(run.conversationId, follower)
-      .then((following) => following.start())
-      .catch((error: Error) => this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`));
+    if (!alreadyFollowing) {
+      void this.feed
+        .follow(run.conversationId, follower)
+        .then((following) => following.start())
+        .catch((error: Error) => this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`));
+    }
     ack?.({ conversation_id: run.conversationId, run_id: run.runId, ...(run.status === 'queued' ? { status: 'queued' } : {}) });
     const runs = (state.runs ??= new Map());
     runs.set(run.runId, { cancelOnDisconnect: request.on_disconnect === 'cancel', cancel: () => run.cancel() });
