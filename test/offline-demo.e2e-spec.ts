@@ -204,10 +204,13 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
     });
 
     it('compares the plans of the pricing table (sales agent)', async () => {
-      const plans = await db.query(
-        `SELECT name, monthly_price_usd, features FROM pricing_plans ORDER BY sort_order`,
-      );
       const turn = await ask('compare your plans', 'sales');
+      // The tenant's own copy of the pricing table, made on its first use of a demo tool.
+      const plans = await db.query(
+        `SELECT name, monthly_price_usd, features FROM pricing_plans WHERE tenant_id = $1 ORDER BY sort_order`,
+        [t.tenantId],
+      );
+      expect(plans.length).toBeGreaterThan(1);
       expect(turn.tools).toEqual(['get_pricing']);
       expect(turn.response).toContain(`Here are our ${plans.length} plans side by side`);
       for (const plan of plans) {
@@ -248,8 +251,12 @@ describe('the offline demo model (no ANTHROPIC_API_KEY)', () => {
     });
 
     it('lists "what products do you sell" from the catalogue, every product on sale with its price', async () => {
-      const products = await db.query(`SELECT name, price_usd FROM products WHERE active`);
       const turn = await ask('what products do you sell');
+      const products = await db.query(
+        `SELECT name, price_usd FROM products WHERE active AND tenant_id = $1`,
+        [t.tenantId],
+      );
+      expect(products.length).toBeGreaterThan(1);
       expect(turn.tools).toEqual(['get_product_catalog']);
       expect(turn.response).toContain(`We sell ${products.length} products`);
       for (const product of products) {
