@@ -24,7 +24,9 @@ const SEQ_TTL_SECONDS = 30 * 86_400;
  */
 const OPEN = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+-- A log that cannot be read (not a stream) leaves the numbering to the counter: the run still goes on.
+local tail = redis.pcall('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local last = type(tail) == 'table' and not tail.err and tail[1] or nil
 if last then current = math.max(current, tonumber(last[2][4])) end
 local floor = tonumber(ARGV[1])
 if current < 0 and floor < 0 then return -1 end
@@ -125,10 +127,14 @@ export class EventLog {
     return { events, truncated, lastSeq: last };
   }
 
-  /** The conversation's latest number (0 when none is known). */
+  /** The conversation's latest number (0 when none is known): the counter, the log's last batch, or what is unsent here. */
   async lastSeq(conversationId: string): Promise<number> {
     const unsent = this.pending.get(conversationId)?.at(-1)?.payload.seq ?? 0;
-    return Math.max(unsent, Number((await this.redis.client.get(seqKey(conversationId))) ?? 0));
+    const [counter, tail] = await Promise.all([
+      this.redis.client.get(seqKey(conversationId)),
+      this.redis.client.xrevrange(streamKey(conversationId), '+', '-', 'COUNT', 1).catch(() => []),
+    ]);
+    return Math.max(unsent, Number(counter ?? 0), Number(tail[0]?.[1][3] ?? 0));
   }
 
   private flush(conversationId: string, last = false): void {
