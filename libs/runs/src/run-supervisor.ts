@@ -68,6 +68,8 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         onIteration: request.onIteration,
         signal: controller.signal,
         holdLease: true,
+        // The run row inserted below names the conversation: a failed first turn must not delete it (and the row).
+        keepConversation: true,
       });
     } catch (error) {
       const strategy = request.multitaskStrategy ?? 'reject';
