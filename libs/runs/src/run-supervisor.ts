@@ -68,8 +68,10 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         onIteration: request.onIteration,
         signal: controller.signal,
         holdLease: true,
-        // The run row inserted below names the conversation: a failed first turn must not delete it (and the row).
-        keepConversation: true,
+        // A failed first turn deletes its new conversation, and with it the run row. A REST caller never learns
+        // either id (it gets the error envelope), so version 1's "no conversation is left" stays; every other
+        // client has been told the run id (run_started, the socket ack, TaskStatus) and must be able to read it.
+        keepConversation: request.source !== 'rest',
       });
     } catch (error) {
       const strategy = request.multitaskStrategy ?? 'reject';
