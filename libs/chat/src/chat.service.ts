@@ -30,6 +30,11 @@ export interface TurnRequest {
    * when its events end: the run supervisor publishes a run's last event while it still holds the conversation.
    */
   holdLease?: boolean;
+  /**
+   * Keep a new conversation whose first turn fails (by default it goes away with the turn): a run's row and its
+   * events name the conversation, and the failed run must stay readable (GET /v1/runs/{id}).
+   */
+  keepConversation?: boolean;
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
@@ -215,8 +220,8 @@ export class ChatService {
             this.logger.error(`Could not record the model calls of a failed turn: ${e.message}`),
           );
       }
-      // A conversation that only existed for this failed first turn goes away with it.
-      if (isNew) {
+      // A conversation that only existed for this failed first turn goes away with it (unless a run names it).
+      if (isNew && !request.keepConversation) {
         await this.store
           .deleteIfEmpty(request.tenantId, conversationId)
           .catch((e: Error) => this.logger.error(`Could not remove an empty conversation: ${e.message}`));

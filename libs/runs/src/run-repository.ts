@@ -64,6 +64,14 @@ export interface NewRun {
   fence?: number;
 }
 
+/**
+ * TypeORM answers an UPDATE … RETURNING with `[rows, affected]` (a SELECT or INSERT with the rows alone): read as
+ * rows, the first "row" would be that array, truthy even when nothing was updated.
+ */
+function returned<T>(result: unknown): T[] {
+  return (result as [T[], number])[0];
+}
+
 const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, stop_reason, error, message, api_key_id,
   task_id, input_tokens, output_tokens, cost_usd, last_seq, created_at, started_at, finished_at`;
 
@@ -144,22 +152,24 @@ export class RunRepository {
    * queued runs waiting.
    */
   async finish(id: string, outcome: FinishedRun): Promise<{ queuedBehind: boolean }> {
-    const rows: { queued_behind: boolean }[] = await this.db.query(
-      `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
+    const rows = returned<{ queued_behind: boolean }>(
+      await this.db.query(
+        `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
          cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
        WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')
        RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
          AS queued_behind`,
-      [
-        id,
-        outcome.status,
-        outcome.stopReason,
-        outcome.error ? JSON.stringify(outcome.error) : null,
-        outcome.inputTokens,
-        outcome.outputTokens,
-        outcome.costUsd,
-        outcome.lastSeq,
-      ],
+        [
+          id,
+          outcome.status,
+          outcome.stopReason,
+          outcome.error ? JSON.stringify(outcome.error) : null,
+          outcome.inputTokens,
+          outcome.outputTokens,
+          outcome.costUsd,
+          outcome.lastSeq,
+        ],
+      ),
     );
     return { queuedBehind: rows[0]?.queued_behind ?? false };
   }
@@ -180,16 +190,18 @@ export class RunRepository {
        )
        SELECT * FROM claimed`,
       [conversationId, fence],
-    );
+    ); // A statement ending in SELECT: TypeORM answers with the rows alone.
     return rows[0] ? toRun(rows[0]) : null;
   }
 
   /** Cancels a run that is still queued; false when it is not (any more). */
   async cancelQueued(id: string): Promise<Run | null> {
-    const rows: RunRow[] = await this.db.query(
-      `UPDATE runs SET status = 'cancelled', stop_reason = 'cancelled', finished_at = now()
-        WHERE id = $1 AND status = 'queued' RETURNING ${COLUMNS}`,
-      [id],
+    const rows = returned<RunRow>(
+      await this.db.query(
+        `UPDATE runs SET status = 'cancelled', stop_reason = 'cancelled', finished_at = now()
+          WHERE id = $1 AND status = 'queued' RETURNING ${COLUMNS}`,
+        [id],
+      ),
     );
     return rows[0] ? toRun(rows[0]) : null;
   }

@@ -20,6 +20,8 @@ const QUEUED_RETRY_MS = 250;
 export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Runs');
   private timer: NodeJS.Timeout | undefined;
+  /** The retry timers of runs this instance queued and that have not started yet. */
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly chat: ChatService,
@@ -39,6 +41,9 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
+    // A closed instance stops trying to start its queued runs (they stay rows: another instance starts them).
+    for (const retry of this.retries) clearInterval(retry);
+    this.retries.clear();
   }
 
   /**
@@ -68,6 +73,10 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         onIteration: request.onIteration,
         signal: controller.signal,
         holdLease: true,
+        // A failed first turn deletes its new conversation, and with it the run row. A REST caller never learns
+        // either id (it gets the error envelope), so version 1's "no conversation is left" stays; every other
+        // client has been told the run id (run_started, the socket ack, TaskStatus) and must be able to read it.
+        keepConversation: request.source !== 'rest',
       });
     } catch (error) {
       const strategy = request.multitaskStrategy ?? 'reject';
@@ -170,10 +179,13 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     if (interrupt) await this.cancellations.cancel({ conversationId: conversation.id });
     // Until it starts, this instance keeps trying too: the run ahead may have ended just before this row existed.
     const retry = setInterval(() => {
-      if (follower.lastSeq >= 0 || follower.queue.isEnded) clearInterval(retry);
-      else void this.dispatch(conversation.id);
+      if (follower.lastSeq >= 0 || follower.queue.isEnded) {
+        clearInterval(retry);
+        this.retries.delete(retry);
+      } else void this.dispatch(conversation.id);
     }, QUEUED_RETRY_MS);
     retry.unref();
+    this.retries.add(retry);
     void this.dispatch(conversation.id);
     return {
       runId,

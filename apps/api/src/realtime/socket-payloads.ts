@@ -1,6 +1,6 @@
 // Payloads of the client events on /chat, validated with the same rules as their REST twins.
 import { plainToInstance } from 'class-transformer';
-import { IsInt, IsOptional, IsUUID, Max, Min, validate } from 'class-validator';
+import { IsInt, IsUUID, Max, Min, validate, ValidateIf } from 'class-validator';
 import { ErrorDetail, ValidationError } from '@lib/core';
 import { flattenFieldErrors } from '../http/validation';
 import { inspectJson } from '../http/json-body';
@@ -11,7 +11,9 @@ export class ConversationRefPayload {
 }
 
 export class JoinPayload extends ConversationRefPayload {
-  @IsOptional()
+  // Omitted means live events only; `null` is refused like any other non-number (IsOptional would let it through,
+  // and the feed would then replay from the start).
+  @ValidateIf((payload: JoinPayload) => payload.after_seq !== undefined)
   @IsInt({ message: 'after_seq must be a non-negative whole number' })
   @Min(0, { message: 'after_seq must be a non-negative whole number' })
   @Max(Number.MAX_SAFE_INTEGER, { message: 'after_seq is too large' })
