@@ -3,7 +3,7 @@
 //
 // Sequence numbers come from one counter per conversation. A run takes the next number for its `run_started` (one
 // round trip) and numbers its later events itself: the conversation lock lets one run at a time produce events.
-// Events are appended in batches — those produced in the same tick, as one stream entry, by one script call that
+// Events are appended in batches — those produced within RUN_EVENTS_BATCH_MS, as one stream entry, by one script call that
 // also publishes them — so a streamed answer costs one Redis call per batch, not per delta. A run's last batch is
 // sent at once, before the run releases its lock, and sets the counter to its last number; a run that never sent
 // it (its process died) leaves its last number in the log, which the next run's OPEN reads too.
@@ -73,13 +73,17 @@ export class EventLog {
     private readonly config: AppConfig,
   ) {}
 
-  /** The number of a new run's first event. `floor` is the database's highest number, used when Redis lost the counter. */
-  async open(conversationId: string, floor: () => Promise<number>): Promise<number> {
+  /**
+   * The number of a new run's first event. `floor` is the database's highest number, read only when Redis lost both
+   * the counter and the log (a number: known already, e.g. 0 for a conversation created by this run).
+   */
+  async open(conversationId: string, floor: number | (() => Promise<number>)): Promise<number> {
     const keys = [seqKey(conversationId), streamKey(conversationId)] as const;
     const retention = this.config.runEventsRetentionSeconds;
     this.expiredAt.set(conversationId, Date.now());
-    const first = Number(await this.redis.client.eval(OPEN, 2, ...keys, -1, SEQ_TTL_SECONDS, retention));
-    if (first >= 0) return first;
+    const known = typeof floor === 'number' ? floor : -1;
+    const first = Number(await this.redis.client.eval(OPEN, 2, ...keys, known, SEQ_TTL_SECONDS, retention));
+    if (first >= 0 || typeof floor === 'number') return first;
     return Number(await this.redis.client.eval(OPEN, 2, ...keys, await floor(), SEQ_TTL_SECONDS, retention));
   }
 
@@ -91,10 +95,12 @@ export class EventLog {
     if (now) return this.flush(conversationId, true);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      // Events of the next few milliseconds go in the same batch: followers here already have them, followers
+      // elsewhere get them that much later, and a resume reads the unsent ones from `pending`.
+      setTimeout(() => {
         this.scheduled = false;
         for (const id of [...this.pending.keys()]) this.flush(id);
-      });
+      }, this.config.runEventsBatchMs).unref();
     }
   }
 

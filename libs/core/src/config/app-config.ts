@@ -103,6 +103,8 @@ export class AppConfig {
   sseHeartbeatMs: number;
   /** How long a conversation's run events stay replayable (resume over Socket.IO and SSE). */
   runEventsRetentionSeconds: number;
+  /** How long run events are gathered into one append to the event log (followers on the run's instance never wait). */
+  runEventsBatchMs: number;
   /** How often queued runs whose conversation is free are started, and runs whose instance died are closed. */
   runReconcileIntervalMs: number;
   /** Prefix of the Bull queues' Redis keys; deployments (or test runs) sharing a Redis use distinct ones. */

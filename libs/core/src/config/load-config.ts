@@ -388,6 +388,7 @@ export function loadConfig(env: Env): AppConfig {
   config.socketMaxPayloadBytes = int(env, 'SOCKET_MAX_PAYLOAD_BYTES', 65_536, 1024, 10_485_760);
   config.sseHeartbeatMs = int(env, 'SSE_HEARTBEAT_MS', 15_000, 100);
   config.runEventsRetentionSeconds = int(env, 'RUN_EVENTS_RETENTION_SECONDS', 900, 1, 7 * 86_400);
+  config.runEventsBatchMs = int(env, 'RUN_EVENTS_BATCH_MS', 5, 0, 1_000);
   config.runReconcileIntervalMs = int(env, 'RUN_RECONCILE_INTERVAL_MS', 5_000, 100, 3_600_000);
   config.queuePrefix = queuePrefix(env, 'QUEUE_PREFIX');
   config.runWorkersInApi = bool(env, 'RUN_WORKERS_IN_API', nodeEnv !== 'production');
