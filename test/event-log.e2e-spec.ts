@@ -16,7 +16,10 @@ describe('the run event log (Redis)', () => {
   let log: EventLog;
 
   beforeAll(() => {
-    const config = Object.assign(new AppConfig(), { redisUrl: TEST_REDIS_URL, runEventsRetentionSeconds: 900 });
+    const config = Object.assign(new AppConfig(), {
+      redisUrl: TEST_REDIS_URL,
+      runEventsRetentionSeconds: 900,
+    });
     redis = new RedisService(config);
     log = new EventLog(redis, config);
   });

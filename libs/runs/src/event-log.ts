@@ -121,7 +121,8 @@ export class EventLog {
       first ??= batchFirst;
       if (batchLast > last) last = batchLast;
       if (batchLast <= afterSeq) continue;
-      for (const event of JSON.parse(fields[5]) as RunEvent[]) if (event.payload.seq > afterSeq) events.push(event);
+      for (const event of JSON.parse(fields[5]) as RunEvent[])
+        if (event.payload.seq > afterSeq) events.push(event);
     }
     for (const event of unsent) {
       const seq = event.payload.seq;
@@ -172,7 +173,9 @@ export class EventLog {
       )
       .catch((error: Error) => {
         this.dropped += events.length;
-        this.logger.warn(`Could not append ${events.length} run events of ${conversationId}: ${error.message}`);
+        this.logger.warn(
+          `Could not append ${events.length} run events of ${conversationId}: ${error.message}`,
+        );
       });
   }
 }

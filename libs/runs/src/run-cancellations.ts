@@ -35,7 +35,9 @@ export class RunCancellations implements OnModuleInit {
           // Not a cancel request.
         }
       })
-      .catch((error: Error) => this.logger.warn(`Could not subscribe to run cancellations: ${error.message}`));
+      .catch((error: Error) =>
+        this.logger.warn(`Could not subscribe to run cancellations: ${error.message}`),
+      );
   }
 
   /** Registers a running run; the returned function unregisters it. */
@@ -74,13 +76,16 @@ export class RunCancellations implements OnModuleInit {
     const deadline = Date.now() + timeoutMs;
     while (this.byRun.size > 0) {
       if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))),
+      );
     }
     return true;
   }
 
   private abortLocal(target: CancelTarget): boolean {
-    const running = 'runId' in target ? this.byRun.get(target.runId) : this.byConversation.get(target.conversationId);
+    const running =
+      'runId' in target ? this.byRun.get(target.runId) : this.byConversation.get(target.conversationId);
     if (!running) return false;
     running.controller.abort();
     return true;

@@ -77,7 +77,10 @@ export class RunExecutor {
     let firstSeq: number;
     try {
       // A conversation this run created has no earlier number anywhere.
-      firstSeq = await this.log.open(run.conversationId, turn.isNewConversation ? 0 : () => this.runs.lastSeq(run.conversationId));
+      firstSeq = await this.log.open(
+        run.conversationId,
+        turn.isNewConversation ? 0 : () => this.runs.lastSeq(run.conversationId),
+      );
     } catch (error) {
       await turn.events.return(undefined);
       await turn.lease.release();
@@ -125,7 +128,10 @@ export class RunExecutor {
     const base = { conversation_id: run.conversationId, run_id: run.id };
     await this.runs.finish(run.id, { ...NOTHING, ...ending, lastSeq: started ? seq : seq + 1 });
     if (!started) {
-      this.feed.publish(run.conversationId, { name: 'run_started', payload: { ...base, seq, source: run.source } });
+      this.feed.publish(run.conversationId, {
+        name: 'run_started',
+        payload: { ...base, seq, source: run.source },
+      });
       seq += 1;
     }
     const last: RunEvent = outcome.error
@@ -159,7 +165,10 @@ export class RunExecutor {
     const conversationId = run.conversationId;
     let seq = firstSeq;
     const event = <Name extends RunEventName>(name: Name, fields: Fields<Name>): RunEvent =>
-      ({ name, payload: { conversation_id: conversationId, run_id: run.id, seq: seq++, ...fields } }) as unknown as RunEvent;
+      ({
+        name,
+        payload: { conversation_id: conversationId, run_id: run.id, seq: seq++, ...fields },
+      }) as unknown as RunEvent;
     this.feed.publish(conversationId, event('run_started', { source: run.source }));
     let ended = false;
     try {

@@ -1,5 +1,12 @@
 // The plain records of this lib, and the contract's RunStatus as REST sends it.
-import type { ErrorPayload, MultitaskStrategy, OnDisconnect, RunSource, RunState, StopReason } from '@lib/core';
+import type {
+  ErrorPayload,
+  MultitaskStrategy,
+  OnDisconnect,
+  RunSource,
+  RunState,
+  StopReason,
+} from '@lib/core';
 
 export interface Run {
   id: string;

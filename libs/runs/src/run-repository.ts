@@ -109,10 +109,10 @@ export class RunRepository {
   }
 
   async get(tenantId: string, id: string): Promise<Run | null> {
-    const rows: RunRow[] = await this.db.query(`SELECT ${COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2`, [
-      id,
-      tenantId,
-    ]);
+    const rows: RunRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2`,
+      [id, tenantId],
+    );
     return rows[0] ? toRun(rows[0]) : null;
   }
 

@@ -103,7 +103,12 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       await turn.lease.release();
       throw error;
     }
-    const run = { id: runId, conversationId: turn.conversationId, agentName: turn.agentName, source: request.source };
+    const run = {
+      id: runId,
+      conversationId: turn.conversationId,
+      agentName: turn.agentName,
+      source: request.source,
+    };
     return this.executor.begin(run, turn, controller, (queued) => {
       if (queued) void this.dispatch(run.conversationId);
     });
@@ -211,7 +216,8 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       lease = await this.infra.lock.acquire(conversationId);
     } catch (error) {
-      if (!(error instanceof ConversationBusyError)) this.logger.warn(`Could not dispatch: ${(error as Error).message}`);
+      if (!(error instanceof ConversationBusyError))
+        this.logger.warn(`Could not dispatch: ${(error as Error).message}`);
       return;
     }
     let run: Run | null;
@@ -255,7 +261,8 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
   /** Starts queued runs whose conversation is free, and closes runs whose instance stopped while they ran. */
   async reconcile(): Promise<void> {
     try {
-      for (const conversationId of await this.runs.conversationsWithQueuedRuns()) await this.dispatch(conversationId);
+      for (const conversationId of await this.runs.conversationsWithQueuedRuns())
+        await this.dispatch(conversationId);
       const stale = await this.runs.runningSince(new Date(Date.now() - 2 * this.infra.config.lockTtlMs));
       for (const run of stale) {
         if (this.cancellations.runningHere(run.conversationId) === run.id) continue;

@@ -11,7 +11,15 @@ import { RunSupervisor } from './run-supervisor';
 
 @Module({
   imports: [ChatModule, ConversationsModule],
-  providers: [RunRepository, EventLog, RunFeed, RunCancellations, RunExecutor, RunInfrastructure, RunSupervisor],
+  providers: [
+    RunRepository,
+    EventLog,
+    RunFeed,
+    RunCancellations,
+    RunExecutor,
+    RunInfrastructure,
+    RunSupervisor,
+  ],
   exports: [RunSupervisor, RunFeed, RunCancellations],
 })
 export class RunsModule {}

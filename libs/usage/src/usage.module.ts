@@ -12,7 +12,14 @@ import { UsageService } from './usage.service';
 
 @Module({
   imports: [LlmModule, WebhooksModule],
-  providers: [UsageService, SpendGuard, CostAnomalies, CostAlertSender, RateLimitAlerts, ConversationCeilingPolicy],
+  providers: [
+    UsageService,
+    SpendGuard,
+    CostAnomalies,
+    CostAlertSender,
+    RateLimitAlerts,
+    ConversationCeilingPolicy,
+  ],
   exports: [UsageService, SpendGuard, CostAnomalies, ConversationCeilingPolicy],
 })
 export class UsageModule {}

@@ -14,7 +14,7 @@ import { collectTurn } from './collect-turn';
 import { SseStreams } from './sse-stream';
 
 const STREAM_DESCRIPTION = [
-  'Runs one turn and streams it as Server-Sent Events: `id:` the event\'s sequence number in the conversation,',
+  "Runs one turn and streams it as Server-Sent Events: `id:` the event's sequence number in the conversation,",
   '`event:` naming the type and `data:` a JSON payload that always carries `conversation_id`, `run_id` and `seq`:',
   'first `run_started` `{source}`, then `text` `{content}` deltas as the model produces them,',
   '`tool_start` `{tool_name, tool_use_id, arguments}`, `tool_end` `{tool_name, tool_use_id, duration_ms, is_error,',
@@ -123,12 +123,21 @@ export class ChatController {
     await this.sse.pipeRun(run, reply.raw);
   }
 
-  private async run(body: ChatRequestDto, tenantId: string, apiKeyId: string | null): Promise<ChatResponseDto> {
+  private async run(
+    body: ChatRequestDto,
+    tenantId: string,
+    apiKeyId: string | null,
+  ): Promise<ChatResponseDto> {
     return collectTurn(await this.runs.start(this.runRequest(body, tenantId, apiKeyId, 'rest')));
   }
 
   /** The one mapping from the chat DTO to a run request (the gateway's socket messages use it too). */
-  private runRequest(body: ChatRequestDto, tenantId: string, apiKeyId: string | null, source: RunSource): RunRequest {
+  private runRequest(
+    body: ChatRequestDto,
+    tenantId: string,
+    apiKeyId: string | null,
+    source: RunSource,
+  ): RunRequest {
     return toRunRequest(body, { tenantId, apiKeyId, source });
   }
 }

@@ -51,7 +51,9 @@ export class ChatRequestDto {
     default: 'reject',
   })
   @IsOptional()
-  @IsIn(MULTITASK_STRATEGIES, { message: `multitask_strategy must be one of: ${MULTITASK_STRATEGIES.join(', ')}` })
+  @IsIn(MULTITASK_STRATEGIES, {
+    message: `multitask_strategy must be one of: ${MULTITASK_STRATEGIES.join(', ')}`,
+  })
   multitask_strategy?: MultitaskStrategy;
 }
 
@@ -77,7 +79,8 @@ export const STOP_REASONS = [
 export class ChatResponseDto {
   @ApiProperty({ example: '[offline-demo] Order 1001 has shipped with UPS.' }) response: string;
   @ApiProperty({ format: 'uuid' }) conversation_id: string;
-  @ApiProperty({ format: 'uuid', description: 'The run this turn was (see GET /v1/runs/{id}).' }) run_id: string;
+  @ApiProperty({ format: 'uuid', description: 'The run this turn was (see GET /v1/runs/{id}).' })
+  run_id: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'The stored assistant message.' })
   message_id: string | null;
   @ApiProperty({ example: 'support' }) agent_name: string;

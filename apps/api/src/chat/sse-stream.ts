@@ -17,7 +17,12 @@ export class SseStreams implements OnModuleDestroy {
   constructor(private readonly config: AppConfig) {}
 
   /** `headers`: what the app's hooks already set on the reply (helmet, CORS, rate limit), kept on the stream. */
-  begin(response: ServerResponse, headers: Record<string, unknown>, requestId: string, startedAt: number): void {
+  begin(
+    response: ServerResponse,
+    headers: Record<string, unknown>,
+    requestId: string,
+    startedAt: number,
+  ): void {
     response.writeHead(200, {
       ...(headers as Record<string, string | number | string[]>),
       'Content-Type': 'text/event-stream; charset=utf-8',

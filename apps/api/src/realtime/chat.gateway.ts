@@ -62,7 +62,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     socket.once('disconnect', () => {
       this.connections.dec();
       const state = socket.data as SocketState;
-      for (const [conversationId, follower] of state.following ?? []) this.feed.unfollow(conversationId, follower);
+      for (const [conversationId, follower] of state.following ?? [])
+        this.feed.unfollow(conversationId, follower);
       state.following?.clear();
       // A run belongs to its conversation: it goes on unless its sender asked for `on_disconnect: "cancel"`.
       for (const run of state.runs?.values() ?? []) if (run.cancelOnDisconnect) void run.cancel();
@@ -99,11 +100,20 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
       void this.feed
         .follow(run.conversationId, follower)
         .then((following) => following.start())
-        .catch((error: Error) => this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`));
+        .catch((error: Error) =>
+          this.logger.warn(`Could not follow conversation ${run.conversationId}: ${error.message}`),
+        );
     }
-    ack?.({ conversation_id: run.conversationId, run_id: run.runId, ...(run.status === 'queued' ? { status: 'queued' } : {}) });
+    ack?.({
+      conversation_id: run.conversationId,
+      run_id: run.runId,
+      ...(run.status === 'queued' ? { status: 'queued' } : {}),
+    });
     const runs = (state.runs ??= new Map());
-    runs.set(run.runId, { cancelOnDisconnect: request.on_disconnect === 'cancel', cancel: () => run.cancel() });
+    runs.set(run.runId, {
+      cancelOnDisconnect: request.on_disconnect === 'cancel',
+      cancel: () => run.cancel(),
+    });
     try {
       // This run's events come straight from the supervisor; the socket's follower of the conversation (whichever
       // it is now: a later `join` replaces it, a `leave` removes it) delivers each once.
@@ -117,7 +127,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   }
 
   @SubscribeMessage('join')
-  async onJoin(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+  async onJoin(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
     const state = socket.data as SocketState;
     let reply: Record<string, unknown>;
     let start: () => void;
@@ -147,7 +161,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   }
 
   @SubscribeMessage('leave')
-  async onLeave(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+  async onLeave(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
     await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       const following = (socket.data as SocketState).following;
@@ -159,7 +177,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
   }
 
   @SubscribeMessage('cancel')
-  async onCancel(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+  async onCancel(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
     await this.answer(socket, ack, async () => {
       const { conversation_id } = await parsePayload(ConversationRefPayload, body);
       await this.conversationOfTenant(socket, conversation_id);

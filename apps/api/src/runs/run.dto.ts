@@ -41,7 +41,8 @@ export class RunListDto {
 export class EventsQueryDto {
   @ApiPropertyOptional({
     minimum: 0,
-    description: 'Replay the retained events after this sequence number (the `Last-Event-ID` header does the same).',
+    description:
+      'Replay the retained events after this sequence number (the `Last-Event-ID` header does the same).',
   })
   @IsOptional()
   @Type(() => Number)

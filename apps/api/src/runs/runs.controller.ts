@@ -70,7 +70,10 @@ export class RunsController {
   })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The last `id:` received.' })
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } })
+  @ApiOkResponse({
+    description: 'The event stream.',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
   @ApiErrors(400, 404)
   async events(
     @Param('id', uuidParam()) id: string,

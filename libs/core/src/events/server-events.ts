@@ -13,12 +13,7 @@ export const RUN_STATES: readonly RunState[] = [
   'cancelled',
 ];
 export type StopReason =
-  | 'end_turn'
-  | 'max_iterations'
-  | 'cost_limit'
-  | 'cancelled'
-  | 'max_tokens'
-  | 'requires_approval';
+  'end_turn' | 'max_iterations' | 'cost_limit' | 'cancelled' | 'max_tokens' | 'requires_approval';
 export const MULTITASK_STRATEGIES = ['reject', 'enqueue', 'interrupt'] as const;
 export type MultitaskStrategy = (typeof MULTITASK_STRATEGIES)[number];
 export const ON_DISCONNECT = ['continue', 'cancel'] as const;
@@ -153,7 +148,11 @@ export const RUN_EVENT_NAMES: readonly RunEventName[] = [
   'done',
   'error',
 ];
-export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [...RUN_EVENT_NAMES, 'task_progress', 'task_done'];
+export const SERVER_EVENT_NAMES: readonly ServerEventName[] = [
+  ...RUN_EVENT_NAMES,
+  'task_progress',
+  'task_done',
+];
 export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = [
   'message',
   'join',

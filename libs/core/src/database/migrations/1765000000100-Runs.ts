@@ -30,11 +30,15 @@ export class Runs1765000000100 implements MigrationInterface {
         started_at timestamptz,
         finished_at timestamptz
       )`);
-    await q.query(`CREATE INDEX runs_conversation_created_idx ON runs (conversation_id, created_at DESC, id DESC)`);
+    await q.query(
+      `CREATE INDEX runs_conversation_created_idx ON runs (conversation_id, created_at DESC, id DESC)`,
+    );
     await q.query(
       `CREATE INDEX runs_queued_idx ON runs (conversation_id, priority DESC, created_at) WHERE status = 'queued'`,
     );
-    await q.query(`CREATE INDEX runs_unfinished_idx ON runs (status, created_at) WHERE status IN ('queued', 'running')`);
+    await q.query(
+      `CREATE INDEX runs_unfinished_idx ON runs (status, created_at) WHERE status IN ('queued', 'running')`,
+    );
     await q.query(`ALTER TABLE tasks ADD COLUMN run_id uuid`);
   }
 
