@@ -988,6 +988,11 @@ async function main() {
     TASK_CONCURRENCY: String(config.taskConcurrency),
   };
   if (env.BENCH_DATABASE_POOL_SIZE) appEnv.DATABASE_POOL_SIZE = env.BENCH_DATABASE_POOL_SIZE;
+  // Settings of the app under test for an attribution run, e.g. BENCH_APP_ENV=CONVERSATION_COST_LIMIT_USD=0.
+  for (const pair of (env.BENCH_APP_ENV ?? '').split(',').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    appEnv[pair.slice(0, at)] = pair.slice(at + 1);
+  }
   const app = await startApp('app', distDir, { appEnv });
   const appMemory = await startApp('app-no-persistence', distDir, { appEnv }, { memory: true });
   // With BENCH_EXPERIMENT, a second pair with the experiment's preloads, measured beside the unchanged one.
