@@ -9,7 +9,7 @@ import { RunFeed } from './run-feed';
 import { failureBody } from './run-failures';
 import { RunInfrastructure } from './run-infrastructure';
 import { isFinished, Run, RunRequest } from './run-records';
-import { RunRepository } from './run-repository';
+import { NewRun, RunRepository } from './run-repository';
 
 /** How long `cancel` waits for a running run to stop before answering its current status. */
 const CANCEL_WAIT_MS = 5_000;
@@ -87,14 +87,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     }
     try {
       await this.runs.insert({
-        id: runId,
-        tenantId: request.tenantId,
-        conversationId: turn.conversationId,
-        agentName: turn.agentName,
-        source: request.source,
-        message: request.message,
-        apiKeyId: request.apiKeyId ?? null,
-        taskId: request.taskId ?? null,
+        ...newRun(runId, request, turn.conversationId, turn.agentName),
         status: 'running',
         fence: turn.lease.fence,
       });
@@ -165,14 +158,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
   private async enqueue(runId: string, request: RunRequest, interrupt: boolean): Promise<RunHandle> {
     const conversation = await this.infra.conversations(request.tenantId, request.conversationId!);
     await this.runs.insert({
-      id: runId,
-      tenantId: request.tenantId,
-      conversationId: conversation.id,
-      agentName: conversation.agentName,
-      source: request.source,
-      message: request.message,
-      apiKeyId: request.apiKeyId ?? null,
-      taskId: request.taskId ?? null,
+      ...newRun(runId, request, conversation.id, conversation.agentName),
       status: 'queued',
       priority: interrupt ? 1 : 0,
     });
@@ -284,4 +270,23 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn(`Run reconciliation failed: ${(error as Error).message}`);
     }
   }
+}
+
+/** The row of a run that `request` starts or queues on the conversation. */
+function newRun(
+  id: string,
+  request: RunRequest,
+  conversationId: string,
+  agentName: string,
+): Omit<NewRun, 'status' | 'priority' | 'fence'> {
+  return {
+    id,
+    tenantId: request.tenantId,
+    conversationId,
+    agentName,
+    source: request.source,
+    message: request.message,
+    apiKeyId: request.apiKeyId ?? null,
+    taskId: request.taskId ?? null,
+  };
 }
