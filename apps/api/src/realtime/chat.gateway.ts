@@ -144,6 +144,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
       state.following?.delete(conversation_id);
       const follower = this.follower(socket, conversation_id);
       const following = await this.feed.follow(conversation_id, follower, { afterSeq: after_seq });
+      // Live only: what follows the acknowledgement is numbered after its last_seq (a socket that followed the
+      // conversation already goes on from what it had).
+      if (after_seq === undefined) follower.lastSeq = previous?.lastSeq ?? following.lastSeq;
       const running = await this.runs.active(conversation_id);
       reply = {
         conversation_id,

@@ -105,6 +105,8 @@ export class RunsController {
       },
     };
     const following = await this.feed.follow(conversation.id, follower, { afterSeq });
+    // Live only: the stream carries what is numbered after the conversation's latest event.
+    if (afterSeq === undefined) follower.lastSeq = following.lastSeq;
     reply.hijack();
     this.sse.begin(response, reply.getHeaders(), String(request.id), startedAt);
     response.once('close', () => {
