@@ -81,9 +81,7 @@ export class RunFeed {
     { afterSeq, remote = true }: { afterSeq?: number; remote?: boolean } = {},
   ): Promise<Following> {
     const entry: Entry = { follower, held: [], remote };
-    let followers = this.entries.get(conversationId);
-    if (!followers) this.entries.set(conversationId, (followers = new Map()));
-    followers.set(follower, entry);
+    this.register(conversationId, entry);
     try {
       if (remote) await this.listen(conversationId);
       if (afterSeq === undefined) {
@@ -106,9 +104,7 @@ export class RunFeed {
 
   /** Registers a follower of a run of this process before its first event: no replay, no Redis. */
   attach(conversationId: string, follower: RunFollower): void {
-    let followers = this.entries.get(conversationId);
-    if (!followers) this.entries.set(conversationId, (followers = new Map()));
-    followers.set(follower, { follower, held: null, remote: false });
+    this.register(conversationId, { follower, held: null, remote: false });
   }
 
   unfollow(conversationId: string, follower: RunFollower): void {
@@ -120,11 +116,10 @@ export class RunFeed {
     if (entry.remote) this.unlisten(conversationId);
   }
 
-  /** Followers registered on this instance (for metrics and tests). */
-  get followerCount(): number {
-    let count = 0;
-    for (const followers of this.entries.values()) count += followers.size;
-    return count;
+  private register(conversationId: string, entry: Entry): void {
+    let followers = this.entries.get(conversationId);
+    if (!followers) this.entries.set(conversationId, (followers = new Map()));
+    followers.set(entry.follower, entry);
   }
 
   private release(entry: Entry, replay: RunEvent[]): void {

@@ -1,12 +1,5 @@
 // The plain records of this lib, and the contract's RunStatus as REST sends it.
-import type {
-  ErrorPayload,
-  MultitaskStrategy,
-  OnDisconnect,
-  RunSource,
-  RunState,
-  StopReason,
-} from '@lib/core';
+import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
 
 export interface Run {
   id: string;
@@ -46,10 +39,6 @@ export interface RunRequest {
   newConversationId?: string;
   /** Called after each iteration (a model call and its tools) while the loop goes on. */
   onIteration?: (progress: { iteration: number; maxIterations: number }) => Promise<void> | void;
-}
-
-export interface OnDisconnectOption {
-  onDisconnect?: OnDisconnect;
 }
 
 export interface RunTotals {
