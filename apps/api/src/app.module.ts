@@ -9,6 +9,7 @@ import { AgentsModule } from '@lib/agents';
 import { ChatModule } from '@lib/chat';
 import { ConversationsModule } from '@lib/conversations';
 import { LlmModule } from '@lib/llm';
+import { McpModule } from '@lib/mcp';
 import { ToolsModule } from '@lib/tools';
 import { RealtimeModule } from '@lib/realtime';
 import { RunsModule } from '@lib/runs';
@@ -23,6 +24,9 @@ import { AsyncApiController } from './docs/asyncapi.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { UsageController } from './usage/usage.controller';
 import { RunsController } from './runs/runs.controller';
+import { McpServersController } from './mcp/mcp-servers.controller';
+import { McpEndpointController } from './mcp/mcp-endpoint.controller';
+import { AgentMcpServer } from './mcp/agent-mcp-server';
 import { SseStreams } from './chat/sse-stream';
 import { ChatGateway } from './realtime/chat.gateway';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
@@ -51,6 +55,7 @@ export class AppModule {
         ConversationsModule,
         LlmModule,
         ToolsModule,
+        McpModule,
         ChatModule,
         RealtimeModule,
         RunsModule,
@@ -68,12 +73,15 @@ export class AppModule {
         TasksController,
         UsageController,
         RunsController,
+        McpServersController,
+        McpEndpointController,
         // With METRICS_PORT, /metrics has a listener of its own (MetricsServer) and is not served here.
         ...(metricsPort === undefined ? [MetricsController] : []),
       ],
       providers: [
         SseStreams,
         ChatGateway,
+        AgentMcpServer,
         GracefulShutdown,
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },

@@ -88,7 +88,8 @@ export class AgentRunner {
     const { agent, signal } = request;
     const maxIterations = request.maxIterations ?? agent.maxIterations;
     const model = this.llm.modelFor(agent.model);
-    const toolSpecs = this.tools.specs(agent.tools);
+    // Per tenant: an agent's MCP tools are the calling tenant's (and every tenant's) servers' tools.
+    const toolSpecs = await this.tools.specsFor(request.tenantId, agent.tools);
     const turn: ChatMessage[] = [{ role: 'user', content: request.userMessage }];
     const calls: LlmCallRecord[] = [];
     let response = '';

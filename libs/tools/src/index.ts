@@ -1,6 +1,16 @@
-export type { Tool, ToolContext, ToolOutcome, ToolSpec } from './tool';
+export type {
+  CallableTool,
+  ResolvedTools,
+  Tool,
+  ToolCatalogEntry,
+  ToolContext,
+  ToolOrigin,
+  ToolOutcome,
+  ToolSource,
+  ToolSpec,
+} from './tool';
 export { ToolError } from './tool';
-export { ToolRegistry, MAX_TOOL_CONTENT_CHARS } from './tool-registry';
+export { ToolRegistry, MAX_TOOL_CONTENT_CHARS, describeValidationErrors } from './tool-registry';
 export { ToolsModule } from './tools.module';
 export {
   SEARCH_KNOWLEDGE_BASE,

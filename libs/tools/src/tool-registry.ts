@@ -3,7 +3,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import Ajv2020, { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { QueryFailedError } from 'typeorm';
 import { AppConfig } from '@lib/core';
-import { Tool, ToolContext, ToolError, ToolOutcome, ToolSpec } from './tool';
+import {
+  ResolvedTools,
+  Tool,
+  ToolCatalogEntry,
+  ToolContext,
+  ToolError,
+  ToolOutcome,
+  ToolSource,
+  ToolSpec,
+} from './tool';
 
 /** Results longer than this are cut: one runaway tool must not fill the model's context window. */
 export const MAX_TOOL_CONTENT_CHARS = 16_000;
@@ -34,6 +43,7 @@ class ToolCancelledError extends ToolError {
 export class ToolRegistry {
   private readonly logger = new Logger(ToolRegistry.name);
   private readonly tools = new Map<string, RegisteredTool>();
+  private readonly sources: ToolSource[] = [];
   // No coercion and no defaults: the tool receives exactly what the model sent, or nothing at all.
   private readonly ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes: false, verbose: true });
 
@@ -56,6 +66,71 @@ export class ToolRegistry {
 
   has(name: string): boolean {
     return this.tools.has(name);
+  }
+
+  /** Adds tools from elsewhere (an MCP server's): they are listed and resolved per tenant. */
+  addSource(source: ToolSource): void {
+    this.sources.push(source);
+  }
+
+  /** Every tool the tenant can use, built-in ones first, each with its origin: what `GET /v1/tools` shows. */
+  async catalog(tenantId: string | null): Promise<ToolCatalogEntry[]> {
+    const builtin = this.list().map((spec) => ({ ...spec, origin: 'builtin' as const }));
+    const others = await Promise.all(this.sources.map((source) => source.list(tenantId)));
+    return [...builtin, ...others.flat()];
+  }
+
+  /**
+   * What the names an agent gives stand for, for the tenant (null: a global agent, which may only name tools every
+   * tenant can use): a built-in tool by its name, else whatever a source
+   * answers (an MCP tool, or a pattern naming several). `unknown` lists the names nothing stands for, in order.
+   */
+  async resolve(names: readonly string[], tenantId: string | null): Promise<ResolvedTools> {
+    const tools: ToolCatalogEntry[] = [];
+    const unknown: string[] = [];
+    const seen = new Set<string>();
+    for (const name of names) {
+      const found = await this.resolveOne(name, tenantId);
+      if (!found) {
+        unknown.push(name);
+        continue;
+      }
+      for (const tool of found) {
+        if (seen.has(tool.name)) continue;
+        seen.add(tool.name);
+        tools.push(tool);
+      }
+    }
+    return { tools, unknown };
+  }
+
+  /** True when the name stands for at least one tool the tenant can use. */
+  async exists(name: string, tenantId: string | null): Promise<boolean> {
+    return (await this.resolveOne(name, tenantId)) !== undefined;
+  }
+
+  private async resolveOne(name: string, tenantId: string | null): Promise<ToolCatalogEntry[] | undefined> {
+    const entry = this.tools.get(name);
+    if (entry) return [{ ...this.spec(entry.tool), origin: 'builtin' }];
+    for (const source of this.sources) {
+      const found = await source.resolve(name, tenantId);
+      if (found?.length) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * The specs of an agent's tools for one of the tenant's model calls: built-in and other sources' (patterns
+   * expanded), in the agent's order. Names that stand for nothing are left out, as in `specs`.
+   */
+  async specsFor(tenantId: string, names: readonly string[]): Promise<ToolSpec[]> {
+    // Only built-in names: no source is asked (no query for the common case).
+    if (names.every((name) => this.tools.has(name))) return this.specs(names);
+    return (await this.resolve(names, tenantId)).tools.map(({ name, description, input_schema }) => ({
+      name,
+      description,
+      input_schema,
+    }));
   }
 
   /** Every tool, sorted by name: what `GET /v1/tools` shows. */
@@ -90,12 +165,27 @@ export class ToolRegistry {
       duration_ms: Math.round(performance.now() - started),
     });
 
-    const entry = this.tools.get(name);
-    if (!entry || (context.allowedTools && !context.allowedTools.includes(name))) {
+    const allowed = isAllowed(name, context.allowedTools);
+    let entry: { tool: Tool<unknown>; problems: (input: unknown) => readonly ErrorObject[] } | undefined;
+    const builtin = this.tools.get(name);
+    if (builtin) {
+      entry = {
+        tool: builtin.tool,
+        problems: (value) => (builtin.validate(value) ? [] : (builtin.validate.errors ?? [])),
+      };
+    } else if (allowed && this.sources.length) {
+      try {
+        entry = await this.callable(name, context.tenantId);
+      } catch (error) {
+        return outcome(this.describeFailure(name, error), true);
+      }
+    }
+    if (!entry || !allowed) {
       return outcome(this.unknownToolMessage(name, context.allowedTools), true);
     }
-    if (!entry.validate(input)) {
-      return outcome(describeValidationErrors(entry.tool, entry.validate.errors ?? []), true);
+    const problems = entry.problems(input);
+    if (problems.length) {
+      return outcome(describeValidationErrors(entry.tool, problems), true);
     }
     if (context.signal.aborted) return outcome(new ToolCancelledError(name).message, true);
 
@@ -109,6 +199,18 @@ export class ToolRegistry {
     return serialised === undefined
       ? outcome(`Tool "${name}" returned a result that cannot be represented as JSON.`, true)
       : outcome(serialised, false);
+  }
+
+  /** A tool of another source by its exact name, ready to run for the tenant. */
+  private async callable(
+    name: string,
+    tenantId: string,
+  ): Promise<{ tool: Tool<unknown>; problems: (input: unknown) => readonly ErrorObject[] } | undefined> {
+    for (const source of this.sources) {
+      const tool = await source.callable(name, tenantId);
+      if (tool) return { tool, problems: (input) => tool.validate(input) };
+    }
+    return undefined;
   }
 
   private spec(tool: Tool<unknown>): ToolSpec {
@@ -180,6 +282,13 @@ export class ToolRegistry {
     }
     return `Tool "${name}" failed: ${truncate(withoutStackLines(String(error)), 1000)}`;
   }
+}
+
+/** An agent's tool list allows a name itself, or every tool of its MCP server with `<server>__*`. */
+function isAllowed(name: string, allowed: readonly string[] | undefined): boolean {
+  if (!allowed || allowed.includes(name)) return true;
+  const split = name.indexOf('__');
+  return split > 0 && allowed.includes(`${name.slice(0, split)}__*`);
 }
 
 function isDatabaseError(error: unknown): boolean {

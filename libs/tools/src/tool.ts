@@ -1,10 +1,16 @@
 // The Tool contract: what the agent runner may call on the model's behalf.
+import type { ErrorObject } from 'ajv';
 export interface ToolContext {
   tenantId: string;
   conversationId: string;
   /** The model's `tool_use` id: side-effecting tools use it (with taskId) to stay idempotent on re-runs. */
   toolUseId: string;
   taskId?: string;
+  /**
+   * The stable key of this tool call for its side effects (`<run_id>:<tool_use_id>`), when the caller knows the run.
+   * Tools that pass a key on (MCP servers) fall back to `<task or conversation id>:<tool_use_id>` without it.
+   */
+  idempotencyKey?: string;
   signal: AbortSignal;
   /**
    * The tools the calling agent may use. When given, the registry refuses any other name, so a model
@@ -39,6 +45,47 @@ export interface ToolSpec {
   name: string;
   description: string;
   input_schema: Record<string, unknown>;
+}
+
+/** Where a tool comes from: `builtin`, or `mcp:<server name>` for a tool of a registered MCP server. */
+export type ToolOrigin = 'builtin' | `mcp:${string}`;
+
+/** A tool as the catalog (`GET /v1/tools`, an agent's resolved tools) shows it. */
+export interface ToolCatalogEntry extends ToolSpec {
+  origin: ToolOrigin;
+}
+
+/**
+ * A set of tools that is not the built-in one (an MCP server's): what a tenant may see and name. The registry asks
+ * every source, so a name that no source knows does not exist for that tenant.
+ */
+export interface ToolSource {
+  /** Every tool of this source the tenant can use (null: only those every tenant can use, for a global agent). */
+  list(tenantId: string | null): Promise<ToolCatalogEntry[]>;
+  /**
+   * The tools that `name` stands for, for this tenant (null: for every tenant): one tool, several for a pattern the
+   * source accepts (such as `<server>__*`), or `undefined` when the name is not this source's to answer.
+   */
+  resolve(name: string, tenantId: string | null): Promise<ToolCatalogEntry[] | undefined>;
+  /**
+   * The tool one exact name stands for, ready to run for this tenant, with its input validator; `undefined` when the
+   * name is not this source's or the tenant cannot use it. The registry runs it like a built-in tool (validation,
+   * timeout, cancellation, `is_error` outcomes).
+   */
+  callable(name: string, tenantId: string): Promise<CallableTool | undefined>;
+}
+
+/** A tool from a source, resolved for one tenant, with its input validator compiled by the source. */
+export interface CallableTool extends Tool<unknown> {
+  readonly origin: ToolOrigin;
+  /** Answers the problems with an input (ajv's errors), or an empty list when it is valid. */
+  validate(input: unknown): ErrorObject[];
+}
+
+/** The answer of `ToolRegistry.resolve`: the tools the names stand for, and the names nothing stands for. */
+export interface ResolvedTools {
+  tools: ToolCatalogEntry[];
+  unknown: string[];
 }
 
 /**

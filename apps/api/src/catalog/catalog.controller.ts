@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagg
 import { AgentRegistry } from '@lib/agents';
 import { LlmClient } from '@lib/llm';
 import { ToolRegistry } from '@lib/tools';
+import { TenantId } from '@lib/auth';
 import { ApiKeyAuth } from '../http/api-errors';
 
 export class AgentDto {
@@ -28,6 +29,11 @@ export class ToolDto {
     example: { type: 'object', properties: { order_number: { type: 'string' } }, required: ['order_number'] },
   })
   input_schema: Record<string, unknown>;
+  @ApiProperty({
+    description: '`builtin`, or `mcp:<server>` for a tool of a registered MCP server.',
+    example: 'builtin',
+  })
+  origin: string;
 }
 
 @ApiTags('catalog')
@@ -55,9 +61,13 @@ export class CatalogController {
   }
 
   @Get('tools')
-  @ApiOperation({ summary: 'The tools agents can call, with their JSON-schema input' })
+  @ApiOperation({
+    summary: 'The tools agents can call, with their JSON-schema input and origin',
+    description:
+      "Built-in tools, then the tools of the MCP servers the key's tenant can use (`<server>__<tool>`).",
+  })
   @ApiOkResponse({ type: [ToolDto] })
-  listTools(): ToolDto[] {
-    return this.tools.list();
+  listTools(@TenantId() tenantId: string): Promise<ToolDto[]> {
+    return this.tools.catalog(tenantId);
   }
 }

@@ -144,4 +144,13 @@ export class AppConfig {
   metricsToken: string;
   /** How long a SIGTERM waits for running turns and jobs before cancelling (turns) or handing back (jobs). */
   shutdownGraceMs: number;
+  /**
+   * The 32-byte key (SECRETS_KEY, base64 or hex) that encrypts stored secrets such as MCP servers' `headers`
+   * (AES-256-GCM); empty: secrets are refused rather than stored in clear.
+   */
+  secretsKey: string;
+  /** How often each registered MCP server's tool list is fetched again (besides its `tools/list_changed`). */
+  mcpToolsRefreshSeconds: number;
+  /** How long contacting an MCP server (connect, initialize, list its tools) may take. */
+  mcpConnectTimeoutMs: number;
 }

@@ -127,6 +127,23 @@ function webhookSecret(env: Env, name: string): string {
   return raw;
 }
 
+/** A 32-byte key given as base64 (44 characters) or hex (64 characters). */
+function secretsKey(env: Env, name: string): string {
+  const raw = read(env, name);
+  if (raw === undefined) return '';
+  const bytes = /^[0-9a-fA-F]{64}$/.test(raw)
+    ? 32
+    : /^[A-Za-z0-9+/]{43}=?$/.test(raw)
+      ? Buffer.from(raw, 'base64').length
+      : 0;
+  if (bytes !== 32) {
+    throw new ConfigError(
+      `${name} must be 32 random bytes as base64 or hex (e.g. "$(openssl rand -base64 32)").`,
+    );
+  }
+  return raw;
+}
+
 function hosts(env: Env, name: string): string[] {
   const raw = read(env, name);
   if (raw === undefined) return [];
@@ -422,6 +439,9 @@ export function loadConfig(env: Env): AppConfig {
   }
   config.metricsToken = secret(env, 'METRICS_TOKEN');
   config.shutdownGraceMs = int(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000);
+  config.secretsKey = secretsKey(env, 'SECRETS_KEY');
+  config.mcpToolsRefreshSeconds = int(env, 'MCP_TOOLS_REFRESH_SECONDS', 300, 1, 86_400);
+  config.mcpConnectTimeoutMs = int(env, 'MCP_CONNECT_TIMEOUT_MS', 10_000, 100, 120_000);
   config.alertWebhookUrl = url(env, 'ALERT_WEBHOOK_URL', undefined, ['http:', 'https:']) ?? '';
   if (config.alertWebhookUrl && !config.webhookSecret) {
     throw new ConfigError('ALERT_WEBHOOK_URL must be used with WEBHOOK_SECRET, which signs the alerts.');

@@ -28,6 +28,7 @@ export const REDACTED_PATHS = [
   '*.api_key',
   '*.adminApiKey',
   '*.anthropicApiKey',
+  '*.secretsKey',
   '*.password',
   '*.token',
   '*.key',
