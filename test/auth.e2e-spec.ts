@@ -246,6 +246,17 @@ describe('API keys and the global guard', () => {
       '/v1/tasks': async (a) =>
         (await a.request('POST', '/v1/tasks', { json: { agent_name: 'support', instruction: 'Say hello.' } }))
           .body.task_id,
+      // Registering contacts the server; the row is what a registration leaves.
+      '/v1/mcp-servers': async (a) => {
+        const id = randomUUID();
+        await db.query(`INSERT INTO mcp_servers (id, tenant_id, name, url) VALUES ($1, $2, $3, $4)`, [
+          id,
+          a.tenantId,
+          `srv-${id.slice(0, 8)}`,
+          'https://mcp.example.com/mcp',
+        ]);
+        return id;
+      },
     };
     const emptyConversation = async (a: TestApp): Promise<string> =>
       (await a.request('POST', '/v1/conversations', { json: { agent_name: 'support', title: 'A only' } }))
@@ -278,6 +289,7 @@ describe('API keys and the global guard', () => {
           'POST /v1/runs/{id}/cancel',
           'GET /v1/tasks/{id}/deliveries',
           'POST /v1/tasks/{id}/deliveries/redeliver',
+          'GET /v1/mcp-servers/{id}',
         ]),
       );
       const missingFactories = routes.map((op) => collectionOf(op.path)).filter((c) => !FACTORIES[c]);

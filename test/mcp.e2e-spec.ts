@@ -427,6 +427,43 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
     });
   });
 
+  describe('without SECRETS_KEY', () => {
+    let plain: TestApp;
+    let open: McpTestServer;
+
+    beforeAll(async () => {
+      open = await McpTestServer.start();
+      plain = await startTestApp({ OUTBOUND_ALLOWED_HOSTS: '127.0.0.1' });
+    });
+
+    afterAll(async () => {
+      await plain?.close();
+      await open?.stop();
+    });
+
+    it('refuses a server with headers (503) before contacting it, and stores nothing', async () => {
+      const res = await plain.request('POST', '/v1/mcp-servers', {
+        key: plain.adminKey,
+        json: { name: 'locked', url: open.url, headers: { Authorization: `Bearer ${SECRET}` } },
+      });
+      bodies.push(JSON.stringify(res.body));
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({ type: 'service_unavailable' });
+      expect(res.body.error.message).toContain('SECRETS_KEY is not set');
+      expect(open.requestHeaders).toEqual([]);
+      expect((await plain.request('GET', '/v1/mcp-servers')).body).toEqual([]);
+    });
+
+    it('registers a server that needs no headers', async () => {
+      const res = await plain.request('POST', '/v1/mcp-servers', {
+        key: plain.adminKey,
+        json: { name: 'open', url: open.url },
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.has_headers).toBe(false);
+    });
+  });
+
   describe('secrets', () => {
     it('never writes the secret (or SECRETS_KEY) to a response or a log line', () => {
       expect(logLines.length).toBeGreaterThan(0);

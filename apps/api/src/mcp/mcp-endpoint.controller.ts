@@ -1,38 +1,20 @@
 // POST /mcp: the streamable HTTP transport of the MCP server, stateless (every request stands alone, so any
-// instance answers any request), behind the same API-key guard and rate limit as REST.
+// instance answers any request), behind the same API-key guard and rate limit as REST. It speaks JSON-RPC, not
+// REST: left out of the OpenAPI document (the README and the MCP specification describe it).
 import { Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '@lib/auth';
 import type { Principal } from '@lib/auth';
-import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
 import { AgentMcpServer } from './agent-mcp-server';
 
-@ApiTags('mcp')
-@ApiKeyAuth()
+@ApiExcludeController()
 @Controller('mcp')
 export class McpEndpointController {
   constructor(private readonly agents: AgentMcpServer) {}
 
   @Post()
-  @ApiOperation({
-    summary: 'The MCP endpoint (streamable HTTP, stateless)',
-    description:
-      "A JSON-RPC message of the Model Context Protocol. `tools/list` lists one tool per agent the key's tenant can " +
-      'use (input `{message, conversation_id?}`); `tools/call` runs one turn as a run with `source: "mcp"` and ' +
-      'answers the text, with `{conversation_id, run_id, stop_reason}` as structured content. Stateless: no ' +
-      '`Mcp-Session-Id`, no server-to-client stream; answers are JSON.',
-  })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      additionalProperties: true,
-      example: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
-    },
-  })
-  @ApiOkResponse({ description: 'The JSON-RPC answer.' })
-  @ApiErrors(400, 413)
   async handle(
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
@@ -54,18 +36,16 @@ export class McpEndpointController {
     await transport.handleRequest(request.raw, reply.raw, request.body);
   }
 
+  /** Stateless: no server-to-client stream to open. */
   @Get()
   @HttpCode(405)
-  @ApiOperation({
-    summary: 'Not offered: the endpoint is stateless and has no server-to-client stream (405)',
-  })
   notAllowed(@Res({ passthrough: true }) reply: FastifyReply) {
     return methodNotAllowed(reply);
   }
 
+  /** Stateless: no session to end. */
   @Delete()
   @HttpCode(405)
-  @ApiOperation({ summary: 'Not offered: the endpoint is stateless and has no session to end (405)' })
   noSession(@Res({ passthrough: true }) reply: FastifyReply) {
     return methodNotAllowed(reply);
   }
