@@ -151,7 +151,13 @@ describe('API keys and the global guard', () => {
           'GET /v1/agents',
           'POST /v1/admin/api-keys',
           'DELETE /v1/admin/api-keys/{id}',
+          'POST /v1/agents',
+          'PUT /v1/agents/{name}',
+          'DELETE /v1/agents/{name}',
         ]),
+      );
+      expect(operations.filter(isAdmin).map(label)).toEqual(
+        expect.arrayContaining(['POST /v1/agents', 'PUT /v1/agents/{name}', 'DELETE /v1/agents/{name}']),
       );
     });
 
@@ -246,6 +252,15 @@ describe('API keys and the global guard', () => {
       '/v1/tasks': async (a) =>
         (await a.request('POST', '/v1/tasks', { json: { agent_name: 'support', instruction: 'Say hello.' } }))
           .body.task_id,
+      '/v1/agents': async (a) => {
+        const name = `only-a-${randomUUID().slice(0, 8)}`;
+        const res = await a.request('POST', '/v1/agents', {
+          key: a.adminKey,
+          json: { name, description: 'A only.', system_prompt: 'Only for A.', tools: ['calculator'] },
+        });
+        expect(res.status).toBe(201);
+        return name;
+      },
     };
     const emptyConversation = async (a: TestApp): Promise<string> =>
       (await a.request('POST', '/v1/conversations', { json: { agent_name: 'support', title: 'A only' } }))
@@ -278,6 +293,7 @@ describe('API keys and the global guard', () => {
           'POST /v1/runs/{id}/cancel',
           'GET /v1/tasks/{id}/deliveries',
           'POST /v1/tasks/{id}/deliveries/redeliver',
+          'GET /v1/agents/{name}',
         ]),
       );
       const missingFactories = routes.map((op) => collectionOf(op.path)).filter((c) => !FACTORIES[c]);
