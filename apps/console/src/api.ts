@@ -1,6 +1,8 @@
 // The REST side of the contract: every call sends the key as a bearer token and turns the error envelope into an ApiError.
 import type {
   Agent,
+  AgentBody,
+  AgentDetail,
   ApiKeyIssued,
   Approval,
   ConversationDetail,
@@ -8,6 +10,7 @@ import type {
   Delivery,
   TaskPage,
   TaskStatus,
+  ToolInfo,
   UsageReport,
 } from './types';
 
@@ -60,6 +63,12 @@ export class Api {
   }
 
   agents = () => this.call<Agent[]>('GET', '/v1/agents');
+  agent = (name: string) => this.call<AgentDetail>('GET', `/v1/agents/${encodeURIComponent(name)}`);
+  createAgent = (body: AgentBody) => this.call<AgentDetail>('POST', '/v1/agents', body);
+  updateAgent = (name: string, body: AgentBody) =>
+    this.call<AgentDetail>('PUT', `/v1/agents/${encodeURIComponent(name)}`, body);
+  deleteAgent = (name: string) => this.call<void>('DELETE', `/v1/agents/${encodeURIComponent(name)}`);
+  tools = () => this.call<ToolInfo[]>('GET', '/v1/tools');
   conversations = (page: number, pageSize = 20) =>
     this.call<ConversationPage>('GET', `/v1/conversations?page=${page}&page_size=${pageSize}`);
   conversation = (id: string) => this.call<ConversationDetail>('GET', `/v1/conversations/${id}`);
