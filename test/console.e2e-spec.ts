@@ -380,9 +380,15 @@ describeInBrowser('the console in a browser', () => {
   }, 45_000);
 
   it('lets an admin key issue and revoke API keys', async () => {
+    // A key issued elsewhere (over the API) is listed too.
+    const elsewhere = await t.request('POST', '/v1/admin/api-keys', {
+      key: t.adminKey,
+      json: { tenant: t.tenantId, role: 'user', name: 'issued over the API' },
+    });
     const page = await browser.newPage();
     await signIn(page, t, t.adminKey);
     await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('button', { name: 'Revoke issued over the API' }).waitFor();
     await page.getByLabel('Tenant').fill(t.tenantId);
     await page.getByLabel('Name').fill('console test key');
     await page.getByRole('button', { name: 'Issue key' }).click();
@@ -392,6 +398,14 @@ describeInBrowser('the console in a browser', () => {
     await page.getByRole('button', { name: 'Revoke console test key' }).click();
     await page.getByRole('status').filter({ hasText: 'is revoked' }).waitFor();
     expect((await t.request('GET', '/v1/agents', { key: issued })).status).toBe(401);
+    await page.getByRole('button', { name: 'Revoke console test key' }).waitFor({ state: 'detached' });
+    await page.getByLabel('Show revoked keys').check();
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'console test key' })
+      .filter({ hasText: 'revoked' })
+      .waitFor();
+    await t.request('DELETE', `/v1/admin/api-keys/${elsewhere.body.id}`, { key: t.adminKey });
     await page.close();
     expectNoBrowserErrors();
   }, 20_000);

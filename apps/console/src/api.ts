@@ -4,6 +4,7 @@ import type {
   AgentBody,
   AgentDetail,
   ApiKeyIssued,
+  ApiKeyList,
   Approval,
   ConversationDetail,
   ConversationPage,
@@ -97,14 +98,16 @@ export class Api {
   issueKey = (body: { tenant: string; role: 'user' | 'admin'; name: string }) =>
     this.call<ApiKeyIssued>('POST', '/v1/admin/api-keys', body);
   revokeKey = (id: string) => this.call<void>('DELETE', `/v1/admin/api-keys/${encodeURIComponent(id)}`);
+  keys = (page: number, includeRevoked: boolean, pageSize = 20) =>
+    this.call<ApiKeyList>(
+      'GET',
+      `/v1/admin/api-keys?page=${page}&page_size=${pageSize}&include_revoked=${includeRevoked}`,
+    );
 
-  /**
-   * Whether the key is an admin key. The contract has no "who am I" route; naming a tenant in /v1/usage is
-   * admin-only (403 for user keys), so a query over an empty far-future day tells without side effects.
-   */
+  /** Whether the key is an admin key: listing keys is admin-only (403 for a user key) and has no side effect. */
   async isAdmin(): Promise<boolean> {
     try {
-      await this.usage('day', '2999-01-01', '2999-01-01', 'console-role-check');
+      await this.keys(1, false, 1);
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 403) return false;

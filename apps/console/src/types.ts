@@ -148,3 +148,21 @@ export interface ApiKeyIssued {
   role: 'user' | 'admin';
   name: string;
 }
+
+export interface ApiKeyInfo {
+  id: string;
+  tenant: string;
+  role: 'user' | 'admin';
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ApiKeyList {
+  keys: ApiKeyInfo[];
+  total: number;
+  page: number;
+  page_size: number;
+}
