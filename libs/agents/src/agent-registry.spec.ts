@@ -107,6 +107,12 @@ describe('AgentRegistry', () => {
     );
   });
 
+  it('answers a name no agent can have without asking PostgreSQL', async () => {
+    expect(await registry.find('t1', 'Not A Name')).toBeNull();
+    expect(await registry.find('t1', 'x'.repeat(500))).toBeNull();
+    expect(repository.findVisible).not.toHaveBeenCalled();
+  });
+
   it('uses the current version for a conversation that has no pin', async () => {
     expect(await registry.pinned('t1', null, 'support')).toMatchObject({ id: 'a1', version: 1 });
     expect(repository.findVisible).toHaveBeenCalledWith('t1', 'support');

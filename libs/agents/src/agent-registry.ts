@@ -2,7 +2,7 @@
 // every instance (Redis pub/sub), so a turn costs no agent query in the common case.
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig, NotFoundError, RedisService, RedisSubscriber, ValidationError } from '@lib/core';
-import type { AgentPin, StoredAgent } from './agent';
+import { AGENT_NAME_PATTERN, AgentPin, StoredAgent } from './agent';
 import { AgentCache } from './agent-cache';
 import { AgentRepository } from './agent-repository';
 
@@ -12,6 +12,8 @@ export const DEFAULT_AGENT = 'support';
 export const AGENTS_CHANGED_CHANNEL = 'agents:changed';
 
 const MAX_CACHED_LOOKUPS = 10_000;
+/** An unknown agent_name's error names the tenant's agents, up to this many (GET /v1/agents lists them all). */
+const MAX_NAMES_IN_ERROR = 20;
 
 @Injectable()
 export class AgentRegistry implements OnModuleInit {
@@ -39,7 +41,9 @@ export class AgentRegistry implements OnModuleInit {
   }
 
   /** The current version of the agent the tenant sees by that name (its own, else the global one), or null. */
-  find(tenantId: string, name: string): Promise<StoredAgent | null> {
+  async find(tenantId: string, name: string): Promise<StoredAgent | null> {
+    // No agent can have such a name: neither the database nor the cache is asked (random names would churn it).
+    if (!AGENT_NAME_PATTERN.test(name)) return null;
     return this.cache.getOrLoad(`visible\0${tenantId}\0${name}`, () =>
       this.repository.findVisible(tenantId, name),
     );
@@ -55,8 +59,14 @@ export class AgentRegistry implements OnModuleInit {
     const agent = await this.find(tenantId, name);
     if (agent) return agent;
     const names = (await this.list(tenantId)).map((a) => a.name);
+    const shown = names.length > MAX_NAMES_IN_ERROR ? [...names.slice(0, MAX_NAMES_IN_ERROR), '…'] : names;
     throw new ValidationError(`Unknown agent "${name}".`, [
-      { field, message: names.length ? `must be one of: ${names.join(', ')}` : 'no agent is defined' },
+      {
+        field,
+        message: names.length
+          ? `must be one of: ${shown.join(', ')}`
+          : 'no agent is defined (see GET /v1/agents)',
+      },
     ]);
   }
 
