@@ -277,19 +277,21 @@ async function startPythonDesign(shared) {
 }
 
 /** What the app sends the provider (model, prompt, tools), so the baselines and direct calls send the same. */
-async function requestShape(app, distDir) {
-  const res = await fetch(`${app.url}/v1/tools`, { headers: { authorization: `Bearer ${API_KEY}` } });
-  if (!res.ok) throw new Error(`GET /v1/tools answered ${res.status}: ${await res.text()}`);
-  const tools = await res.json();
-  const { SUPPORT_AGENT } = require(path.join(distDir, 'libs/agents/src/builtin-agents.js'));
-  const allowed = new Set(SUPPORT_AGENT.tools);
+async function requestShape(app) {
+  const res = await fetch(`${app.url}/v1/agents/support`, {
+    headers: { authorization: `Bearer ${API_KEY}` },
+  });
+  if (!res.ok) throw new Error(`GET /v1/agents/support answered ${res.status}: ${await res.text()}`);
+  const agent = await res.json();
   return {
-    model: 'claude-sonnet-4-6',
-    maxTokens: SUPPORT_AGENT.maxTokens,
-    system: SUPPORT_AGENT.systemPrompt,
-    tools: tools
-      .filter((t) => allowed.has(t.name))
-      .map((t) => ({ name: t.name, description: t.description, input_schema: t.input_schema })),
+    model: agent.model,
+    maxTokens: agent.max_tokens,
+    system: agent.system_prompt,
+    tools: agent.tools.map((t) => ({
+      name: t.name,
+      description: t.description,
+      input_schema: t.input_schema,
+    })),
   };
 }
 
@@ -1161,7 +1163,7 @@ async function main() {
   const appMemoryExp = tag
     ? await startApp(`app-no-persistence+${tag}`, distDir, { appEnv }, { memory: true, experiment: true })
     : null;
-  const shape = await requestShape(app, distDir);
+  const shape = await requestShape(app);
   const shapeFile = path.join(BUILD, 'request-shape.json');
   fs.writeFileSync(shapeFile, JSON.stringify(shape));
   const shared = {
