@@ -4,7 +4,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { AgentRegistry } from '@lib/agents';
 import { ApiKeyService } from '@lib/auth';
 import { ToolRegistry } from '@lib/tools';
 import { FakeAnthropic } from './support/fake-anthropic';
@@ -181,18 +180,38 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
   });
 
   describe('MCP tools in an agent', () => {
-    beforeAll(() => {
-      // Agents are code on this branch; a definition registered here stands for one created over the API.
-      t.app.get(AgentRegistry).register({
-        name: agentName,
-        description: 'Uses the test MCP server.',
-        systemPrompt: 'Use the tools.',
-        model: '',
-        temperature: 0,
-        maxIterations: 4,
-        maxTokens: 512,
-        tools: ['tools__*', 'calculator'],
+    it("creates an agent naming the server's tools (one by one or all with <server>__*), resolved with their schemas", async () => {
+      const res = await call('POST', '/v1/agents', {
+        key: t.adminKey,
+        json: {
+          name: agentName,
+          description: 'Uses the test MCP server.',
+          system_prompt: 'Use the tools.',
+          max_iterations: 4,
+          tools: ['tools__*', 'calculator'],
+        },
       });
+      expect(res.status).toBe(201);
+      const shown = await call('GET', `/v1/agents/${agentName}`);
+      expect(shown.status).toBe(200);
+      expect(shown.body.tools.find((tool: { name: string }) => tool.name === 'tools__echo')).toMatchObject({
+        origin: 'mcp:tools',
+        input_schema: { type: 'object', required: ['text'] },
+      });
+      const unknown = await call('POST', '/v1/agents', {
+        key: t.adminKey,
+        json: {
+          name: `${agentName}-x`,
+          description: 'x',
+          system_prompt: 'x',
+          tools: ['tools__nope', 'nope__*'],
+        },
+      });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.details.map((d: { field: string }) => d.field)).toEqual([
+        'tools[0]',
+        'tools[1]',
+      ]);
     });
 
     /** One turn in which the model calls `tool` with `input`, then answers. */
@@ -297,6 +316,24 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       expect(list.body.map((s: { id: string }) => s.id)).not.toContain(serverId);
       const tools = await call('GET', '/v1/tools', { key: otherUserKey });
       expect(tools.body.map((tool: { name: string }) => tool.name)).not.toContain('tools__echo');
+      // Neither the other tenant's agent nor a global agent (every tenant's) may name it.
+      for (const [key, tenant] of [
+        [otherAdminKey, undefined],
+        [t.adminKey, null],
+      ] as const) {
+        const res = await call('POST', '/v1/agents', {
+          key,
+          json: {
+            name: `steal-${randomUUID().slice(0, 8)}`,
+            description: 'x',
+            system_prompt: 'x',
+            tools: ['tools__echo'],
+            ...(tenant === null ? { tenant: null } : {}),
+          },
+        });
+        expect(res.status).toBe(400);
+        expect(res.body.error.details[0]).toMatchObject({ field: 'tools[0]' });
+      }
       // What agent creation asks: for the other tenant the name stands for nothing.
       const registry = t.app.get(ToolRegistry);
       expect(
@@ -307,15 +344,21 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       expect(await registry.exists('tools__echo', null)).toBe(false);
     });
 
-    it("another tenant's run of an agent naming the tool is not offered it, and cannot call it", async () => {
+    it("a model that names the tool in another tenant's run gets an is_error result; the server is never called", async () => {
+      const name = `other-${randomUUID().slice(0, 8)}`;
+      const created = await call('POST', '/v1/agents', {
+        key: otherAdminKey,
+        json: { name, description: 'x', system_prompt: 'x', tools: ['calculator'] },
+      });
+      expect(created.status).toBe(201);
       const before = mcp.calls.length;
       fake.enqueue({ toolUses: [{ name: 'tools__echo', input: { text: 'steal' } }] }, { text: 'Done.' });
       const res = await call('POST', '/v1/chat', {
         key: otherUserKey,
-        json: { message: 'Go.', agent_name: agentName },
+        json: { message: 'Go.', agent_name: name },
       });
       expect(res.status).toBe(200);
-      expect(fake.requests[0].body.tools!.map((tool) => tool.name)).not.toContain('tools__echo');
+      expect(fake.requests[0].body.tools!.map((tool) => tool.name)).toEqual(['calculator']);
       expect(res.body.tools_used[0]).toMatchObject({ tool_name: 'tools__echo', is_error: true });
       expect(mcp.calls.length).toBe(before);
     });
@@ -406,6 +449,20 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
         });
         expect(unknownConversation.isError).toBe(true);
         expect(JSON.stringify(unknownConversation.content)).toContain('not_found');
+      } finally {
+        await client.close();
+      }
+    });
+
+    it("lists only the agents of the key's tenant (and the global ones)", async () => {
+      const client = await connect(otherUserKey);
+      try {
+        const names = (await client.listTools()).tools.map((tool) => tool.name);
+        expect(names).toContain('support');
+        expect(names).not.toContain(agentName);
+        await expect(client.callTool({ name: agentName, arguments: { message: 'Hi' } })).rejects.toThrow(
+          /Unknown tool/,
+        );
       } finally {
         await client.close();
       }

@@ -79,6 +79,7 @@ export async function removeTenantData(tenantId: string): Promise<void> {
     }
     await dataSource.query(`DELETE FROM tasks WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM mcp_servers WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM agents WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM api_keys WHERE tenant_id = $1`, [tenantId]);
   } finally {
     await dataSource.destroy();

@@ -9,8 +9,8 @@ export interface Operation {
   params: string[];
   security: unknown[] | undefined;
   responses: Record<string, unknown>;
-  /** `admin` for an admin-only operation (its `x-required-role`). */
-  requiredRole?: string;
+  /** `admin` for a route only admin keys may call (the `x-required-role` extension). */
+  requiredRole: string | undefined;
 }
 
 export async function apiOperations(t: TestApp): Promise<Operation[]> {

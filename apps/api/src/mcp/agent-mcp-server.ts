@@ -71,8 +71,8 @@ export class AgentMcpServer {
     return server;
   }
 
-  private async tools(_principal: Principal): Promise<McpTool[]> {
-    return this.agents.list().map((agent) => ({
+  private async tools(principal: Principal): Promise<McpTool[]> {
+    return (await this.agents.list(principal.tenantId)).map((agent) => ({
       name: agent.name,
       title: agent.name,
       description: agent.description,
