@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ApiKeyService } from '@lib/auth';
+import { McpToolRefresher } from '@lib/mcp';
 import { ToolRegistry } from '@lib/tools';
 import { FakeAnthropic } from './support/fake-anthropic';
 import { McpTestServer } from './support/mcp-server';
@@ -306,6 +307,21 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
         'the new tool in the cached list',
       );
     });
+
+    it('reads the tool list again on schedule, once it is older than MCP_TOOLS_REFRESH_SECONDS', async () => {
+      const db = await openTestDataSource();
+      await db.query(
+        `UPDATE mcp_servers SET tools = '[]', tools_refreshed_at = now() - interval '1 hour' WHERE id = $1`,
+        [serverId],
+      );
+      await db.destroy();
+      await t.app.get(McpToolRefresher).refreshStale();
+      const res = await call('GET', `/v1/mcp-servers/${serverId}`);
+      expect(res.body.tools.map((tool: { name: string }) => tool.name)).toEqual(
+        expect.arrayContaining(['tools__echo', 'tools__added']),
+      );
+      expect(Date.now() - Date.parse(res.body.tools_refreshed_at)).toBeLessThan(60_000);
+    });
   });
 
   describe('tenants', () => {
@@ -490,7 +506,7 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
 
     beforeAll(async () => {
       open = await McpTestServer.start();
-      plain = await startTestApp({ OUTBOUND_ALLOWED_HOSTS: '127.0.0.1' });
+      plain = await startTestApp({ OUTBOUND_ALLOWED_HOSTS: '127.0.0.1', RATE_LIMIT_REQUESTS: '4' });
     });
 
     afterAll(async () => {
@@ -510,6 +526,22 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       expect(open.requestHeaders).toEqual([]);
       const listed = (await plain.request('GET', '/v1/mcp-servers')).body as Array<{ name: string }>;
       expect(listed.map((server) => server.name)).not.toContain('locked');
+    });
+
+    it("counts /mcp requests against the key's rate limit, as REST requests", async () => {
+      const key = (
+        await plain.app.get(ApiKeyService).create({ tenant: plain.tenantId, role: 'user', name: 'limited' })
+      ).key;
+      const list = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+      const headers = { accept: 'application/json, text/event-stream' };
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        statuses.push((await plain.request('POST', '/mcp', { key, json: list, headers })).status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+      const limited = await plain.request('POST', '/mcp', { key, json: list, headers });
+      expect(limited.body.error.type).toBe('rate_limited');
+      expect(limited.headers.get('retry-after')).toBeTruthy();
     });
 
     it('registers a server that needs no headers', async () => {

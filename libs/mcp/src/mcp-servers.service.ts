@@ -1,20 +1,12 @@
 // Registering, reading and deleting MCP servers, and keeping their cached tool lists current.
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import {
-  AppConfig,
-  ConflictError,
-  ErrorDetail,
-  IdGenerator,
-  NotFoundError,
-  ValidationError,
-} from '@lib/core';
+import { Injectable } from '@nestjs/common';
+import { ConflictError, ErrorDetail, IdGenerator, NotFoundError, ValidationError } from '@lib/core';
 import { OutboundUrlPolicy } from '@lib/webhooks';
-import { describe, McpClients, McpEndpoint } from './mcp-clients';
+import { describe, McpEndpoint } from './mcp-clients';
 import { MCP_SERVER_NAME } from './mcp-names';
-import type { McpServerRecord } from './mcp-server-records';
+import type { McpServerRecord, McpToolRecord } from './mcp-server-records';
 import { McpServerRepository } from './mcp-server-repository';
-import { McpSchemaCompiler } from './mcp-tool-schemas';
+import { McpToolListing } from './mcp-tool-listing';
 import { SecretBox } from './secret-box';
 
 /** Limits of `headers`: enough for bearer tokens and API keys, not a place to store documents. */
@@ -33,8 +25,6 @@ const RESERVED_HEADERS = new Set([
   'mcp-protocol-version',
   'last-event-id',
 ]);
-/** Servers whose tools are refreshed per pass of the schedule (per instance). */
-const REFRESH_BATCH = 20;
 
 export interface NewMcpServer {
   name: string;
@@ -45,32 +35,14 @@ export interface NewMcpServer {
 }
 
 @Injectable()
-export class McpServersService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('McpServers');
-  private timer: NodeJS.Timeout | undefined;
-
+export class McpServersService {
   constructor(
     private readonly servers: McpServerRepository,
-    private readonly clients: McpClients,
-    private readonly schemas: McpSchemaCompiler,
+    private readonly listing: McpToolListing,
     private readonly secrets: SecretBox,
     private readonly policy: OutboundUrlPolicy,
-    private readonly config: AppConfig,
     private readonly ids: IdGenerator,
   ) {}
-
-  onApplicationBootstrap(): void {
-    this.clients.onToolsChanged(
-      (endpoint, tools) => void this.saveListing(endpoint, tools, 'tools/list_changed'),
-    );
-    const periodMs = Math.min(this.config.mcpToolsRefreshSeconds * 1000, 60_000);
-    this.timer = setInterval(() => void this.refreshStale(), periodMs);
-    this.timer.unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
 
   /**
    * Registers a server after checking everything before any side effect: its name, its URL against the SSRF guard,
@@ -92,19 +64,16 @@ export class McpServersService implements OnApplicationBootstrap, OnModuleDestro
       ? this.secrets.seal(JSON.stringify(headers), 'MCP server headers')
       : null;
     const endpoint: McpEndpoint = { id: this.ids.uuid(), name: input.name, url: input.url, headersSealed };
-    let listed: McpTool[];
+    let tools: McpToolRecord[];
     try {
-      listed = await this.clients.listTools(endpoint);
+      tools = await this.listing.read(endpoint);
     } catch (error) {
       const reason = redact(describe(error), Object.values(headers));
       throw new ValidationError(`The MCP server at url could not be used: ${reason}`, [
         { field: 'url', message: `the MCP server could not be contacted or listed: ${reason}` },
       ]);
     }
-    const { tools, skipped } = this.schemas.usable(input.name, listed);
-    this.warnSkipped(input.name, endpoint.id, skipped);
-    const record = { ...endpoint, tenantId: input.tenant, tools };
-    if (!(await this.servers.insert(record, createdBy))) {
+    if (!(await this.servers.insert({ ...endpoint, tenantId: input.tenant, tools }, createdBy))) {
       throw new ConflictError(
         input.tenant === null
           ? `An MCP server named "${input.name}" already exists; a global server's name must be unused by every tenant.`
@@ -126,46 +95,7 @@ export class McpServersService implements OnApplicationBootstrap, OnModuleDestro
 
   async delete(tenantId: string, id: string): Promise<void> {
     if (!(await this.servers.delete(tenantId, id))) throw new NotFoundError(`MCP server ${id}`);
-    this.clients.close(id);
-  }
-
-  /** One pass of the schedule: lists the tools of the servers whose list is older than MCP_TOOLS_REFRESH_SECONDS. */
-  async refreshStale(): Promise<void> {
-    let stale: McpServerRecord[];
-    try {
-      stale = await this.servers.claimStale(
-        new Date(Date.now() - this.config.mcpToolsRefreshSeconds * 1000),
-        REFRESH_BATCH,
-      );
-    } catch (error) {
-      this.logger.warn(`Could not read the MCP servers to refresh: ${describe(error)}`);
-      return;
-    }
-    for (const server of stale) {
-      try {
-        await this.saveListing(server, await this.clients.listTools(server), 'schedule');
-      } catch (error) {
-        // The last good list stays; the next period tries again.
-        this.logger.warn(
-          `MCP server "${server.name}" (${server.id}): its tools could not be refreshed: ${describe(error)}`,
-        );
-      }
-    }
-  }
-
-  private async saveListing(endpoint: McpEndpoint, listed: McpTool[], reason: string): Promise<void> {
-    const { tools, skipped } = this.schemas.usable(endpoint.name, listed);
-    this.warnSkipped(endpoint.name, endpoint.id, skipped);
-    try {
-      await this.servers.saveTools(endpoint.id, tools);
-      this.logger.log(`MCP server "${endpoint.name}" (${endpoint.id}): ${tools.length} tools (${reason}).`);
-    } catch (error) {
-      this.logger.warn(`MCP server "${endpoint.name}" (${endpoint.id}): tools not saved: ${describe(error)}`);
-    }
-  }
-
-  private warnSkipped(server: string, id: string, skipped: string[]): void {
-    for (const reason of skipped) this.logger.warn(`MCP server "${server}" (${id}): skipped ${reason}.`);
+    this.listing.forget(id);
   }
 }
 

@@ -6,6 +6,8 @@ import { McpClients } from './mcp-clients';
 import { McpServerRepository } from './mcp-server-repository';
 import { McpServersService } from './mcp-servers.service';
 import { McpSchemaCompiler } from './mcp-tool-schemas';
+import { McpToolListing } from './mcp-tool-listing';
+import { McpToolRefresher } from './mcp-tool-refresher';
 import { McpToolSource } from './mcp-tool-source';
 import { SecretBox } from './secret-box';
 
@@ -17,9 +19,11 @@ import { SecretBox } from './secret-box';
     McpClients,
     { provide: McpSchemaCompiler, useFactory: () => new McpSchemaCompiler() },
     McpToolSource,
+    McpToolListing,
+    McpToolRefresher,
     McpServersService,
   ],
-  exports: [McpServersService, SecretBox],
+  exports: [McpServersService, McpToolRefresher, SecretBox],
 })
 export class McpModule implements OnModuleInit {
   constructor(

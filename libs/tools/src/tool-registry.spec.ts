@@ -160,6 +160,68 @@ describe('ToolRegistry', () => {
     });
   });
 
+  describe('tools of another source', () => {
+    /** Tenant a's server "crm" with one tool, `crm__find`, that needs a string `q`. */
+    const calls: unknown[] = [];
+    const find = {
+      name: 'crm__find',
+      description: 'Finds a customer.',
+      inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+      origin: 'mcp:crm' as const,
+      validate: (input: unknown) =>
+        typeof (input as { q?: unknown }).q === 'string'
+          ? []
+          : [{ keyword: 'required', instancePath: '', schemaPath: '#', params: { missingProperty: 'q' } }],
+      execute: async (input: unknown, context: ToolContext) => {
+        calls.push({ input, tenant: context.tenantId });
+        if ((input as { q: string }).q === 'slow') await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return `found ${(input as { q: string }).q}`;
+      },
+    };
+    const source = {
+      list: async () => [],
+      resolve: async () => undefined,
+      callable: async (name: string, tenantId: string) =>
+        name === 'crm__find' && tenantId === 'tenant-a' ? find : undefined,
+    };
+    const registry = registryWith(echo);
+    registry.addSource(source);
+    beforeEach(() => (calls.length = 0));
+
+    it('runs a tool the source resolves for the tenant, allowed by name or by <server>__*', async () => {
+      for (const allowedTools of [undefined, ['crm__find'], ['crm__*']]) {
+        const outcome = await registry.execute('crm__find', { q: 'jane' }, contextWith({ allowedTools }));
+        expect(outcome).toMatchObject({ content: 'found jane', is_error: false });
+      }
+      expect(calls).toHaveLength(3);
+    });
+
+    it('refuses it for another tenant, outside the allowed tools, or with invalid input, without calling it', async () => {
+      const other = await registry.execute('crm__find', { q: 'jane' }, contextWith({ tenantId: 'tenant-b' }));
+      expect(other).toMatchObject({
+        is_error: true,
+        content: expect.stringContaining('Unknown tool "crm__find"'),
+      });
+      const notAllowed = await registry.execute(
+        'crm__find',
+        { q: 'jane' },
+        contextWith({ allowedTools: ['echo', 'erp__*'] }),
+      );
+      expect(notAllowed.is_error).toBe(true);
+      const invalid = await registry.execute('crm__find', {}, contextWith());
+      expect(invalid).toMatchObject({ is_error: true, content: expect.stringContaining('"q"') });
+      expect(calls).toEqual([]);
+    });
+
+    it('applies the same timeout as to built-in tools', async () => {
+      const outcome = await registry.execute('crm__find', { q: 'slow' }, contextWith());
+      expect(outcome).toMatchObject({
+        is_error: true,
+        content: expect.stringContaining('timed out after 200 ms'),
+      });
+    });
+  });
+
   describe('execute', () => {
     it('serialises an object result as JSON and measures the duration', async () => {
       const outcome = await registryWith(echo).execute('echo', { text: 'hi', times: 2 }, contextWith());
