@@ -11,7 +11,7 @@ import { FakeAnthropic } from './support/fake-anthropic';
 import { McpTestServer } from './support/mcp-server';
 import { openTestDataSource } from './support/database';
 import { removeTenantData, startTestApp, TestApp } from './support/app';
-import { waitUntil } from './support/tasks';
+import { removeQueueKeys, testQueuePrefix, waitForStatus, waitUntil } from './support/tasks';
 
 jest.setTimeout(30_000);
 
@@ -38,6 +38,7 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
   let otherAdminKey: string;
   let otherUserKey: string;
   const globalServerIds: string[] = [];
+  const prefix = testQueuePrefix('mcp');
 
   const call = async (method: string, path: string, options: Parameters<TestApp['request']>[2] = {}) => {
     const res = await t.request(method, path, options);
@@ -59,6 +60,8 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
         SECRETS_KEY,
         TOOL_TIMEOUT_MS: '1500',
         MCP_CONNECT_TIMEOUT_MS: '2000',
+        QUEUE_PREFIX: prefix,
+        RUN_WORKERS_IN_API: 'true',
         LOG_LEVEL: 'info',
       },
       { logDestination: destination },
@@ -80,6 +83,7 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
     }
     await mcp?.stop();
     await fake?.stop();
+    await removeQueueKeys(prefix);
   });
 
   describe('registering a server', () => {
@@ -275,6 +279,26 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
         expect(String(result.content)).toContain(expected);
         fake.reset();
       }
+    });
+
+    it("a task's run calls the tool too, with the task in the idempotency key", async () => {
+      const before = mcp.calls.length;
+      fake.enqueue(
+        { toolUses: [{ name: 'tools__echo', input: { text: 'from a task' } }] },
+        { text: 'Done.' },
+      );
+      const created = await call('POST', '/v1/tasks', {
+        json: { agent_name: agentName, instruction: 'Echo something.' },
+      });
+      expect(created.status).toBe(202);
+      const task = await waitForStatus((id) => call('GET', `/v1/tasks/${id}`), created.body.task_id, [
+        'completed',
+        'failed',
+      ]);
+      expect(task.status).toBe('completed');
+      const recorded = mcp.calls.slice(before).find((c) => c.name === 'echo')!;
+      expect(recorded.meta).toMatchObject({ tenant_id: t.tenantId });
+      expect(recorded.meta.idempotency_key).toMatch(new RegExp(`^${created.body.task_id}:toolu_`));
     });
 
     it('goes on after the server restarts mid-conversation: the lost session is reopened once, the turn succeeds', async () => {
