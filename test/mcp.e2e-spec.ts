@@ -558,11 +558,14 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       ).key;
       const list = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
       const headers = { accept: 'application/json, text/event-stream' };
-      const statuses: number[] = [];
-      for (let i = 0; i < 5; i += 1) {
-        statuses.push((await plain.request('POST', '/mcp', { key, json: list, headers })).status);
-      }
-      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+      const answers = [];
+      for (let i = 0; i < 5; i += 1)
+        answers.push(await plain.request('POST', '/mcp', { key, json: list, headers }));
+      expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200, 429]);
+      // The answers written by the MCP transport carry the headers every answer has.
+      expect(answers[0].headers.get('x-request-id')).toMatch(/\S/);
+      expect(answers[0].headers.get('x-ratelimit-remaining')).toBe('3');
+      expect(answers[0].body.result.tools.map((tool: { name: string }) => tool.name)).toContain('support');
       const limited = await plain.request('POST', '/mcp', { key, json: list, headers });
       expect(limited.body.error.type).toBe('rate_limited');
       expect(limited.headers.get('retry-after')).toBeTruthy();

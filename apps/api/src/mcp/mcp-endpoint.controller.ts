@@ -25,9 +25,14 @@ export class McpEndpointController {
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
     });
-    // From here on the transport writes the answer on the raw response.
-    reply.hijack();
+    // From here on the transport writes the answer on the raw response: it carries the headers set so far (security,
+    // rate limit) and the ones every answer has.
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (value !== undefined) reply.raw.setHeader(name, value);
+    }
     reply.raw.setHeader('X-Request-ID', String(request.id));
+    reply.raw.setHeader('X-Response-Time', `${reply.elapsedTime.toFixed(2)}ms`);
+    reply.hijack();
     reply.raw.once('close', () => {
       void transport.close();
       void server.close();
