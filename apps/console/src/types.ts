@@ -5,7 +5,8 @@ export interface Agent {
   description: string;
   model: string;
   tools: string[];
-  temperature: number;
+  temperature: number | null;
+  thinking_budget_tokens?: number | null;
   max_iterations: number;
 }
 

@@ -9,4 +9,9 @@ export interface AgentDefinition {
   maxIterations: number;
   maxTokens: number;
   tools: string[];
+  /**
+   * Extended thinking: the model may reason in up to this many tokens (at least 1,024) before each answer, on top
+   * of `maxTokens`. Omitted or null: no thinking.
+   */
+  thinkingBudgetTokens?: number | null;
 }

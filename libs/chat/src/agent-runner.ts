@@ -13,6 +13,7 @@ import {
   PriceTable,
   ToolResultBlock,
   ToolUseBlock,
+  UserMessage,
   worstCaseUsd,
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
@@ -24,7 +25,8 @@ import { TurnTelemetry, TurnTrace } from './turn-telemetry';
 export interface RunRequest {
   agent: AgentDefinition;
   history: ChatMessage[];
-  userMessage: string;
+  /** A string or text, image and document blocks: stored and sent as given. */
+  userMessage: UserMessage;
   tenantId: string;
   conversationId: string;
   taskId?: string;
@@ -106,7 +108,7 @@ export class AgentRunner {
         messages: [...request.history, ...turn],
         tools: toolSpecs,
         temperature: request.temperature ?? agent.temperature,
-        maxTokens: agent.maxTokens,
+        ...thinkingSettings(agent),
         signal,
         tenantId: request.tenantId,
       };
@@ -128,6 +130,9 @@ export class AgentRunner {
             partial += event.text;
             response += event.text;
             yield { type: 'text', content: event.text };
+          } else if (event.type === 'thinking') {
+            // Never stored from here: only the signed block of a finished call is (an unsigned one is refused later).
+            yield { type: 'thinking', content: event.thinking };
           } else if (event.type === 'attempt_failed') {
             const attempt = this.partialRecord(event.error, request);
             modelCall.attemptFailed(attempt);
@@ -280,7 +285,7 @@ export class AgentRunner {
   }
 
   /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
-  firstCall(agent: AgentDefinition, userMessage: string, history: ChatMessage[] = []): FirstCall {
+  firstCall(agent: AgentDefinition, userMessage: UserMessage, history: ChatMessage[] = []): FirstCall {
     let inputTokens: number | undefined;
     const estimate = () =>
       estimateInputTokens({
@@ -290,7 +295,7 @@ export class AgentRunner {
       });
     return {
       model: this.llm.modelFor(agent.model),
-      maxTokens: agent.maxTokens,
+      maxTokens: thinkingSettings(agent).maxTokens,
       // Estimated when read: with no budget or ceiling configured, nobody reads it.
       get inputTokens() {
         return (inputTokens ??= estimate());
@@ -367,6 +372,16 @@ export class AgentRunner {
       task_id: request.taskId ?? null,
     };
   }
+}
+
+/**
+ * The answer's token limit and the thinking budget: thinking comes on top of the agent's `maxTokens`, since the
+ * provider counts it in `max_tokens` and wants the budget below it.
+ */
+export function thinkingSettings(agent: AgentDefinition): Pick<LlmRequest, 'maxTokens' | 'thinking'> {
+  const budget = agent.thinkingBudgetTokens;
+  if (!budget) return { maxTokens: agent.maxTokens };
+  return { maxTokens: agent.maxTokens + budget, thinking: { budgetTokens: budget } };
 }
 
 /** A failure the provider had already started answering, so it billed part of the call. */

@@ -3,14 +3,15 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, IdGenerator, LogContext, RateLimitedError, UpstreamError } from '@lib/core';
 import { AgentDefinition, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
-import { ChatMessage, LlmError } from '@lib/llm';
+import { ChatMessage, LlmError, UserMessage } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
 
 export interface TurnRequest {
   tenantId: string;
-  message: string;
+  /** A string or content blocks, already checked (RunSupervisor, TaskService). */
+  message: UserMessage;
   conversationId?: string;
   agentName?: string;
   /** Aborting it cancels the turn: the turn still ends with `done` and `stop_reason: "cancelled"`. */
@@ -140,7 +141,11 @@ export class ChatService {
    * 402 budget_exceeded when the tenant's daily budget has no room left for the first call of a turn of this
    * agent with this message (for a task before it is queued; its run checks again).
    */
-  async assertWithinBudget(turn: { tenantId: string; agentName: string; message: string }): Promise<void> {
+  async assertWithinBudget(turn: {
+    tenantId: string;
+    agentName: string;
+    message: UserMessage;
+  }): Promise<void> {
     const agent = this.agents.resolve(turn.agentName);
     await this.spend.assertCanStart({ tenantId: turn.tenantId }, this.runner.firstCall(agent, turn.message));
   }

@@ -9,6 +9,7 @@ export class TaskEntity {
   @Column('text') tenant_id: string;
   @Column('text') agent_name: string;
   @Column('text') instruction: string;
+  @Column('jsonb', { nullable: true }) instruction_content: unknown[] | null;
   @Column('text') status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   @Column('real') progress: number;
   @Column('text', { nullable: true }) result: string | null;

@@ -15,7 +15,21 @@ export class AgentDto {
   })
   model: string;
   @ApiProperty({ type: [String], example: ['search_knowledge_base', 'lookup_order'] }) tools: string[];
-  @ApiProperty({ example: 0.3 }) temperature: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: null,
+    description:
+      "Always null: no sampling temperature is sent to the model. The provider API version this deployment speaks (anthropic-version 2026-10-21) refuses sampling parameters, so the model samples with its own default. A conversation's `temperature` is stored but not sent.",
+  })
+  temperature: number | null;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: null,
+    description: 'Extended thinking: the tokens the model may reason in before each answer; null when off.',
+  })
+  thinking_budget_tokens: number | null;
   @ApiProperty({ example: 6 }) max_iterations: number;
 }
 
@@ -49,7 +63,9 @@ export class CatalogController {
       description: a.description,
       model: this.llm.modelFor(a.model),
       tools: [...a.tools],
-      temperature: a.temperature,
+      // The truth about what is sent: nothing (see AgentDto.temperature).
+      temperature: null,
+      thinking_budget_tokens: a.thinkingBudgetTokens ?? null,
       max_iterations: a.maxIterations,
     }));
   }

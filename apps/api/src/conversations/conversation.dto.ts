@@ -12,7 +12,8 @@ export class CreateConversationDto {
     minimum: 0,
     maximum: 1,
     example: 0.3,
-    description: "Overrides the agent's temperature.",
+    description:
+      'Stored with the conversation but not sent to the model: the provider API version this deployment speaks refuses sampling parameters (GET /v1/agents reports `temperature: null`).',
   })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
