@@ -126,7 +126,7 @@ describe('thinking, images and documents', () => {
         json: { message: 'Sure?', conversation_id: first.body.conversation_id },
       });
       expect(second.status).toBe(200);
-      const replayed = fake.requests[2].body.messages;
+      const replayed = fake.requests[2].body.messages as Array<{ content: unknown[] }>;
       expect(replayed[1].content[0]).toEqual(thinking);
       expect(replayed[3].content).toEqual(assistant[1].content);
     });

@@ -5,6 +5,8 @@ import type { AgentDefinition } from './agent';
 import { BUILTIN_AGENTS } from './builtin-agents';
 
 export const DEFAULT_AGENT = 'support';
+/** The smallest `budget_tokens` the provider takes for extended thinking. */
+export const MIN_THINKING_BUDGET = 1024;
 
 @Injectable()
 export class AgentRegistry {
@@ -16,6 +18,16 @@ export class AgentRegistry {
 
   register(agent: AgentDefinition): void {
     if (this.agents.has(agent.name)) throw new Error(`An agent named "${agent.name}" is already registered.`);
+    const budget = agent.thinkingBudgetTokens;
+    if (
+      budget !== undefined &&
+      budget !== null &&
+      (!Number.isInteger(budget) || budget < MIN_THINKING_BUDGET)
+    ) {
+      throw new Error(
+        `The agent "${agent.name}" has a thinking budget of ${budget} tokens; the provider takes ${MIN_THINKING_BUDGET} or more.`,
+      );
+    }
     this.agents.set(agent.name, Object.freeze({ ...agent, tools: [...agent.tools] }));
   }
 

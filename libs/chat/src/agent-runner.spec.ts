@@ -14,7 +14,7 @@ import { ToolRegistry } from '@lib/tools';
 import type { ReservationOutcome, SpendGuard, SpendScope } from '@lib/usage';
 import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
 import { TurnTelemetry } from './turn-telemetry';
-import { AgentRunner, AgentTurnError } from './agent-runner';
+import { AgentRunner, AgentTurnError, thinkingSettings } from './agent-runner';
 
 type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError; cancelAfterText?: AbortController };
 
@@ -289,5 +289,30 @@ describe('AgentRunner', () => {
     await run(model, undefined, budget).catch(() => undefined);
     expect(budget.settlements).toEqual([0]);
     expect(budget.reserved).toBeCloseTo(0, 10);
+  });
+});
+
+describe('thinkingSettings', () => {
+  const base = {
+    name: 'a',
+    description: '',
+    systemPrompt: '',
+    model: '',
+    temperature: 0,
+    maxIterations: 1,
+    maxTokens: 512,
+    tools: [],
+  };
+
+  it('adds the thinking budget on top of the answer tokens, so the budget stays below max_tokens', () => {
+    expect(thinkingSettings({ ...base, thinkingBudgetTokens: 2048 })).toEqual({
+      maxTokens: 2560,
+      thinking: { budgetTokens: 2048 },
+    });
+  });
+
+  it('sends no thinking for an agent without a budget', () => {
+    expect(thinkingSettings(base)).toEqual({ maxTokens: 512 });
+    expect(thinkingSettings({ ...base, thinkingBudgetTokens: null })).toEqual({ maxTokens: 512 });
   });
 });
