@@ -101,6 +101,8 @@ export interface FakeMessageReply extends FakeTiming {
    * the way `validate` checks when a later request sends it back.
    */
   thinking?: string;
+  /** Streams the thinking block without its `signature_delta` (an answer cut short by `max_tokens`). */
+  unsignedThinking?: boolean;
   /** A `redacted_thinking` block (after the thinking block, if any): its `data` is opaque and signed too. */
   redactedThinking?: boolean;
   /** The text block's content; a reply with neither text nor tool uses answers `OK`. */
@@ -672,7 +674,7 @@ function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: numbe
         type: 'thinking_delta',
         thinking: piece,
       })),
-      { type: 'signature_delta', signature },
+      ...(reply.unsignedThinking ? [] : [{ type: 'signature_delta', signature }]),
     ]);
     outputChars += reply.thinking.length;
   }
