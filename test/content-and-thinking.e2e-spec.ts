@@ -378,6 +378,17 @@ describe('thinking, images and documents', () => {
       expect(fake.requests).toHaveLength(0);
     });
 
+    it('takes content blocks in a socket message too', async () => {
+      fake.enqueue({ text: 'A small picture.' });
+      const s = await socket();
+      const message = [{ type: 'text', text: 'And this one?' }, png];
+      const ack = await s.call('message', { message });
+      expect(ack).toEqual({ conversation_id: expect.any(String), run_id: expect.any(String) });
+      await s.next('done', undefined, WAIT_MS);
+      expect(fake.requests[0].body.messages[0].content).toEqual(message);
+      expect((await stored(ack.conversation_id)).messages[0].content).toEqual(message);
+    });
+
     it('stores an image and a PDF with the conversation and sends them to the model as given', async () => {
       fake.enqueue({ text: 'A receipt and an invoice.' });
       const message = [
