@@ -199,7 +199,6 @@ describe('REST API surface', () => {
         model: 'offline-demo',
         // Not sent to the model (the provider API version refuses sampling parameters): said as it is.
         temperature: null,
-        thinking_budget_tokens: null,
         max_iterations: expect.any(Number),
       });
       expect(support.tools).toContain('lookup_order');

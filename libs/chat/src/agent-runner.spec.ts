@@ -304,9 +304,16 @@ describe('thinkingSettings', () => {
     tools: [],
   };
 
-  it('adds the thinking budget on top of the answer tokens, so the budget stays below max_tokens', () => {
-    expect(thinkingSettings({ ...base, thinkingBudgetTokens: 2048 })).toEqual({
-      maxTokens: 2560,
+  it('sends the budget within max_tokens, as the provider counts it', () => {
+    expect(thinkingSettings({ ...base, maxTokens: 4096, thinkingBudgetTokens: 2048 })).toEqual({
+      maxTokens: 4096,
+      thinking: { budgetTokens: 2048 },
+    });
+  });
+
+  it('keeps the budget below max_tokens for an agent whose budget would take all of it', () => {
+    expect(thinkingSettings({ ...base, maxTokens: 2048, thinkingBudgetTokens: 2048 })).toEqual({
+      maxTokens: 3072,
       thinking: { budgetTokens: 2048 },
     });
   });

@@ -375,14 +375,19 @@ export class AgentRunner {
 }
 
 /**
- * The answer's token limit and the thinking budget: thinking comes on top of the agent's `maxTokens`, since the
- * provider counts it in `max_tokens` and wants the budget below it.
+ * The call's token limit and thinking budget. The provider counts thinking in `max_tokens` and wants the budget
+ * below it (the agents API checks that); an agent stored before that check still gets a valid request, with room
+ * for an answer beside its budget.
  */
 export function thinkingSettings(agent: AgentDefinition): Pick<LlmRequest, 'maxTokens' | 'thinking'> {
   const budget = agent.thinkingBudgetTokens;
   if (!budget) return { maxTokens: agent.maxTokens };
-  return { maxTokens: agent.maxTokens + budget, thinking: { budgetTokens: budget } };
+  const maxTokens = agent.maxTokens > budget ? agent.maxTokens : budget + MIN_ANSWER_TOKENS;
+  return { maxTokens, thinking: { budgetTokens: budget } };
 }
+
+/** The room an answer gets beside a thinking budget that would take all of `maxTokens`. */
+const MIN_ANSWER_TOKENS = 1024;
 
 /** A failure the provider had already started answering, so it billed part of the call. */
 function isBilled(error: unknown): error is LlmError & { partial: PartialCall } {

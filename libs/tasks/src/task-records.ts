@@ -12,6 +12,8 @@ export interface Task {
   id: string;
   tenantId: string;
   agentName: string;
+  /** The agent version the task runs with: the one current when it was created (null for older tasks). */
+  agentPin: { agentId: string; version: number } | null;
   /** A string, or content blocks (text, image, document) as a chat message may be. */
   instruction: UserMessage;
   status: TaskState;
@@ -40,6 +42,7 @@ export interface Task {
 
 export interface NewTask {
   agentName: string;
+  agentPin?: { agentId: string; version: number } | null;
   instruction: UserMessage;
   webhookUrl?: string | null;
   metadata?: Record<string, unknown>;

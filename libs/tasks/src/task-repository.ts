@@ -19,6 +19,8 @@ function toTask(row: TaskEntity): Task {
     id: row.id,
     tenantId: row.tenant_id,
     agentName: row.agent_name,
+    agentPin:
+      row.agent_id && row.agent_version ? { agentId: row.agent_id, version: row.agent_version } : null,
     instruction: (row.instruction_content as UserContentBlock[] | null) ?? row.instruction,
     status: row.status,
     progress: Number(row.progress),
@@ -59,8 +61,8 @@ export class TaskRepository {
   ): Promise<Task> {
     const rows: TaskEntity[] = await this.dataSource.query(
       `INSERT INTO tasks (id, tenant_id, agent_name, instruction, webhook_url, metadata, conversation_id, queue, request_id,
-         instruction_content)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) RETURNING *`,
+         agent_id, agent_version, instruction_content)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) RETURNING *`,
       [
         ids.id,
         tenantId,
@@ -71,6 +73,8 @@ export class TaskRepository {
         ids.conversationId,
         queue,
         input.requestId ?? null,
+        input.agentPin?.agentId ?? null,
+        input.agentPin?.version ?? null,
         typeof input.instruction === 'string' ? null : JSON.stringify(input.instruction),
       ],
     );
