@@ -3,14 +3,15 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, IdGenerator, LogContext, RateLimitedError, UpstreamError } from '@lib/core';
 import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
-import { ChatMessage, LlmError } from '@lib/llm';
+import { ChatMessage, LlmError, UserMessage } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
 
 export interface TurnRequest {
   tenantId: string;
-  message: string;
+  /** A string or content blocks, already checked (RunSupervisor, TaskService). */
+  message: UserMessage;
   conversationId?: string;
   agentName?: string;
   /**
@@ -158,7 +159,7 @@ export class ChatService {
   async assertWithinBudget(turn: {
     tenantId: string;
     agent: AgentDefinition;
-    message: string;
+    message: UserMessage;
   }): Promise<void> {
     await this.spend.assertCanStart(
       { tenantId: turn.tenantId },

@@ -1,7 +1,8 @@
 // Every run of every transport goes through here: start (or queue, or interrupt), follow, cancel, and the
 // reconciliation that starts queued runs and closes runs whose instance is gone.
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { ConversationBusyError, NotFoundError, ServiceUnavailableError } from '@lib/core';
+import { ConversationBusyError, NotFoundError, ServiceUnavailableError, ValidationError } from '@lib/core';
+import { userMessageProblems } from '@lib/llm';
 import { ChatService } from '@lib/chat';
 import { RunCancellations } from './run-cancellations';
 import { RunEventQueue, RunExecutor, RunHandle } from './run-executor';
@@ -51,6 +52,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
    * conversation queues the run instead (`interrupt` also cancels the running one).
    */
   async start(request: RunRequest): Promise<RunHandle> {
+    this.assertAcceptableMessage(request.message);
     if (this.infra.shutdown.draining) {
       // Refused before anything is taken: the client retries and the load balancer picks another instance.
       throw new ServiceUnavailableError(
@@ -106,6 +108,23 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     return this.executor.begin(run, turn, controller, (queued) => {
       if (queued) void this.dispatch(run.conversationId);
     });
+  }
+
+  /**
+   * 400 naming each refused block (`message[i]`: its type, media type or size), before anything of the run exists.
+   * The transports check that a message is a string or an array; the blocks and their sizes are checked here, once.
+   */
+  assertAcceptableMessage(message: unknown, field = 'message'): void {
+    // A string's own bounds (10,000 characters for a chat message, 50,000 for a task) are its DTO's.
+    if (typeof message === 'string') return;
+    const { maxImageBytes, maxDocumentBytes, maxMessageBlocks } = this.infra.config;
+    const problems = userMessageProblems(
+      message,
+      { maxImageBytes, maxDocumentBytes, maxBlocks: maxMessageBlocks },
+      field,
+    );
+    if (problems.length)
+      throw new ValidationError(`The ${field} is invalid: ${problems[0].message}.`, problems);
   }
 
   async get(tenantId: string, runId: string): Promise<Run> {

@@ -22,6 +22,14 @@ export class AppConfig {
   databaseMigrate: boolean;
   redisUrl: string;
   bodyLimitBytes: number;
+  /** The body limit of the routes that take a user message (chat, chat stream, tasks): images and PDFs are large. */
+  messageBodyLimitBytes: number;
+  /** Decoded bytes of one base64 image in a message. */
+  maxImageBytes: number;
+  /** Decoded bytes of one base64 PDF in a message. */
+  maxDocumentBytes: number;
+  /** Content blocks in one message. */
+  maxMessageBlocks: number;
   /** The tenant of the admin key bootstrapped from ADMIN_API_KEY (and of the local development key). */
   defaultTenant: string;
   /** Empty when unset; else an admin key that is made to exist at boot. */

@@ -339,6 +339,16 @@ export function loadConfig(env: Env): AppConfig {
   config.databaseMigrate = bool(env, 'DATABASE_MIGRATE', nodeEnv !== 'production');
   config.redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
   config.bodyLimitBytes = int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024);
+  config.maxImageBytes = int(env, 'MAX_IMAGE_BYTES', 5_242_880, 1024);
+  config.maxDocumentBytes = int(env, 'MAX_DOCUMENT_BYTES', 10_485_760, 1024);
+  config.maxMessageBlocks = int(env, 'MAX_MESSAGE_BLOCKS', 20, 1, 1000);
+  // Room for one document of the largest size, base64 (4/3) and JSON framing: what a message body can need.
+  config.messageBodyLimitBytes = int(
+    env,
+    'MESSAGE_BODY_LIMIT_BYTES',
+    Math.max(config.bodyLimitBytes, 16_777_216),
+    config.bodyLimitBytes,
+  );
   config.defaultTenant = tenant(env, 'DEFAULT_TENANT', 'default');
   config.adminApiKey = secret(env, 'ADMIN_API_KEY');
   config.localAdminKeyFile = read(env, 'LOCAL_ADMIN_KEY_FILE') ?? '.local-admin-key';
