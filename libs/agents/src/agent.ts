@@ -9,4 +9,6 @@ export interface AgentDefinition {
   maxIterations: number;
   maxTokens: number;
   tools: string[];
+  /** A context budget in tokens below the model's window, for every conversation of the agent (optional). */
+  maxContextTokens?: number | null;
 }

@@ -20,3 +20,12 @@ export type { NearCapacity, NearCapacityListener, RateWindow, WindowFill } from 
 export { fullJitterDelayMs, retryDelayMs, realSleep } from './retry-policy';
 export type { RetrySettings, Sleeper } from './retry-policy';
 export { estimateInputTokens } from './token-estimate';
+export {
+  ContextWindows,
+  DEFAULT_CONTEXT_WINDOWS,
+  UNKNOWN_MODEL_CONTEXT_WINDOW,
+  requestTokenBound,
+} from './context-windows';
+export { MAX_CACHE_BREAKPOINTS, tailBreakpoints, withCacheBreakpoints } from './cache-breakpoints';
+export { contextOverflowError, contextOverflowOf } from './prompt-too-long';
+export type { ContextOverflow } from './prompt-too-long';
