@@ -472,7 +472,8 @@ export class FakeAnthropic {
 
   /** A summary of the transcript a summariser request carries, or undefined for any other request. */
   private summaryReply(body: FakeRequestBody): FakeMessageReply | undefined {
-    if (this.options.answerSummaries === false || !SUMMARY_REQUEST.test(systemText(body.system))) return undefined;
+    if (this.options.answerSummaries === false || !SUMMARY_REQUEST.test(systemText(body.system)))
+      return undefined;
     this.summaryCount += 1;
     return { text: summaryOf(textOf(body.messages.at(-1)?.content), body.max_tokens) };
   }
@@ -508,7 +509,8 @@ export class FakeAnthropic {
     if (readHash) this.prefixCache.set(readHash, now + ttl);
     let written = 0;
     if (lastMarker >= 0 && !live(blocks[lastMarker].hash)) written = blocks[lastMarker].tokens - read;
-    for (const block of blocks) if (block.marked && block.tokens >= minTokens) this.prefixCache.set(block.hash, now + ttl);
+    for (const block of blocks)
+      if (block.marked && block.tokens >= minTokens) this.prefixCache.set(block.hash, now + ttl);
     return {
       input_tokens: total - read - Math.max(0, written),
       cache_read_input_tokens: read,
@@ -744,18 +746,28 @@ function prefixBlocks(body: FakeRequestBody): PrefixBlock[] {
   let tokens = 0;
   const add = (key: string, block: unknown): void => {
     const marked = isMarked(block);
-    hash = createHash('sha256').update(hash).update(key).update(JSON.stringify(unmarked(block))).digest('hex');
+    hash = createHash('sha256')
+      .update(hash)
+      .update(key)
+      .update(JSON.stringify(unmarked(block)))
+      .digest('hex');
     tokens += estimateTokens(JSON.stringify(unmarked(block)));
     out.push({ hash, tokens, marked });
   };
   for (const tool of body.tools ?? []) add('tool', tool);
   const system = body.system;
-  for (const block of typeof system === 'string' ? (system ? [{ type: 'text', text: system }] : []) : blocksOf(system)) {
+  for (const block of typeof system === 'string'
+    ? system
+      ? [{ type: 'text', text: system }]
+      : []
+    : blocksOf(system)) {
     add('system', block);
   }
   body.messages.forEach((message, index) => {
     const content =
-      typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : blocksOf(message.content);
+      typeof message.content === 'string'
+        ? [{ type: 'text', text: message.content }]
+        : blocksOf(message.content);
     content.forEach((block, i) => add(i === 0 ? `${index}:${message.role}` : message.role, block));
   });
   return out;
@@ -796,7 +808,8 @@ function textOf(content: unknown): string {
  * transcript (shortened), within the request's max_tokens.
  */
 export function summaryOf(request: string, maxTokens: number): string {
-  const section = (tag: string): string => new RegExp(`<${tag}>\\n?([\\s\\S]*?)\\n?</${tag}>`).exec(request)?.[1] ?? '';
+  const section = (tag: string): string =>
+    new RegExp(`<${tag}>\\n?([\\s\\S]*?)\\n?</${tag}>`).exec(request)?.[1] ?? '';
   const previous = section('summary_so_far').trim();
   const lines = section('transcript')
     .split('\n')

@@ -107,7 +107,11 @@ export function clearingPosition(input: ContextInput, state: ContextState, targe
   const protectedFrom = lastToolResultsPosition(all);
   let size = renderContext(input, state).tokens;
   let clearedBefore = state.clearedBefore;
-  for (let position = Math.max(firstKept(state), state.clearedBefore); position < protectedFrom; position += 1) {
+  for (
+    let position = Math.max(firstKept(state), state.clearedBefore);
+    position < protectedFrom;
+    position += 1
+  ) {
     if (size <= target) break;
     const message = all[position];
     clearedBefore = position + 1;
@@ -136,12 +140,18 @@ export function compactionCut(
 ): number | null {
   const all = allMessages(input);
   const start = firstKept(state);
-  const fixed = requestTokenBound({ system: input.system, tools: input.tools, messages: [], maxTokens: input.maxTokens });
+  const fixed = requestTokenBound({
+    system: input.system,
+    tools: input.tools,
+    messages: [],
+    maxTokens: input.maxTokens,
+  });
   // The kept messages' sizes from the end, as sent (cleared where the state says so).
   const suffix = new Array<number>(all.length + 1).fill(0);
   for (let position = all.length - 1; position >= 0; position -= 1) {
     const message = all[position];
-    const sent = position < state.clearedBefore && hasToolResults(message) ? clearedMessage(message) : message;
+    const sent =
+      position < state.clearedBefore && hasToolResults(message) ? clearedMessage(message) : message;
     suffix[position] = suffix[position + 1] + messageBytes(sent);
   }
   let latest: number | null = null;
@@ -164,9 +174,7 @@ export function clearedMessage(message: ChatMessage): ChatMessage {
   if (typeof message.content === 'string') return message;
   return {
     role: message.role,
-    content: message.content.map((block) =>
-      block.type === 'tool_result' ? clearedResult(block) : block,
-    ),
+    content: message.content.map((block) => (block.type === 'tool_result' ? clearedResult(block) : block)),
   };
 }
 

@@ -99,7 +99,11 @@ export class ContextWindow {
   }
 
   /** The most one request of this agent (and conversation) may take: its model's window or a lower limit. */
-  budgetOf(model: string, agent: Pick<AgentDefinition, 'maxContextTokens'>, maxContextTokens?: number | null): number {
+  budgetOf(
+    model: string,
+    agent: Pick<AgentDefinition, 'maxContextTokens'>,
+    maxContextTokens?: number | null,
+  ): number {
     return this.windows.budgetOf(model, agent.maxContextTokens, maxContextTokens);
   }
 
@@ -121,7 +125,11 @@ export class ContextWindow {
   }
 
   /** @internal One summariser call, reserved against the budgets and recorded in `calls`; null: no budget for it. */
-  async summaryCall(scope: ContextScope, request: LlmRequest, calls: LlmCallRecord[]): Promise<LlmResult | null> {
+  async summaryCall(
+    scope: ContextScope,
+    request: LlmRequest,
+    calls: LlmCallRecord[],
+  ): Promise<LlmResult | null> {
     const worst = this.spend.isUnlimited({ conversationLimitUsd: scope.spend.conversationLimitUsd })
       ? 0
       : worstCaseUsd(
@@ -280,7 +288,10 @@ export class TurnContext {
   }
 
   /** Summarises the oldest stored messages not yet summarised into a new summary record. */
-  private async compact(input: ContextInput, calls: LlmCallRecord[]): Promise<'done' | 'nothing' | 'cost_limit'> {
+  private async compact(
+    input: ContextInput,
+    calls: LlmCallRecord[],
+  ): Promise<'done' | 'nothing' | 'cost_limit'> {
     const allowance = summaryAllowance(this.budget);
     const cut = compactionCut(input, this.state, Math.floor(this.budget * COMPACTION_TARGET), allowance);
     if (cut === null) return 'nothing';
@@ -338,7 +349,12 @@ export class TurnContext {
   }
 }
 
-function summaryRequest(scope: ContextScope, previous: string, lines: string[], maxTokens: number): LlmRequest {
+function summaryRequest(
+  scope: ContextScope,
+  previous: string,
+  lines: string[],
+  maxTokens: number,
+): LlmRequest {
   return {
     model: scope.model,
     system: SUMMARISER_SYSTEM,
@@ -388,7 +404,9 @@ export function transcript(all: ChatMessage[], from: number, to: number): string
           break;
         default:
           // Other blocks (images, documents, thinking) are named, not transcribed.
-          lines.push(`${speaker} sent a ${String((block as { type: string }).type).replace(/_/g, ' ')} block`);
+          lines.push(
+            `${speaker} sent a ${String((block as { type: string }).type).replace(/_/g, ' ')} block`,
+          );
       }
     }
   }

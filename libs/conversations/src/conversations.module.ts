@@ -6,7 +6,9 @@ import { ConversationStore } from './conversation-store';
 import { ConversationLock } from './conversation-lock';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ConversationEntity, MessageEntity, LlmCallEntity, ConversationSummaryEntity])],
+  imports: [
+    TypeOrmModule.forFeature([ConversationEntity, MessageEntity, LlmCallEntity, ConversationSummaryEntity]),
+  ],
   providers: [ConversationStore, ConversationLock, ConversationContextStore],
   exports: [ConversationStore, ConversationLock, ConversationContextStore],
 })

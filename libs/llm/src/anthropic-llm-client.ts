@@ -179,7 +179,8 @@ export class AnthropicLlmClient extends LlmClient {
         error,
       );
     }
-    if (error instanceof APIError) return withCause(withContextOverflow(classifyApiError(error), error), error);
+    if (error instanceof APIError)
+      return withCause(withContextOverflow(classifyApiError(error), error), error);
     if (error instanceof AnthropicError || error instanceof StreamEndedEarly || isFetchTermination(error)) {
       if (error instanceof AnthropicError && error.cause instanceof SyntaxError) {
         return withCause(

@@ -23,13 +23,18 @@ export function withCacheBreakpoints<P extends Params>(params: P): P {
   const out: P = { ...params };
   if (params.tools?.length) {
     const tools = [...params.tools];
-    tools[tools.length - 1] = { ...tools[tools.length - 1], cache_control: EPHEMERAL } as (typeof tools)[number];
+    tools[tools.length - 1] = {
+      ...tools[tools.length - 1],
+      cache_control: EPHEMERAL,
+    } as (typeof tools)[number];
     out.tools = tools;
     left -= 1;
   }
   if (typeof params.system === 'string' ? params.system.length > 0 : params.system?.length) {
     const blocks =
-      typeof params.system === 'string' ? [{ type: 'text' as const, text: params.system }] : [...params.system!];
+      typeof params.system === 'string'
+        ? [{ type: 'text' as const, text: params.system }]
+        : [...params.system!];
     blocks[blocks.length - 1] = { ...blocks[blocks.length - 1], cache_control: EPHEMERAL };
     out.system = blocks;
     left -= 1;

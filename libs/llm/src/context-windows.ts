@@ -59,6 +59,8 @@ export class ContextWindows {
  * What a request takes of the context window, never less than the provider counts: its input bound (one token
  * per UTF-8 byte, see estimateInputTokens) plus `max_tokens`, which the window must also hold.
  */
-export function requestTokenBound(request: Pick<LlmRequest, 'system' | 'messages' | 'tools' | 'maxTokens'>): number {
+export function requestTokenBound(
+  request: Pick<LlmRequest, 'system' | 'messages' | 'tools' | 'maxTokens'>,
+): number {
   return estimateInputTokens(request) + request.maxTokens;
 }

@@ -292,7 +292,10 @@ function contextWindows(env: Env, name: string): Record<string, number> {
   const raw = read(env, name);
   if (raw === undefined) return {};
   const windows: Record<string, number> = {};
-  for (const entry of raw.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const match = /^([A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}|\*)=(\d{1,9})$/.exec(entry);
     if (!match || Number(match[2]) < 1_000) {
       throw new ConfigError(
