@@ -346,11 +346,15 @@ export class AgentRunner {
       const messages = [...request.history, ...turn];
       return { messages, maxTokens: request.agent.maxTokens, tokens: 0, compacted: false };
     }
+    const before = calls.length;
     try {
       return await context.prepare(turn, calls);
     } catch (error) {
       if (error instanceof LlmError && error.kind === 'aborted') return 'cancelled';
       throw new AgentTurnError(error, calls);
+    } finally {
+      // A compaction's summary calls are billed like the loop's own: in the token and cost series too.
+      for (const call of calls.slice(before)) this.telemetry.billed(request.agent.name, call.model, call);
     }
   }
 
