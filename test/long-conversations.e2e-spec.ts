@@ -220,6 +220,31 @@ describe('long conversations', () => {
     expect((await t.request('GET', `/v1/conversations/${id}`)).body.message_count).toBe(12);
   });
 
+  it('retries a "prompt is too long" only once; the turn then fails, and the next turn answers', async () => {
+    const id = await newConversation();
+    for (let turn = 0; turn < 3; turn += 1) {
+      fake.enqueue({ text: `Answer ${turn}.` });
+      expect((await chat(id, `Question ${turn}.`)).status).toBe(200);
+    }
+    fake.reset();
+    const tooLong = { status: 400, message: 'prompt is too long: 250000 tokens > 200000 maximum' };
+    fake.enqueue(tooLong, tooLong);
+    const failed = await chat(id, 'Still there?');
+    expect(failed.status).toBe(502);
+    expect(failed.body.error.type).toBe('upstream_error');
+    // Two agent requests (the first and its one retry) and the summary between them.
+    expect(agentRequests()).toHaveLength(2);
+    expect(fake.summaryRequests).toBe(1);
+
+    fake.enqueue({ text: 'Yes, still here.' });
+    const next = await chat(id, 'Hello again?');
+    expect(next.status).toBe(200);
+    expect(next.body.response).toBe('Yes, still here.');
+    // The failed turn stored nothing; the summary it wrote stays and is reused.
+    expect(fake.summaryRequests).toBe(1);
+    expect((await t.request('GET', `/v1/conversations/${id}`)).body.message_count).toBe(8);
+  });
+
   it('reads at least 85% of the input from the prompt cache from the second turn on', async () => {
     fake.setPromptCache({ minTokens: 1024 });
     const id = await newConversation();

@@ -369,7 +369,7 @@ export class AgentRunner {
     const model = this.llm.modelFor(agent.model);
     // A long history is compacted to the context budget before it is sent: no call reserves more than that.
     const ceiling = this.context
-      ? this.context.budgetOf(model, agent, maxContextTokens) - agent.maxTokens
+      ? this.context.budgetOf(model, agent, maxContextTokens)
       : Number.POSITIVE_INFINITY;
     const estimate = () =>
       Math.min(

@@ -109,7 +109,10 @@ export class ContextWindow {
 
   /** The context of one turn, with the conversation's summary and clearing position loaded. */
   async open(scope: ContextScope): Promise<TurnContext> {
-    const stored = await this.store.state(scope.tenantId, scope.conversationId);
+    // A conversation without history has no context records yet: no round trip for them.
+    const stored = scope.history.length
+      ? await this.store.state(scope.tenantId, scope.conversationId)
+      : { summary: null, toolResultsClearedBefore: 0 };
     // A summary only ever covers stored messages; one that reaches past them (it cannot) is not used.
     const summary =
       stored.summary && stored.summary.lastSeq < scope.history.length
