@@ -160,7 +160,8 @@ describe('long conversations', () => {
     for (const request of compacted) expect(request.body.messages[0].role).toBe('user');
   });
 
-  it('reuses a stored summary on the next turn instead of writing it again', async () => {
+  it('reuses a stored summary on the next turn instead of writing it again, its new prefix read from the cache', async () => {
+    fake.setPromptCache(true);
     scriptToolTurns(3);
     const id = await newConversation({ max_context_tokens: BUDGET });
     let turn = 0;
@@ -186,6 +187,19 @@ describe('long conversations', () => {
       expect(first).toContain(JSON.stringify(summary.text).slice(1, -1));
     }
     expect(await summaries(id)).toHaveLength(stored.length);
+    // The compacted prefix (tools, system prompt, summary and the turns kept) was cached by the turn that wrote the
+    // summary: this turn's first call reads it back, summary included. (Its two calls are stored in one statement,
+    // with one created_at: the first is the one with less input.)
+    const calls: Array<Record<string, number>> = await db.query(
+      `SELECT input_tokens, cache_read_input_tokens, cache_creation_input_tokens FROM llm_calls
+        WHERE conversation_id = $1 AND created_at = (SELECT max(created_at) FROM llm_calls WHERE conversation_id = $1)`,
+      [id],
+    );
+    const total = (c: Record<string, number>) =>
+      c.input_tokens + c.cache_read_input_tokens + c.cache_creation_input_tokens;
+    const firstCall = calls.reduce((a, b) => (total(a) <= total(b) ? a : b));
+    const throughSummary = promptTokens({ ...sent[0].body, messages: sent[0].body.messages.slice(0, 1) });
+    expect(firstCall.cache_read_input_tokens).toBeGreaterThanOrEqual(throughSummary);
   });
 
   it('recovers from a provider "prompt is too long" by compacting further and retrying once', async () => {
