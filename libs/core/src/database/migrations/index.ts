@@ -9,6 +9,7 @@ import { WebhookOutbox1765000000200 } from './1765000000200-WebhookOutbox';
 import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedDemoData';
 import { BilledCallsAndFencing1765000000400 } from './1765000000400-BilledCallsAndFencing';
 import { ConversationContext1765000000700 } from './1765000000700-ConversationContext';
+import { StoredAgents1765000000900 } from './1765000000900-StoredAgents';
 
 export const MIGRATIONS = [
   ConversationHistory1764000000000,
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   TenantScopedDemoData1765000000300,
   BilledCallsAndFencing1765000000400,
   ConversationContext1765000000700,
+  StoredAgents1765000000900,
 ];
