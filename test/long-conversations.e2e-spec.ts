@@ -234,6 +234,22 @@ describe('long conversations', () => {
     expect((await t.request('GET', `/v1/conversations/${id}`)).body.message_count).toBe(12);
   });
 
+  it('keeps answering when the model takes less than the configured window: each overflow is compacted away', async () => {
+    scriptToolTurns(4);
+    const id = await newConversation();
+    for (let turn = 0; turn < 6; turn += 1)
+      expect((await chat(id, `Sums ${turn}, please.`)).status).toBe(200);
+    // The provider now takes far less than the 200,000-token window the table gives the model.
+    fake.setContextWindow(4_000);
+    const statuses: number[] = [];
+    for (let turn = 6; turn < 14; turn += 1) statuses.push((await chat(id, `Sums ${turn}, please.`)).status);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    // The fake refused requests over its window with the API's own 400, and each was compacted and retried.
+    expect(fake.overflows).toBeGreaterThan(0);
+    expect(fake.summaryRequests).toBeGreaterThanOrEqual(fake.overflows);
+    expect((await t.request('GET', `/v1/conversations/${id}`)).body.message_count).toBe(14 * 4);
+  });
+
   it('retries a "prompt is too long" only once; the turn then fails, and the next turn answers', async () => {
     const id = await newConversation();
     for (let turn = 0; turn < 3; turn += 1) {

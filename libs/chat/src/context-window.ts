@@ -329,7 +329,8 @@ export class TurnContext {
     const maxTokens = Math.max(64, Math.min(this.window.summaryMaxTokens, Math.floor(allowance / 3)));
     const scaffold = requestTokenBound(summaryRequest(this.scope, 'x'.repeat(allowance), [], maxTokens));
     const chunkBytes = Math.max(MIN_CHUNK_BYTES, this.budget - scaffold - 16);
-    let text = this.state.summary?.text ?? '';
+    // A summary written under a larger budget (before a "prompt is too long") is cut to this one's room.
+    let text = clipToJsonBytes(this.state.summary?.text ?? '', allowance);
     let model = this.scope.model;
     let tokens = 0;
     for (const chunk of chunked(transcript(all, from, to), chunkBytes)) {
