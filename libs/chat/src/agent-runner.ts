@@ -19,6 +19,7 @@ import {
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
 import { FirstCall, SpendGuard, SpendReservation } from '@lib/usage';
 import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent } from './agent-events';
+import { callRecordOf, partialCallRecordOf } from './call-record';
 import { ContextWindow, PreparedRequest, TurnContext } from './context-window';
 import { summarize } from './summarize';
 import { TurnTelemetry, TurnTrace } from './turn-telemetry';
@@ -425,39 +426,14 @@ export class AgentRunner {
    * `cancelled` when the turn was, else `failed`.
    */
   private partialRecord(error: LlmError & { partial: PartialCall }, request: RunRequest): LlmCallRecord {
-    const partial = error.partial;
-    const record = this.callRecord(
-      { ...partial, model: partial.model || this.llm.modelFor(request.agent.model), content: [] },
-      request,
-    );
-    return {
-      ...record,
-      status: error.kind === 'aborted' ? 'cancelled' : 'failed',
-      stop_reason: error.kind === 'aborted' ? 'cancelled' : error.kind,
-    };
+    return partialCallRecordOf(this.prices, error, this.llm.modelFor(request.agent.model), request);
   }
 
   private callRecord(
     result: Omit<LlmResult, 'stop_reason'> & { stop_reason?: string },
     request: RunRequest,
   ): LlmCallRecord {
-    const { costUsd, known } = this.prices.cost(result.model, result.usage);
-    return {
-      status: 'completed',
-      model: result.model,
-      input_tokens: result.usage.input_tokens,
-      output_tokens: result.usage.output_tokens,
-      cache_creation_input_tokens: result.usage.cache_creation_input_tokens,
-      cache_read_input_tokens: result.usage.cache_read_input_tokens,
-      cost_usd: costUsd,
-      latency_ms: Math.round(result.latency_ms),
-      time_to_first_token_ms:
-        result.time_to_first_token_ms === null ? null : Math.round(result.time_to_first_token_ms),
-      stop_reason: result.stop_reason ?? 'end_turn',
-      unknown_model_price: !known,
-      api_key_id: request.apiKeyId ?? null,
-      task_id: request.taskId ?? null,
-    };
+    return callRecordOf(this.prices, result, request);
   }
 }
 
