@@ -640,7 +640,7 @@ async function socketScenarios(shared, list) {
 }
 
 /**
- * (h) N clients connected, then every one starts a streamed turn at once: first token p50 / p99 from each send.
+ * (i) N clients connected, then every one starts a streamed turn at once: first token p50 / p99 from each send.
  * The app and the bare baseline over Socket.IO, the Python design over its plain WebSocket.
  */
 async function burstScenario(shared, targets) {
@@ -1318,7 +1318,7 @@ async function main() {
       );
     }
     if (scenarios.has('burst')) {
-      log(`(h) ${config.burstCounts.join(' and ')} clients start a streamed turn at once`);
+      log(`(i) ${config.burstCounts.join(' and ')} clients start a streamed turn at once`);
       results.burst = await burstScenario(
         shared,
         [undiciBase, python, app, appExp, appProduction].filter(Boolean),

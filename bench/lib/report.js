@@ -773,7 +773,7 @@ function markdown(results, { quick }) {
   if (results.sse) lines.push(`### (e) SSE \`POST /v1/chat/stream\``, '', ...streamTable(results.sse), '');
   if (results.burst) {
     lines.push(
-      '### (h) Streams started at once',
+      '### (i) Streams started at once',
       '',
       'Every client connected first, then all send a message in the same tick; first token timed from each send. The Python design over its plain WebSocket, the others over Socket.IO.',
       '',
