@@ -6,6 +6,7 @@ export type { RunRequest, IterationHook } from './agent-runner';
 export { IdempotencyStore, requestFingerprint } from './idempotency-store';
 export type { IdempotencyClaim } from './idempotency-store';
 export { summarize } from './summarize';
+export { ContextWindow, SUMMARISER_SYSTEM } from './context-window';
 export type {
   AgentEvent,
   TurnEvent,
