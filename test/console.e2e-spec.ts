@@ -1,12 +1,14 @@
 // The console (apps/console) in a real browser: Debian's Chromium driven by playwright-core against the real app
 // serving the built console, with the offline demo model answering. Screenshots of each page are taken as it goes
 // (into docs/screenshots/ with UPDATE_SCREENSHOTS=1). Any browser console error fails the test it happened in.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startTestApp, TestApp } from './support/app';
 import { Browser, CHROMIUM_PATH, chromiumAvailable, launchBrowser } from './support/browser';
 import { buildConsole } from './support/console-build';
+import { McpTestServer } from './support/mcp-server';
 import { testQueuePrefix } from './support/tasks';
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
@@ -68,6 +70,8 @@ describeInBrowser('the console in a browser', () => {
         CONSOLE_DIR: consoleDir,
         OFFLINE_MODEL_PACE_MS: '30',
         QUEUE_PREFIX: testQueuePrefix('console'),
+        // The MCP servers page registers a server the test starts on loopback.
+        OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
       }),
       // A slow demo model, for a turn long enough to stop or reload in the middle of.
       startTestApp({
@@ -409,4 +413,46 @@ describeInBrowser('the console in a browser', () => {
     await page.close();
     expectNoBrowserErrors();
   }, 20_000);
+
+  it('lists MCP servers with their tools, and lets an admin key register and remove one', async () => {
+    const mcp = await McpTestServer.start();
+    const name = `console-${randomUUID().slice(0, 8)}`;
+    try {
+      const page = await browser.newPage();
+      await signIn(page, t, t.adminKey);
+      await page.getByRole('link', { name: 'MCP servers' }).click();
+      await page.getByLabel('Server name').fill(name);
+      await page.getByLabel('Server URL').fill(mcp.url);
+      await page.getByRole('button', { name: 'Register server' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Registered ${name}` })
+        .waitFor();
+      const card = page.locator(`[data-mcp-server="${name}"]`);
+      await card.getByText(/\d+ tools/).click();
+      await card.getByText(`${name}__`).first().waitFor();
+      await screenshot(page, 'mcp-servers');
+      const listed = await t.request('GET', '/v1/mcp-servers', { key: t.adminKey });
+      expect(listed.body.map((server: { name: string }) => server.name)).toContain(name);
+      await page.getByRole('button', { name: `Remove ${name}` }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Removed ${name}` })
+        .waitFor();
+      const after = await t.request('GET', '/v1/mcp-servers', { key: t.adminKey });
+      expect(after.body.map((server: { name: string }) => server.name)).not.toContain(name);
+
+      // A user key sees the page without the admin controls.
+      const user = await browser.newPage();
+      await signIn(user, t);
+      await user.getByRole('link', { name: 'MCP servers' }).click();
+      await user.locator('[data-needs-admin]').waitFor();
+      expect(await user.getByRole('button', { name: 'Register server' }).count()).toBe(0);
+      await Promise.all([page.close(), user.close()]);
+      // The user key's page asks whether it may manage keys (the admin-only key list answers 403).
+      expectNoBrowserErrors([/status of 403.*\/v1\/admin\/api-keys/]);
+    } finally {
+      await mcp.stop();
+    }
+  }, 30_000);
 });

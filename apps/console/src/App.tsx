@@ -11,6 +11,7 @@ import { TasksPage } from './pages/Tasks';
 import { ApprovalsPage } from './pages/Approvals';
 import { KeysPage } from './pages/Keys';
 import { AgentsPage } from './pages/Agents';
+import { McpServersPage } from './pages/McpServers';
 
 // The chart library is only loaded when the cost page opens.
 const CostPage = lazy(() => import('./pages/Cost').then((module) => ({ default: module.CostPage })));
@@ -21,6 +22,7 @@ const PAGES = [
   { id: 'approvals', label: 'Approvals' },
   { id: 'cost', label: 'Cost' },
   { id: 'agents', label: 'Agents' },
+  { id: 'mcp', label: 'MCP servers' },
   { id: 'keys', label: 'API keys' },
 ] as const;
 
@@ -179,6 +181,8 @@ export function App() {
           </Suspense>
         ) : route.page === 'agents' ? (
           <AgentsPage session={session} />
+        ) : route.page === 'mcp' ? (
+          <McpServersPage session={session} />
         ) : route.page === 'keys' ? (
           <KeysPage session={session} />
         ) : (

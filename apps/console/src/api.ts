@@ -5,6 +5,8 @@ import type {
   AgentDetail,
   ApiKeyIssued,
   ApiKeyList,
+  McpServer,
+  McpServerBody,
   Approval,
   ConversationDetail,
   ConversationPage,
@@ -70,6 +72,9 @@ export class Api {
     this.call<AgentDetail>('PUT', `/v1/agents/${encodeURIComponent(name)}`, body);
   deleteAgent = (name: string) => this.call<void>('DELETE', `/v1/agents/${encodeURIComponent(name)}`);
   tools = () => this.call<ToolInfo[]>('GET', '/v1/tools');
+  mcpServers = () => this.call<McpServer[]>('GET', '/v1/mcp-servers');
+  createMcpServer = (body: McpServerBody) => this.call<McpServer>('POST', '/v1/mcp-servers', body);
+  deleteMcpServer = (id: string) => this.call<void>('DELETE', `/v1/mcp-servers/${encodeURIComponent(id)}`);
   conversations = (page: number, pageSize = 20) =>
     this.call<ConversationPage>('GET', `/v1/conversations?page=${page}&page_size=${pageSize}`);
   conversation = (id: string) => this.call<ConversationDetail>('GET', `/v1/conversations/${id}`);

@@ -168,3 +168,22 @@ export interface ApiKeyList {
   page: number;
   page_size: number;
 }
+
+export interface McpServer {
+  id: string;
+  name: string;
+  url: string;
+  /** null: every tenant's server. */
+  tenant: string | null;
+  has_headers: boolean;
+  tools: Array<{ name: string; description: string; input_schema: Record<string, unknown> }>;
+  tools_refreshed_at: string;
+  created_at: string;
+}
+
+export interface McpServerBody {
+  name: string;
+  url: string;
+  headers?: Record<string, string>;
+  tenant?: string | null;
+}
