@@ -15,6 +15,7 @@ import { SseReader } from './support/sse';
 import { removeQueueKeys, testQueuePrefix, waitForStatus, waitUntil } from './support/tasks';
 import { testEnv } from './support/test-env';
 import { startWorker, WorkerProcess } from './support/worker';
+import { MAX_RECONCILER_RESUMES } from '../libs/runs/src/run-recovery';
 
 jest.setTimeout(60_000);
 
@@ -296,5 +297,26 @@ describe('durable steps', () => {
     expect(fake.requests).toHaveLength(1);
     const stored = await t.request('GET', `/v1/conversations/${conversationId}`);
     expect(stored.body.message_count).toBe(2);
+  });
+
+  it('a run that keeps stopping with its process is failed after MAX_RECONCILER_RESUMES resumes, not resumed forever', async () => {
+    const conversationId = await newConversation();
+    const runId = randomUUID();
+    await db.query(
+      `INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, started_at, resumes)
+       VALUES ($1, $2, $3, 'support', 'rest', 'running', 'Hello?', now(), $4)`,
+      [runId, t.tenantId, conversationId, MAX_RECONCILER_RESUMES],
+    );
+    const finished = await waitUntil(
+      () => t.request('GET', `/v1/runs/${runId}`),
+      (r) => r.body.status !== 'running',
+      10_000,
+      'the run to be given up',
+    );
+    expect(finished.body).toMatchObject({
+      status: 'failed',
+      error: { error: { type: 'service_unavailable' } },
+    });
+    expect(fake.requests).toHaveLength(0);
   });
 });
