@@ -15,6 +15,8 @@ import { SseReader } from './support/sse';
 import { removeQueueKeys, testQueuePrefix, waitForStatus, waitUntil } from './support/tasks';
 import { testEnv } from './support/test-env';
 import { startWorker, WorkerProcess } from './support/worker';
+import { ConversationBusyError } from '@lib/core';
+import { ConversationLock } from '@lib/conversations';
 import { MAX_RECONCILER_RESUMES } from '../libs/runs/src/run-recovery';
 
 jest.setTimeout(60_000);
@@ -318,5 +320,28 @@ describe('durable steps', () => {
       error: { error: { type: 'service_unavailable' } },
     });
     expect(fake.requests).toHaveLength(0);
+  });
+
+  it('the conversation lock belongs to its run: the same run takes it over at once (fenced higher, the earlier lease lost), another run is refused', async () => {
+    const lock = t.app.get(ConversationLock);
+    const conversationId = randomUUID();
+    const runId = randomUUID();
+    const first = await lock.acquire(conversationId, { runId });
+    try {
+      expect((await lock.holders([conversationId, randomUUID()])).get(conversationId)).toBe(runId);
+      await expect(
+        lock.acquire(conversationId, { runId: randomUUID(), takeover: true }),
+      ).rejects.toBeInstanceOf(ConversationBusyError);
+      // Without takeover, even the same run waits for the lease to go (the reconciler's way: never over a live owner).
+      await expect(lock.acquire(conversationId, { runId })).rejects.toBeInstanceOf(ConversationBusyError);
+      const second = await lock.acquire(conversationId, { runId, takeover: true });
+      expect(second.fence).toBeGreaterThan(first.fence);
+      // The earlier execution learns at its next renewal (a third of the 1 s TTL) that it lost the lock.
+      await waitUntil(async () => first.lost.aborted, Boolean, 3_000, 'the earlier lease to be lost');
+      await second.release();
+      expect((await lock.holders([conversationId])).get(conversationId)).toBeUndefined();
+    } finally {
+      await first.release();
+    }
   });
 });
