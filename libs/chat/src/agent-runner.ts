@@ -123,13 +123,9 @@ export class AgentRunner {
         iterations += 1;
         calls.push(replayed.call);
         for (const block of replayed.content) if (block.type === 'text') response += block.text;
-        const outcome = yield* this.afterModelStep(
-          request,
-          trace,
-          turn,
-          replayed.content,
-          replayed.call.stop_reason,
-          replayed,
+        const outcome = yield* this.step(
+          calls,
+          this.afterModelStep(request, trace, turn, replayed.content, replayed.call.stop_reason, replayed),
         );
         if (outcome.stop) {
           stopReason = outcome.stop;
@@ -225,13 +221,9 @@ export class AgentRunner {
           throw new AgentTurnError(error, calls);
         }
       }
-      const outcome = yield* this.afterModelStep(
-        request,
-        trace,
-        turn,
-        content,
-        result.stop_reason,
-        undefined,
+      const outcome = yield* this.step(
+        calls,
+        this.afterModelStep(request, trace, turn, content, result.stop_reason, undefined),
       );
       if (outcome.stop) {
         stopReason = outcome.stop;
@@ -270,6 +262,18 @@ export class AgentRunner {
       },
       iterations,
     };
+  }
+
+  /** Passes a step's events on; a failure in it (a journal write, a gate) fails the turn with the calls made. */
+  private async *step<T>(
+    calls: LlmCallRecord[],
+    events: AsyncGenerator<RunnerEvent, T>,
+  ): AsyncGenerator<RunnerEvent, T> {
+    try {
+      return yield* events;
+    } catch (error) {
+      throw error instanceof AgentTurnError ? error : new AgentTurnError(error, calls);
+    }
   }
 
   /**
