@@ -1,7 +1,7 @@
 // The Anthropic adapter driving the real SDK over real HTTP against the fake provider.
 import { AppConfig } from '@lib/core';
 import { AnthropicLlmClient, LlmError, LlmRequest, LlmResult, LlmStreamEvent } from '@lib/llm';
-import { cachedUsage, FakeAnthropic, fakeUsage } from './support/fake-anthropic';
+import { cachedUsage, FakeAnthropic, fakeUsage, thinkingSignature } from './support/fake-anthropic';
 
 const API_KEY = 'sk-ant-api03-test-key-that-must-never-appear-in-messages';
 
@@ -253,6 +253,79 @@ describe('AnthropicLlmClient against the fake provider', () => {
       await collect(clientFor(fake).stream(request({ temperature: 0.7 })));
       expect(fake.requests[0].headers['anthropic-version']).toBe('2026-10-21');
       expect(fake.requests[0].body).not.toHaveProperty('temperature');
+    });
+
+    it('asks for extended thinking with the budget, and streams the thinking deltas apart from the text', async () => {
+      fake.enqueue({ thinking: 'Check the order first.', text: 'It shipped.' });
+      const thoughts: string[] = [];
+      const texts: string[] = [];
+      let result: LlmResult | undefined;
+      for await (const event of clientFor(fake).stream(
+        request({ maxTokens: 3072, thinking: { budgetTokens: 2048 } }),
+      )) {
+        if (event.type === 'thinking') thoughts.push(event.thinking);
+        else if (event.type === 'text') texts.push(event.text);
+        else if (event.type === 'result') result = event.result;
+      }
+      expect(fake.requests[0].body).toMatchObject({
+        max_tokens: 3072,
+        thinking: { type: 'enabled', budget_tokens: 2048 },
+      });
+      expect(thoughts.join('')).toBe('Check the order first.');
+      expect(texts.join('')).toBe('It shipped.');
+      expect(result!.content).toEqual([
+        {
+          type: 'thinking',
+          thinking: 'Check the order first.',
+          signature: thinkingSignature('Check the order first.'),
+        },
+        { type: 'text', text: 'It shipped.' },
+      ]);
+    });
+
+    it('keeps a redacted_thinking block as received, and drops a thinking block cut before its signature', async () => {
+      fake.enqueue({ redactedThinking: true, text: 'Done.' });
+      const redacted = await collect(
+        clientFor(fake).stream(request({ maxTokens: 3072, thinking: { budgetTokens: 2048 } })),
+      );
+      expect(redacted.result.content[0]).toEqual({ type: 'redacted_thinking', data: expect.any(String) });
+
+      // Cut by max_tokens mid-thinking: the thinking streamed, its signature never came.
+      fake.enqueue({
+        thinking: 'A long thought that never',
+        unsignedThinking: true,
+        stop_reason: 'max_tokens',
+      });
+      const cut = await collect(
+        clientFor(fake).stream(request({ maxTokens: 3072, thinking: { budgetTokens: 2048 } })),
+      );
+      expect(cut.result.stop_reason).toBe('max_tokens');
+      expect(cut.result.content).toEqual([{ type: 'text', text: 'OK' }]);
+    });
+
+    it('sends thinking, redacted thinking, images and documents back in the shape the provider takes', async () => {
+      fake.enqueue({ text: 'OK' });
+      const thinking = { type: 'thinking' as const, thinking: 'Hmm.', signature: thinkingSignature('Hmm.') };
+      const png = { type: 'base64' as const, media_type: 'image/png', data: 'iVBORw0KGgo=' };
+      const messages: LlmRequest['messages'] = [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Look' },
+            { type: 'image', source: png },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/a.webp' } },
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              title: 'A',
+            },
+          ],
+        },
+        { role: 'assistant', content: [thinking, { type: 'text', text: 'Seen.' }] },
+        { role: 'user', content: 'And?' },
+      ];
+      await collect(clientFor(fake).stream(request({ messages })));
+      expect(fake.requests[0].body.messages).toEqual(messages);
     });
 
     it('uses the configured model when the request names none', async () => {

@@ -1,6 +1,6 @@
 // A scripted stand-in for the Anthropic Messages API on loopback, speaking its wire format (JSON and SSE) over real HTTP.
 // Free of jest on purpose: the benchmark drives it too, with a first-byte latency and a token pace.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -96,6 +96,15 @@ export interface FakeToolUse {
 }
 
 export interface FakeMessageReply extends FakeTiming {
+  /**
+   * A `thinking` block first (extended thinking), streamed as `thinking_delta`s then one `signature_delta`, signed
+   * the way `validate` checks when a later request sends it back.
+   */
+  thinking?: string;
+  /** Streams the thinking block without its `signature_delta` (an answer cut short by `max_tokens`). */
+  unsignedThinking?: boolean;
+  /** A `redacted_thinking` block (after the thinking block, if any): its `data` is opaque and signed too. */
+  redactedThinking?: boolean;
   /** The text block's content; a reply with neither text nor tool uses answers `OK`. */
   text?: string;
   toolUses?: FakeToolUse[];
@@ -196,6 +205,30 @@ interface AssistantMessage {
 
 /** From this API version on, sampling parameters are refused, whatever their value. */
 const SAMPLING_REMOVED_IN = '2026-10-21';
+
+/** The key the fake signs its thinking blocks with: a block edited by the client no longer matches. */
+const SIGNING_KEY = randomUUID();
+
+export function thinkingSignature(thinking: string): string {
+  return createHmac('sha256', SIGNING_KEY).update(`thinking:${thinking}`).digest('base64');
+}
+
+function redactedData(): string {
+  const nonce = randomUUID();
+  return `${Buffer.from(nonce).toString('base64')}.${createHmac('sha256', SIGNING_KEY).update(`redacted:${nonce}`).digest('base64')}`;
+}
+
+function validRedactedData(data: unknown): boolean {
+  if (typeof data !== 'string') return false;
+  const [nonce, mac] = data.split('.');
+  if (!nonce || !mac) return false;
+  const expected = createHmac('sha256', SIGNING_KEY)
+    .update(`redacted:${Buffer.from(nonce, 'base64').toString()}`)
+    .digest('base64');
+  return mac === expected;
+}
+
+const IMAGE_MEDIA_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 
 const DEFAULT_ERRORS: Record<number, { type: string; message: string }> = {
   400: { type: 'invalid_request_error', message: 'Invalid request.' },
@@ -529,6 +562,17 @@ function validateRequest(body: FakeRequestBody, headers: IncomingHttpHeaders): s
     if (sampling) return `${sampling}: Extra inputs are not permitted`;
   }
   if (typeof body.max_tokens !== 'number' || body.max_tokens < 1) return 'max_tokens: Field required';
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+  const thinkingEnabled = thinking?.type === 'enabled';
+  if (thinkingEnabled) {
+    const budget = thinking.budget_tokens;
+    if (typeof budget !== 'number' || budget < 1024)
+      return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (budget >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`.';
+    const choice = (body.tool_choice as { type?: unknown } | undefined)?.type;
+    if (choice === 'any' || choice === 'tool')
+      return 'Thinking may not be enabled when tool_choice forces tool use.';
+  }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return 'messages: at least one message is required';
   }
@@ -536,7 +580,18 @@ function validateRequest(body: FakeRequestBody, headers: IncomingHttpHeaders): s
     const { role, content } = body.messages[i];
     if (role !== 'user' && role !== 'assistant')
       return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    for (const [j, block] of blocksOf(content).entries()) {
+      const invalid = blockProblem(role, block, `messages.${i}.content.${j}`);
+      if (invalid) return invalid;
+    }
     const results = blocksOf(content).filter((b) => b.type === 'tool_result');
+    if (role === 'user' && results.length && thinkingEnabled && i === body.messages.length - 1) {
+      // Within a tool-use cycle the assistant message goes back verbatim, its thinking block first.
+      const first = i > 0 ? blocksOf(body.messages[i - 1].content)[0] : undefined;
+      if (first?.type !== 'thinking' && first?.type !== 'redacted_thinking') {
+        return `messages.${i - 1}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first?.type)}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks).`;
+      }
+    }
     if (role === 'user' && results.length) {
       const previous = i > 0 ? body.messages[i - 1] : undefined;
       const offered = new Set(
@@ -567,12 +622,67 @@ function validateRequest(body: FakeRequestBody, headers: IncomingHttpHeaders): s
   return null;
 }
 
+/** The provider's checks of one content block (where it may appear, its shape, its signature); null when fine. */
+function blockProblem(role: string, block: Record<string, unknown>, at: string): string | null {
+  switch (block.type) {
+    case 'thinking':
+      if (role !== 'assistant') return `${at}: thinking blocks may only appear in assistant messages`;
+      if ('cache_control' in block) return `${at}.cache_control: Extra inputs are not permitted`;
+      if (typeof block.thinking !== 'string' || block.signature !== thinkingSignature(block.thinking)) {
+        return `${at}: Invalid \`signature\` in \`thinking\` block`;
+      }
+      return null;
+    case 'redacted_thinking':
+      if (role !== 'assistant')
+        return `${at}: redacted_thinking blocks may only appear in assistant messages`;
+      if ('cache_control' in block) return `${at}.cache_control: Extra inputs are not permitted`;
+      return validRedactedData(block.data) ? null : `${at}: Invalid \`data\` in \`redacted_thinking\` block`;
+    case 'image':
+    case 'document': {
+      if (role !== 'user') return `${at}: ${block.type} blocks may only appear in user messages`;
+      const source = block.source as Record<string, unknown> | undefined;
+      if (source?.type === 'url') {
+        return typeof source.url === 'string' && /^https?:\/\//.test(source.url)
+          ? null
+          : `${at}.source.url: Invalid URL`;
+      }
+      if (source?.type !== 'base64') return `${at}.source.type: Input should be 'base64' or 'url'`;
+      const allowed = block.type === 'image' ? IMAGE_MEDIA_TYPES : ['application/pdf'];
+      if (typeof source.media_type !== 'string' || !allowed.includes(source.media_type)) {
+        return `${at}.source.media_type: Input should be ${allowed.map((t) => `'${t}'`).join(', ')}`;
+      }
+      if (typeof source.data !== 'string' || !source.data) return `${at}.source.data: Field required`;
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
 function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: number): AssistantMessage {
   const content: Array<Record<string, unknown>> = [];
   const deltas: Array<Array<Record<string, unknown>>> = [];
   const toolUses = reply.toolUses ?? [];
   const text = reply.text ?? (toolUses.length ? undefined : 'OK');
   let outputChars = 0;
+
+  if (reply.thinking !== undefined) {
+    const signature = thinkingSignature(reply.thinking);
+    content.push({ type: 'thinking', thinking: reply.thinking, signature });
+    deltas.push([
+      ...splitText(reply.thinking, reply.chunkSize).map((piece) => ({
+        type: 'thinking_delta',
+        thinking: piece,
+      })),
+      ...(reply.unsignedThinking ? [] : [{ type: 'signature_delta', signature }]),
+    ]);
+    outputChars += reply.thinking.length;
+  }
+  if (reply.redactedThinking) {
+    content.push({ type: 'redacted_thinking', data: redactedData() });
+    deltas.push([]);
+    outputChars += 100;
+  }
 
   if (text !== undefined) {
     content.push({ type: 'text', text });
@@ -638,7 +748,14 @@ function streamEvents(message: AssistantMessage, reply: FakeMessageReply): SseEv
     });
   }
   message.content.forEach((block, index) => {
-    const placeholder = block.type === 'tool_use' ? { ...block, input: {} } : { ...block, text: '' };
+    const placeholder =
+      block.type === 'tool_use'
+        ? { ...block, input: {} }
+        : block.type === 'thinking'
+          ? { type: 'thinking', thinking: '', signature: '' }
+          : block.type === 'redacted_thinking'
+            ? block
+            : { ...block, text: '' };
     events.push({
       name: 'content_block_start',
       data: { type: 'content_block_start', index, content_block: placeholder },

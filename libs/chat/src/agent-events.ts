@@ -9,6 +9,12 @@ export interface TextEvent {
   content: string;
 }
 
+/** A delta of the model's reasoning (agents with extended thinking); clients receive it only when they ask. */
+export interface ThinkingEvent {
+  type: 'thinking';
+  content: string;
+}
+
 export interface ToolStartEvent {
   type: 'tool_start';
   tool_name: string;
@@ -71,6 +77,6 @@ export interface DoneEvent extends TurnUsage {
   response: string;
 }
 
-export type AgentEvent = TextEvent | ToolStartEvent | ToolEndEvent;
+export type AgentEvent = TextEvent | ThinkingEvent | ToolStartEvent | ToolEndEvent;
 export type RunnerEvent = AgentEvent | RunnerDoneEvent | RunnerPausedEvent;
 export type TurnEvent = AgentEvent | DoneEvent | PausedEvent;

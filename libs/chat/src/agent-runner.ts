@@ -14,6 +14,7 @@ import {
   PriceTable,
   ToolResultBlock,
   ToolUseBlock,
+  UserMessage,
   worstCaseUsd,
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
@@ -26,7 +27,8 @@ import { TurnTelemetry, TurnTrace } from './turn-telemetry';
 export interface RunRequest {
   agent: AgentDefinition;
   history: ChatMessage[];
-  userMessage: string;
+  /** A string or text, image and document blocks: stored and sent as given. */
+  userMessage: UserMessage;
   tenantId: string;
   conversationId: string;
   taskId?: string;
@@ -144,7 +146,7 @@ export class AgentRunner {
         messages: [...request.history, ...turn],
         tools: toolSpecs,
         temperature: request.temperature ?? agent.temperature,
-        maxTokens: agent.maxTokens,
+        ...thinkingSettings(agent),
         signal,
         tenantId: request.tenantId,
       };
@@ -166,6 +168,9 @@ export class AgentRunner {
             partial += event.text;
             response += event.text;
             yield { type: 'text', content: event.text };
+          } else if (event.type === 'thinking') {
+            // Never stored from here: only the signed block of a finished call is (an unsigned one is refused later).
+            yield { type: 'thinking', content: event.thinking };
           } else if (event.type === 'attempt_failed') {
             const attempt = this.partialRecord(event.error, request);
             modelCall.attemptFailed(attempt);
@@ -431,7 +436,7 @@ export class AgentRunner {
   }
 
   /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
-  firstCall(agent: AgentDefinition, userMessage: string, history: ChatMessage[] = []): FirstCall {
+  firstCall(agent: AgentDefinition, userMessage: UserMessage, history: ChatMessage[] = []): FirstCall {
     let inputTokens: number | undefined;
     const estimate = () =>
       estimateInputTokens({
@@ -441,7 +446,7 @@ export class AgentRunner {
       });
     return {
       model: this.llm.modelFor(agent.model),
-      maxTokens: agent.maxTokens,
+      maxTokens: thinkingSettings(agent).maxTokens,
       // Estimated when read: with no budget or ceiling configured, nobody reads it.
       get inputTokens() {
         return (inputTokens ??= estimate());
@@ -519,6 +524,21 @@ export class AgentRunner {
     };
   }
 }
+
+/**
+ * The call's token limit and thinking budget. The provider counts thinking in `max_tokens` and wants the budget
+ * below it (the agents API checks that); an agent stored before that check still gets a valid request, with room
+ * for an answer beside its budget.
+ */
+export function thinkingSettings(agent: AgentDefinition): Pick<LlmRequest, 'maxTokens' | 'thinking'> {
+  const budget = agent.thinkingBudgetTokens;
+  if (!budget) return { maxTokens: agent.maxTokens };
+  const maxTokens = agent.maxTokens > budget ? agent.maxTokens : budget + MIN_ANSWER_TOKENS;
+  return { maxTokens, thinking: { budgetTokens: budget } };
+}
+
+/** The room an answer gets beside a thinking budget that would take all of `maxTokens`. */
+const MIN_ANSWER_TOKENS = 1024;
 
 /** A failure the provider had already started answering, so it billed part of the call. */
 function isBilled(error: unknown): error is LlmError & { partial: PartialCall } {

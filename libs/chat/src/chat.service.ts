@@ -8,9 +8,9 @@ import {
   ServiceUnavailableError,
   UpstreamError,
 } from '@lib/core';
-import { AgentDefinition, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
+import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
-import { ChatMessage, LlmError } from '@lib/llm';
+import { ChatMessage, LlmError, UserMessage } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
@@ -18,9 +18,15 @@ import type { StepJournal, ToolGate } from './step-journal';
 
 export interface TurnRequest {
   tenantId: string;
-  message: string;
+  /** A string or content blocks, already checked (RunSupervisor, TaskService). */
+  message: UserMessage;
   conversationId?: string;
   agentName?: string;
+  /**
+   * The agent version a new conversation starts with (a task pins the version current when it was created);
+   * omitted: the agent's current version. A conversation that exists keeps the version it started with.
+   */
+  agentPin?: AgentPin;
   /** Aborting it cancels the turn: the turn still ends with `done` and `stop_reason: "cancelled"`. */
   signal?: AbortSignal;
   /** The background task running this turn: tools get it in their context (idempotent side effects). */
@@ -105,7 +111,14 @@ export class ChatService {
         throw error;
       }
       LogContext.assign({ conversation_id: conversation.id });
-      const agent = this.agents.get(conversation.agentName);
+      let agent: AgentDefinition;
+      try {
+        // The version the conversation started with: an agent edited since does not change it.
+        agent = await this.agents.pinned(request.tenantId, conversation.agentPin, conversation.agentName);
+      } catch (error) {
+        await request.lease?.release();
+        throw error;
+      }
       const lease =
         request.lease ??
         (await this.lock.acquire(conversation.id, { runId: request.runId, takeover: request.takeover }));
@@ -140,12 +153,11 @@ export class ChatService {
         }),
       };
     }
-    const agent = this.agents.resolve(request.agentName ?? DEFAULT_AGENT);
-    await this.assertWithinBudget({
-      tenantId: request.tenantId,
-      agentName: agent.name,
-      message: request.message,
-    });
+    const agentName = request.agentName ?? DEFAULT_AGENT;
+    const agent = request.agentPin
+      ? await this.agents.pinned(request.tenantId, request.agentPin, agentName)
+      : await this.agents.resolve(request.tenantId, agentName);
+    await this.assertWithinBudget({ tenantId: request.tenantId, agent, message: request.message });
     const conversationId = request.newConversationId ?? this.ids.uuid();
     LogContext.assign({ conversation_id: conversationId });
     // The conversation exists while its first turn runs, so clients can join, cancel or find it busy;
@@ -155,7 +167,11 @@ export class ChatService {
     const lease = await this.lock.acquire(conversationId, { runId: request.runId });
     let created: boolean;
     try {
-      created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
+      created = await this.store.ensure(request.tenantId, {
+        id: conversationId,
+        agentName: agent.name,
+        agentPin: { agentId: agent.id, version: agent.version },
+      });
     } catch (error) {
       await lease.release();
       throw error;
@@ -173,9 +189,15 @@ export class ChatService {
    * 402 budget_exceeded when the tenant's daily budget has no room left for the first call of a turn of this
    * agent with this message (for a task before it is queued; its run checks again).
    */
-  async assertWithinBudget(turn: { tenantId: string; agentName: string; message: string }): Promise<void> {
-    const agent = this.agents.resolve(turn.agentName);
-    await this.spend.assertCanStart({ tenantId: turn.tenantId }, this.runner.firstCall(agent, turn.message));
+  async assertWithinBudget(turn: {
+    tenantId: string;
+    agent: AgentDefinition;
+    message: UserMessage;
+  }): Promise<void> {
+    await this.spend.assertCanStart(
+      { tenantId: turn.tenantId },
+      this.runner.firstCall(turn.agent, turn.message),
+    );
   }
 
   private async *run(

@@ -114,6 +114,8 @@ function toConversation(row: ConversationEntity): Conversation {
     id: row.id,
     tenantId: row.tenant_id,
     agentName: row.agent_name,
+    agentPin:
+      row.agent_id && row.agent_version ? { agentId: row.agent_id, version: row.agent_version } : null,
     title: row.title,
     status: row.status,
     temperature: row.temperature,
@@ -168,8 +170,8 @@ export class ConversationStore {
   ): Promise<ConversationEntity[]> {
     return this.dataSource.query(
       `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
-         cost_limit_usd)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${tail}`,
+         cost_limit_usd, agent_id, agent_version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ${tail}`,
       [
         input.id,
         tenantId,
@@ -179,6 +181,8 @@ export class ConversationStore {
         input.maxIterations ?? null,
         JSON.stringify(input.metadata ?? {}),
         input.costLimitUsd ?? null,
+        input.agentPin?.agentId ?? null,
+        input.agentPin?.version ?? null,
       ],
     );
   }

@@ -42,6 +42,8 @@ export interface RunHandle {
 /** A follower that queues one run's events for its caller and ends after the run's last event. */
 export class RunEventQueue implements RunFollower {
   lastSeq = -1;
+  /** The run's handle carries every event; each transport leaves out what its client did not ask for. */
+  readonly thinking = true;
   readonly queue = new AsyncQueue<RunEvent>();
   onEnd: (() => void) | undefined;
 
@@ -193,6 +195,9 @@ export class RunExecutor {
         switch (turnEvent.type) {
           case 'text':
             this.feed.publish(conversationId, event('text', { content: turnEvent.content }));
+            break;
+          case 'thinking':
+            this.feed.publish(conversationId, event('thinking', { content: turnEvent.content }));
             break;
           case 'tool_start': {
             const { type: _type, ...fields } = turnEvent;

@@ -1,6 +1,8 @@
 // The plain records of this lib, and the contract's RunStatus as REST sends it.
+import type { AgentPin } from '@lib/agents';
 import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
 import type { ToolGate } from '@lib/chat';
+import type { UserMessage } from '@lib/llm';
 
 export interface Run {
   id: string;
@@ -11,7 +13,7 @@ export interface Run {
   status: RunState;
   stopReason: StopReason | null;
   error: ErrorPayload | null;
-  message: string;
+  message: UserMessage;
   apiKeyId: string | null;
   taskId: string | null;
   inputTokens: number;
@@ -28,10 +30,12 @@ export interface Run {
 /** What starts a run, whichever transport it came through. */
 export interface RunRequest {
   tenantId: string;
-  message: string;
+  message: UserMessage;
   /** Omitted: a new conversation with `agentName` (or the default agent). */
   conversationId?: string;
   agentName?: string;
+  /** The agent version a new conversation starts with (a task's); omitted: the agent's current version. */
+  agentPin?: AgentPin;
   source: RunSource;
   /** The caller's API key (a task: the key that created it), recorded on the run and on each model call. */
   apiKeyId?: string | null;

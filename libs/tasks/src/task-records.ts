@@ -1,4 +1,5 @@
 // The plain records this lib hands out, and the contract's TaskStatus as REST, Socket.IO and webhooks send it.
+import type { UserMessage } from '@lib/llm';
 export const TASK_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 export type FinalTaskState = 'completed' | 'failed' | 'cancelled';
@@ -11,7 +12,10 @@ export interface Task {
   id: string;
   tenantId: string;
   agentName: string;
-  instruction: string;
+  /** The agent version the task runs with: the one current when it was created (null for older tasks). */
+  agentPin: { agentId: string; version: number } | null;
+  /** A string, or content blocks (text, image, document) as a chat message may be. */
+  instruction: UserMessage;
   status: TaskState;
   progress: number;
   result: string | null;
@@ -38,7 +42,8 @@ export interface Task {
 
 export interface NewTask {
   agentName: string;
-  instruction: string;
+  agentPin?: { agentId: string; version: number } | null;
+  instruction: UserMessage;
   webhookUrl?: string | null;
   metadata?: Record<string, unknown>;
   /** The request that created the task, carried into its job's logs. */

@@ -12,7 +12,8 @@ export class CreateConversationDto {
     minimum: 0,
     maximum: 1,
     example: 0.3,
-    description: "Overrides the agent's temperature.",
+    description:
+      'Stored with the conversation but not sent to the model: the provider API version this deployment speaks refuses sampling parameters (GET /v1/agents reports `temperature: null`).',
   })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
@@ -80,6 +81,15 @@ export class PageQueryDto {
 export class ConversationSummaryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ example: 'support' }) agent_name: string;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 3,
+    description:
+      'The agent version the conversation started with: every turn of it uses that version, whatever was saved ' +
+      'since. Null for conversations older than versioned agents.',
+  })
+  agent_version: number | null;
   @ApiProperty({ nullable: true, type: String, example: 'Where is order 1001?' }) title: string | null;
   @ApiProperty({ example: 2 }) message_count: number;
   @ApiProperty({ format: 'date-time' }) created_at: string;
@@ -100,8 +110,20 @@ const CONTENT_BLOCK_SCHEMA = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['text', 'tool_use', 'tool_result'] },
+    type: {
+      type: 'string',
+      enum: ['text', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking', 'image', 'document'],
+    },
     text: { type: 'string' },
+    thinking: { type: 'string', description: "`thinking`: the model's reasoning." },
+    signature: { type: 'string', description: "`thinking`: the provider's signature, sent back unchanged." },
+    data: { type: 'string', description: '`redacted_thinking`: opaque, sent back unchanged.' },
+    source: {
+      type: 'object',
+      additionalProperties: true,
+      description: '`image` and `document`: `{type: "base64", media_type, data}` or `{type: "url", url}`.',
+    },
+    title: { type: 'string' },
     id: { type: 'string' },
     name: { type: 'string' },
     input: { type: 'object', additionalProperties: true },
@@ -116,7 +138,8 @@ export class MessageDto {
   @ApiProperty({ enum: ['user', 'assistant'] }) role: 'user' | 'assistant';
   @ApiProperty({
     oneOf: [{ type: 'string' }, { type: 'array', items: CONTENT_BLOCK_SCHEMA }],
-    description: 'A string, or Anthropic-style content blocks (text, tool_use, tool_result).',
+    description:
+      'A string, or Anthropic-style content blocks: text, tool_use, tool_result; thinking and redacted_thinking (agents with extended thinking); image and document (sent by the user).',
     example: [{ type: 'text', text: 'Where is order 1001?' }],
   })
   content: unknown;

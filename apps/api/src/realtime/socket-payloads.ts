@@ -1,6 +1,6 @@
 // Payloads of the client events on /chat, validated with the same rules as their REST twins.
 import { plainToInstance } from 'class-transformer';
-import { IsInt, IsUUID, Max, Min, validate, ValidateIf } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsUUID, Max, Min, validate, ValidateIf } from 'class-validator';
 import { ErrorDetail, ValidationError } from '@lib/core';
 import { flattenFieldErrors } from '../http/validation';
 import { inspectJson } from '../http/json-body';
@@ -18,6 +18,11 @@ export class JoinPayload extends ConversationRefPayload {
   @Min(0, { message: 'after_seq must be a non-negative whole number' })
   @Max(Number.MAX_SAFE_INTEGER, { message: 'after_seq is too large' })
   after_seq?: number;
+
+  /** Also receive the conversation's `thinking` events (off by default). */
+  @IsOptional()
+  @IsBoolean({ message: 'include_thinking must be true or false' })
+  include_thinking?: boolean;
 }
 
 export class TaskRefPayload {

@@ -22,6 +22,14 @@ export class AppConfig {
   databaseMigrate: boolean;
   redisUrl: string;
   bodyLimitBytes: number;
+  /** The body limit of the routes that take a user message (chat, chat stream, tasks): images and PDFs are large. */
+  messageBodyLimitBytes: number;
+  /** Decoded bytes of one base64 image in a message. */
+  maxImageBytes: number;
+  /** Decoded bytes of one base64 PDF in a message. */
+  maxDocumentBytes: number;
+  /** Content blocks in one message. */
+  maxMessageBlocks: number;
   /** The tenant of the admin key bootstrapped from ADMIN_API_KEY (and of the local development key). */
   defaultTenant: string;
   /** Empty when unset; else an admin key that is made to exist at boot. */
@@ -30,6 +38,11 @@ export class AppConfig {
   localAdminKeyFile: string;
   /** How long a validated API key is trusted without asking the database (0: never cached). */
   apiKeyCacheTtlMs: number;
+  /**
+   * How long an instance trusts its cached agent definitions without asking PostgreSQL (0: never cached). Writes
+   * are broadcast on Redis, so this only bounds staleness while that broadcast is interrupted.
+   */
+  agentCacheTtlMs: number;
   /** Requests one API key may make per window, across every instance (0: no limit). */
   rateLimitRequests: number;
   rateLimitWindowSeconds: number;

@@ -322,10 +322,21 @@ export function loadConfig(env: Env): AppConfig {
   config.databaseMigrate = bool(env, 'DATABASE_MIGRATE', nodeEnv !== 'production');
   config.redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
   config.bodyLimitBytes = int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024);
+  config.maxImageBytes = int(env, 'MAX_IMAGE_BYTES', 5_242_880, 1024);
+  config.maxDocumentBytes = int(env, 'MAX_DOCUMENT_BYTES', 10_485_760, 1024);
+  config.maxMessageBlocks = int(env, 'MAX_MESSAGE_BLOCKS', 20, 1, 1000);
+  // Room for one document of the largest size, base64 (4/3) and JSON framing: what a message body can need.
+  config.messageBodyLimitBytes = int(
+    env,
+    'MESSAGE_BODY_LIMIT_BYTES',
+    Math.max(config.bodyLimitBytes, 16_777_216),
+    config.bodyLimitBytes,
+  );
   config.defaultTenant = tenant(env, 'DEFAULT_TENANT', 'default');
   config.adminApiKey = secret(env, 'ADMIN_API_KEY');
   config.localAdminKeyFile = read(env, 'LOCAL_ADMIN_KEY_FILE') ?? '.local-admin-key';
   config.apiKeyCacheTtlMs = int(env, 'API_KEY_CACHE_TTL_MS', 5_000, 0, 60_000);
+  config.agentCacheTtlMs = int(env, 'AGENT_CACHE_TTL_MS', 30_000, 0, 3_600_000);
   config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
   config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
   config.socketMaxConnectionsPerKey = int(env, 'SOCKET_MAX_CONNECTIONS_PER_KEY', 100, 0, 1_000_000);
