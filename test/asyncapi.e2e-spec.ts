@@ -70,6 +70,8 @@ const serverSamples: { [Name in ServerEventName]: ServerEventMap[Name][] } = {
       cache_creation_input_tokens: 0,
       cost_usd: 0,
       latency_ms: 3,
+      context_tokens: 0,
+      compacted: false,
     },
     {
       ...run,
@@ -83,6 +85,8 @@ const serverSamples: { [Name in ServerEventName]: ServerEventMap[Name][] } = {
       cache_creation_input_tokens: 4,
       cost_usd: 0.0001,
       latency_ms: 40,
+      context_tokens: 14,
+      compacted: true,
     },
   ],
   error: [

@@ -201,7 +201,7 @@ describe('AnthropicLlmClient against the fake provider', () => {
   });
 
   describe('the request it sends', () => {
-    it('sends the model, system prompt, history, tools and max_tokens as given', async () => {
+    it('sends the model, system prompt, history, tools and max_tokens as given (prompt caching off)', async () => {
       const tools = [
         {
           name: 'lookup_order',
@@ -231,7 +231,9 @@ describe('AnthropicLlmClient against the fake provider', () => {
       ];
       fake.enqueue({ text: 'That order does not exist.' });
       await collect(
-        clientFor(fake).stream(request({ messages, tools, maxTokens: 777, model: 'claude-haiku-4-5' })),
+        clientFor(fake, { promptCaching: false }).stream(
+          request({ messages, tools, maxTokens: 777, model: 'claude-haiku-4-5' }),
+        ),
       );
 
       expect(fake.requests).toHaveLength(1);
@@ -245,6 +247,30 @@ describe('AnthropicLlmClient against the fake provider', () => {
         messages,
         tools,
         stream: true,
+      });
+    });
+
+    it('marks the last tool, the system prompt and the tail as cache breakpoints, the content otherwise as given', async () => {
+      const tools = [
+        { name: 'a', description: 'A.', input_schema: { type: 'object' } },
+        { name: 'b', description: 'B.', input_schema: { type: 'object' } },
+      ];
+      const messages: LlmRequest['messages'] = [
+        { role: 'user', content: 'First' },
+        { role: 'assistant', content: [{ type: 'text', text: 'Answer' }] },
+        { role: 'user', content: 'Second' },
+      ];
+      fake.enqueue({ text: 'OK' });
+      await collect(clientFor(fake).stream(request({ messages, tools })));
+      const ephemeral = { type: 'ephemeral' };
+      expect(fake.requests[0].body).toMatchObject({
+        system: [{ type: 'text', text: 'You are the support agent.', cache_control: ephemeral }],
+        tools: [tools[0], { ...tools[1], cache_control: ephemeral }],
+        messages: [
+          { role: 'user', content: 'First' },
+          { role: 'assistant', content: [{ type: 'text', text: 'Answer', cache_control: ephemeral }] },
+          { role: 'user', content: 'Second' },
+        ],
       });
     });
 
@@ -338,7 +364,12 @@ describe('AnthropicLlmClient against the fake provider', () => {
     });
 
     it('sends each call its own history, which the provider can answer from', async () => {
-      fake.respondWith((sent) => ({ text: `You said: ${String(sent.body.messages.at(-1)?.content)}` }));
+      fake.respondWith((sent) => {
+        const last = sent.body.messages.at(-1)?.content;
+        return {
+          text: `You said: ${typeof last === 'string' ? last : (last as Array<{ text: string }>)[0].text}`,
+        };
+      });
       const client = clientFor(fake);
       const first = await collect(client.stream(request({ messages: [{ role: 'user', content: 'one' }] })));
       const second = await collect(client.stream(request({ messages: [{ role: 'user', content: 'two' }] })));

@@ -1,6 +1,6 @@
 // A scripted stand-in for the Anthropic Messages API on loopback, speaking its wire format (JSON and SSE) over real HTTP.
 // Free of jest on purpose: the benchmark drives it too, with a first-byte latency and a token pace.
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -186,7 +186,31 @@ export interface FakeAnthropicOptions {
   validate?: boolean;
   /** Keep every request in `requests` (default true); a long benchmark may turn it off to save memory. */
   recordRequests?: boolean;
+  /**
+   * The model's context window in tokens, as this fake counts them (see `promptTokens`): a longer request gets the
+   * API's 400 "prompt is too long: N tokens > M maximum". Unset: no limit. Changeable with `setContextWindow`.
+   */
+  contextWindow?: number;
+  /** Emulate the provider's prompt cache from the requests' `cache_control` markers (see `setPromptCache`). */
+  promptCache?: boolean | FakePromptCacheOptions;
+  /**
+   * Answer the backend's summariser requests (their system prompt asks for "the running summary of a
+   * conversation") with a summary made from the transcript, ahead of the scripted queue (default true).
+   */
+  answerSummaries?: boolean;
 }
+
+export interface FakePromptCacheOptions {
+  /** Breakpoints whose prefix holds fewer tokens are ignored, as the API does (default 0). */
+  minTokens?: number;
+  /** How long an entry lives without a hit (default 5 minutes); each hit refreshes it. */
+  ttlMs?: number;
+}
+
+/** How far before a breakpoint the provider looks for an earlier cached prefix, in blocks. */
+const CACHE_LOOKBACK_BLOCKS = 20;
+/** What the backend's summariser asks for in its system prompt. */
+const SUMMARY_REQUEST = /running summary of a conversation/i;
 
 interface SseEvent {
   name: string;
@@ -262,12 +286,44 @@ export class FakeAnthropic {
   private received = 0;
   private readonly abortWaiters = new Set<() => void>();
   private readonly stopping = new AbortController();
+  private contextWindowTokens: number | undefined;
+  private cacheOptions: FakePromptCacheOptions | undefined;
+  /** Cached prefixes: hash → expiry (ms since epoch). */
+  private readonly prefixCache = new Map<string, number>();
+  private summaryCount = 0;
+  private overflowCount = 0;
 
   private constructor(
     private readonly server: Server,
     readonly url: string,
     private readonly options: FakeAnthropicOptions,
-  ) {}
+  ) {
+    this.contextWindowTokens = options.contextWindow;
+    if (options.promptCache) this.cacheOptions = options.promptCache === true ? {} : options.promptCache;
+  }
+
+  /** Sets (or with undefined, lifts) the context window the fake enforces. */
+  setContextWindow(tokens: number | undefined): this {
+    this.contextWindowTokens = tokens;
+    return this;
+  }
+
+  /** Turns the prompt-cache emulation on (with options) or off; turning it off or on again empties the cache. */
+  setPromptCache(options: boolean | FakePromptCacheOptions): this {
+    this.cacheOptions = options === false ? undefined : options === true ? {} : options;
+    this.prefixCache.clear();
+    return this;
+  }
+
+  /** Summariser requests the fake answered itself (see `answerSummaries`). */
+  get summaryRequests(): number {
+    return this.summaryCount;
+  }
+
+  /** Requests refused as longer than the context window. */
+  get overflows(): number {
+    return this.overflowCount;
+  }
 
   static async start(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
     const server = createServer();
@@ -345,6 +401,9 @@ export class FakeAnthropic {
     this.abortedCount = 0;
     this.completedCount = 0;
     this.unscriptedCount = 0;
+    this.summaryCount = 0;
+    this.overflowCount = 0;
+    this.prefixCache.clear();
   }
 
   async stop(): Promise<void> {
@@ -400,8 +459,10 @@ export class FakeAnthropic {
       }
       const invalid = this.options.validate === false ? null : validateRequest(body, req.headers);
       if (invalid) return this.sendError(exchange, { status: 400, message: invalid });
+      const tooLong = this.contextOverflow(body);
+      if (tooLong) return this.sendError(exchange, { status: 400, message: tooLong });
 
-      const scripted = await this.nextReply(recorded);
+      const scripted = this.summaryReply(body) ?? (await this.nextReply(recorded));
       if (!scripted) {
         this.unscriptedCount += 1;
         return this.sendError(exchange, {
@@ -416,7 +477,7 @@ export class FakeAnthropic {
       if (exchange.closed.signal.aborted) return;
 
       if ('status' in reply) return this.sendError(exchange, reply);
-      const message = buildMessage(body, reply, recorded.seq);
+      const message = buildMessage(body, reply, recorded.seq, this.cachedUsage(body));
       if (body.stream === true) await this.sendStream(exchange, message, reply);
       else await this.sendJson(exchange, message, reply);
     } catch (error) {
@@ -431,6 +492,64 @@ export class FakeAnthropic {
         shouldRetry: false,
       });
     }
+  }
+
+  /** The API's answer to a request longer than the window, or null when it fits (or no window is set). */
+  private contextOverflow(body: FakeRequestBody): string | null {
+    if (this.contextWindowTokens === undefined || !Array.isArray(body.messages)) return null;
+    const tokens = promptTokens(body);
+    if (tokens <= this.contextWindowTokens) return null;
+    this.overflowCount += 1;
+    return `prompt is too long: ${tokens} tokens > ${this.contextWindowTokens} maximum`;
+  }
+
+  /** A summary of the transcript a summariser request carries, or undefined for any other request. */
+  private summaryReply(body: FakeRequestBody): FakeMessageReply | undefined {
+    if (this.options.answerSummaries === false || !SUMMARY_REQUEST.test(systemText(body.system)))
+      return undefined;
+    this.summaryCount += 1;
+    return { text: summaryOf(textOf(body.messages.at(-1)?.content), body.max_tokens) };
+  }
+
+  /**
+   * With the prompt cache on: the request's input split into uncached, written and read tokens. The prefix up to a
+   * `cache_control` marker is read when it (or one ending up to 20 blocks before the marker) was written before,
+   * and written when it is new; without the cache, undefined (the plain estimate applies).
+   */
+  private cachedUsage(body: FakeRequestBody): Partial<FakeUsage> | undefined {
+    if (!this.cacheOptions) return undefined;
+    const now = Date.now();
+    const ttl = this.cacheOptions.ttlMs ?? 300_000;
+    const minTokens = this.cacheOptions.minTokens ?? 0;
+    const blocks = prefixBlocks(body);
+    const total = blocks.length ? blocks[blocks.length - 1].tokens : 0;
+    const live = (hash: string): boolean => (this.prefixCache.get(hash) ?? 0) > now;
+    let read = 0;
+    let readHash: string | undefined;
+    let lastMarker = -1;
+    blocks.forEach((block, index) => {
+      if (!block.marked || block.tokens < minTokens) return;
+      lastMarker = index;
+      for (let back = index; back >= 0 && back >= index - CACHE_LOOKBACK_BLOCKS; back -= 1) {
+        if (!live(blocks[back].hash)) continue;
+        if (blocks[back].tokens > read) {
+          read = blocks[back].tokens;
+          readHash = blocks[back].hash;
+        }
+        break;
+      }
+    });
+    if (readHash) this.prefixCache.set(readHash, now + ttl);
+    let written = 0;
+    if (lastMarker >= 0 && !live(blocks[lastMarker].hash)) written = blocks[lastMarker].tokens - read;
+    for (const block of blocks)
+      if (block.marked && block.tokens >= minTokens) this.prefixCache.set(block.hash, now + ttl);
+    return {
+      input_tokens: total - read - Math.max(0, written),
+      cache_read_input_tokens: read,
+      cache_creation_input_tokens: Math.max(0, written),
+      cache_creation: { ephemeral_5m_input_tokens: Math.max(0, written), ephemeral_1h_input_tokens: 0 },
+    };
   }
 
   private async nextReply(request: RecordedRequest): Promise<FakeReply | undefined> {
@@ -659,7 +778,12 @@ function blockProblem(role: string, block: Record<string, unknown>, at: string):
   }
 }
 
-function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: number): AssistantMessage {
+function buildMessage(
+  body: FakeRequestBody,
+  reply: FakeMessageReply,
+  seq: number,
+  cached?: Partial<FakeUsage>,
+): AssistantMessage {
   const content: Array<Record<string, unknown>> = [];
   const deltas: Array<Array<Record<string, unknown>>> = [];
   const toolUses = reply.toolUses ?? [];
@@ -703,6 +827,7 @@ function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: numbe
   const usage = fakeUsage({
     input_tokens: estimateTokens(promptChars),
     output_tokens: estimateTokens(outputChars),
+    ...cached,
     ...reply.usage,
   });
   return {
@@ -713,6 +838,99 @@ function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: numbe
     usage,
     deltas,
   };
+}
+
+/** One block of a request's cacheable prefix (tools → system → messages), with the prefix up to it. */
+interface PrefixBlock {
+  /** Identifies the prefix up to and including this block (model, content, order; never the markers). */
+  hash: string;
+  /** Tokens of the prefix up to and including this block. */
+  tokens: number;
+  /** The block carries a `cache_control` breakpoint. */
+  marked: boolean;
+}
+
+/** The request's blocks in cache order; a string content counts as one text block, as the API treats it. */
+function prefixBlocks(body: FakeRequestBody): PrefixBlock[] {
+  const out: PrefixBlock[] = [];
+  let hash = createHash('sha256').update(String(body.model)).digest('hex');
+  let tokens = 0;
+  const add = (key: string, block: unknown): void => {
+    const marked = isMarked(block);
+    hash = createHash('sha256')
+      .update(hash)
+      .update(key)
+      .update(JSON.stringify(unmarked(block)))
+      .digest('hex');
+    tokens += estimateTokens(JSON.stringify(unmarked(block)));
+    out.push({ hash, tokens, marked });
+  };
+  for (const tool of body.tools ?? []) add('tool', tool);
+  const system = body.system;
+  for (const block of typeof system === 'string'
+    ? system
+      ? [{ type: 'text', text: system }]
+      : []
+    : blocksOf(system)) {
+    add('system', block);
+  }
+  body.messages.forEach((message, index) => {
+    const content =
+      typeof message.content === 'string'
+        ? [{ type: 'text', text: message.content }]
+        : blocksOf(message.content);
+    content.forEach((block, i) => add(i === 0 ? `${index}:${message.role}` : message.role, block));
+  });
+  return out;
+}
+
+/** The input tokens of a request as this fake counts them (what its context window holds). */
+export function promptTokens(body: FakeRequestBody): number {
+  const blocks = prefixBlocks(body);
+  return blocks.length ? blocks[blocks.length - 1].tokens : 0;
+}
+
+function isMarked(block: unknown): boolean {
+  return typeof block === 'object' && block !== null && 'cache_control' in block;
+}
+
+function unmarked(block: unknown): unknown {
+  if (!isMarked(block)) return block;
+  const { cache_control: _marker, ...rest } = block as Record<string, unknown>;
+  return rest;
+}
+
+function systemText(system: unknown): string {
+  if (typeof system === 'string') return system;
+  return blocksOf(system)
+    .map((b) => (typeof b.text === 'string' ? b.text : ''))
+    .join('\n');
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  return blocksOf(content)
+    .map((b) => (typeof b.text === 'string' ? b.text : ''))
+    .join('\n');
+}
+
+/**
+ * What a summariser would write: the summary so far, then one line per user request and tool result of the
+ * transcript (shortened), within the request's max_tokens.
+ */
+export function summaryOf(request: string, maxTokens: number): string {
+  const section = (tag: string): string =>
+    new RegExp(`<${tag}>\\n?([\\s\\S]*?)\\n?</${tag}>`).exec(request)?.[1] ?? '';
+  const previous = section('summary_so_far').trim();
+  const lines = section('transcript')
+    .split('\n')
+    .filter((line) => /^User: |returned/.test(line))
+    .map((line) => (line.length > 80 ? `${line.slice(0, 79)}…` : line));
+  const parts = [previous && previous !== '(none yet)' ? previous : '', ...lines.map((line) => `- ${line}`)];
+  const text = parts.filter(Boolean).join('\n') || 'Nothing of note was said.';
+  const room = Math.max(16, maxTokens * 4 - 8);
+  // Like a model near its limit: the oldest details go first.
+  return text.length <= room ? text : `…${text.slice(text.length - room + 1)}`;
 }
 
 function wireMessage(

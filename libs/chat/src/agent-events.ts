@@ -51,6 +51,10 @@ export interface RunnerDoneEvent {
   llm_calls: LlmCallRecord[];
   usage: TurnUsage;
   iterations: number;
+  /** The input tokens of the turn's last model call, cache reads and writes included (0: no call finished). */
+  context_tokens: number;
+  /** True when a call of this turn sent a compacted history (a summary, or cleared tool results). */
+  compacted: boolean;
 }
 
 /**
@@ -75,6 +79,9 @@ export interface DoneEvent extends TurnUsage {
   stop_reason: StopReason;
   latency_ms: number;
   response: string;
+  /** See RunnerDoneEvent. */
+  context_tokens: number;
+  compacted: boolean;
 }
 
 export type AgentEvent = TextEvent | ThinkingEvent | ToolStartEvent | ToolEndEvent;

@@ -133,7 +133,7 @@ export class ChatService {
             conversationLimitUsd: conversation.costLimitUsd,
             conversationSpentUsd: conversation.costUsd,
           },
-          this.runner.firstCall(agent, request.message, history),
+          this.runner.firstCall(agent, request.message, history, conversation.maxContextTokens),
         );
       } catch (error) {
         await lease.release();
@@ -149,6 +149,7 @@ export class ChatService {
           maxIterations: conversation.maxIterations,
           costLimitUsd: conversation.costLimitUsd,
           spentUsd: conversation.costUsd,
+          maxContextTokens: conversation.maxContextTokens,
           history,
         }),
       };
@@ -211,6 +212,7 @@ export class ChatService {
       maxIterations?: number | null;
       costLimitUsd?: number | null;
       spentUsd?: number;
+      maxContextTokens?: number | null;
       /** Loaded by start() for a conversation that has one. */
       history?: ChatMessage[];
     },
@@ -274,6 +276,8 @@ export class ChatService {
           response: event.response,
           ...event.usage,
           latency_ms: Math.round(performance.now() - startedAt),
+          context_tokens: event.context_tokens,
+          compacted: event.compacted,
         };
       }
     } catch (error) {

@@ -13,7 +13,9 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, tracingActive } from '@lib/core';
 import type { AssistantBlock, ChatMessage, ContentBlock, MediaSource, TextBlock } from './content';
 import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmUsage } from './llm-client';
+import { withCacheBreakpoints } from './cache-breakpoints';
 import { LlmError } from './llm-error';
+import { contextOverflowOf } from './prompt-too-long';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -127,6 +129,11 @@ export class AnthropicLlmClient extends LlmClient {
   }
 
   private paramsFor(request: LlmRequest): StreamParams {
+    const params = this.plainParamsFor(request);
+    return this.config.promptCaching === false ? params : withCacheBreakpoints(params);
+  }
+
+  private plainParamsFor(request: LlmRequest): StreamParams {
     return {
       model: this.modelFor(request.model),
       max_tokens: request.maxTokens,
@@ -177,7 +184,8 @@ export class AnthropicLlmClient extends LlmClient {
         error,
       );
     }
-    if (error instanceof APIError) return withCause(classifyApiError(error), error);
+    if (error instanceof APIError)
+      return withCause(withContextOverflow(classifyApiError(error), error), error);
     if (error instanceof AnthropicError || error instanceof StreamEndedEarly || isFetchTermination(error)) {
       if (error instanceof AnthropicError && error.cause instanceof SyntaxError) {
         return withCause(
@@ -282,6 +290,12 @@ function classifyApiError(error: APIError): LlmError {
     `The model provider rejected the request (${status})${providerSays}`,
     status,
   );
+}
+
+/** A 400 that says the prompt is longer than the model's window carries the provider's counts. */
+function withContextOverflow(failure: LlmError, error: APIError): LlmError {
+  if (failure.kind === 'invalid_request') failure.contextOverflow = contextOverflowOf(error.apiMessage);
+  return failure;
 }
 
 function errorTypeOf(body: unknown): string | null {

@@ -51,3 +51,12 @@ export {
   IMAGE_TOKEN_BOUND,
   mediaTokenBound,
 } from './token-estimate';
+export {
+  ContextWindows,
+  DEFAULT_CONTEXT_WINDOWS,
+  UNKNOWN_MODEL_CONTEXT_WINDOW,
+  requestTokenBound,
+} from './context-windows';
+export { MAX_CACHE_BREAKPOINTS, tailBreakpoints, withCacheBreakpoints } from './cache-breakpoints';
+export { contextOverflowError, contextOverflowOf } from './prompt-too-long';
+export type { ContextOverflow } from './prompt-too-long';

@@ -165,6 +165,8 @@ export class RunExecutor {
             cache_creation_input_tokens: 0,
             cost_usd: 0,
             latency_ms: 0,
+            context_tokens: 0,
+            compacted: false,
           },
         };
     this.feed.publish(run.conversationId, last, true);
@@ -224,6 +226,8 @@ export class RunExecutor {
               cache_creation_input_tokens: turnEvent.cache_creation_input_tokens,
               cost_usd: turnEvent.cost_usd,
               latency_ms: turnEvent.latency_ms,
+              context_tokens: turnEvent.context_tokens,
+              compacted: turnEvent.compacted,
             });
             // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended.
             const finished = await this.runs

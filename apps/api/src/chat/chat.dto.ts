@@ -202,6 +202,18 @@ export class ChatResponseDto {
   @ApiProperty({ example: 0.0045 }) cost_usd: number;
   @ApiProperty({ example: 950 }) latency_ms: number;
   @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];
+  @ApiProperty({
+    example: 640,
+    description: "The input tokens of the turn's last model call, cache reads and writes included: how full its context was.",
+  })
+  context_tokens: number;
+  @ApiProperty({
+    example: false,
+    description:
+      'True when the turn sent the model a compacted history: older turns as a summary, or old tool results cleared. ' +
+      'The stored history is never changed.',
+  })
+  compacted: boolean;
 }
 
 /** A chat request as the run supervisor takes it, whichever transport it came through. */

@@ -45,6 +45,8 @@ export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
           cost_usd: event.payload.cost_usd,
           latency_ms: event.payload.latency_ms,
           stop_reason: event.payload.stop_reason,
+          context_tokens: event.payload.context_tokens,
+          compacted: event.payload.compacted,
         };
       case 'error':
         throw run.failure ?? failureError(event.payload);

@@ -49,6 +49,21 @@ export class CreateConversationDto {
   @Max(1_000_000)
   cost_limit_usd?: number;
 
+  @ApiPropertyOptional({
+    minimum: 1000,
+    maximum: 10_000_000,
+    example: 50_000,
+    description:
+      "A context budget in tokens below the model's window: each request sent to the model (system prompt, tools, " +
+      'history and max_tokens) is kept under it by clearing old tool results and summarising older turns. ' +
+      "Left out or null: the agent's budget, else the model's context window.",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
+  max_context_tokens?: number;
+
   @ApiPropertyOptional({ maxLength: 200, example: 'Order questions' })
   @IsOptional()
   @IsString()
@@ -104,6 +119,13 @@ export class ConversationSummaryDto {
     description: "The conversation's own cost ceiling in USD; null: the deployment's default applies.",
   })
   cost_limit_usd: number | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 50_000,
+    description: "The conversation's own context budget in tokens; null: the agent's, else the model's window.",
+  })
+  max_context_tokens: number | null;
 }
 
 const CONTENT_BLOCK_SCHEMA = {

@@ -53,6 +53,7 @@ export class ConversationsController {
       maxIterations: body.max_iterations,
       metadata: body.metadata,
       costLimitUsd: body.cost_limit_usd,
+      maxContextTokens: body.max_context_tokens,
     });
     return toSummary(conversation);
   }

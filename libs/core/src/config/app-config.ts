@@ -70,6 +70,15 @@ export class AppConfig {
   anthropicBaseUrl: string | undefined;
   anthropicModel: string;
   llmMaxTokens: number;
+  /**
+   * Context window overrides and additions, in tokens, by model (a dated id matches its family); `*` sets the
+   * window of a model the table does not know (MODEL_CONTEXT_WINDOWS).
+   */
+  modelContextWindows: Record<string, number>;
+  /** The longest summary one compaction call may write, in tokens (CONTEXT_SUMMARY_MAX_TOKENS). */
+  contextSummaryMaxTokens: number;
+  /** Automatic prompt-cache breakpoints on the tools, the system prompt and the conversation's tail. */
+  promptCaching: boolean;
   llmTimeoutMs: number;
   /** Retries of one model call by our retry policy (the SDK's own retries are off, so the two never multiply). */
   llmMaxRetries: number;

@@ -57,6 +57,8 @@ export const SERVER_EVENT_EXAMPLES: { [Name in keyof ServerEventMap]: ServerEven
     cache_creation_input_tokens: 0,
     cost_usd: 0.0045,
     latency_ms: 950,
+    context_tokens: 640,
+    compacted: false,
   },
   error: {
     conversation_id,

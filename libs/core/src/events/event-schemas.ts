@@ -156,6 +156,14 @@ export const SERVER_EVENT_SCHEMAS = {
     cache_creation_input_tokens: integer('The part of input_tokens written to the prompt cache.'),
     cost_usd: { type: 'number', minimum: 0 },
     latency_ms: integer('From the start of the run to its end.'),
+    context_tokens: integer(
+      "The input tokens of the run's last model call, cache reads and writes included: how full its context was.",
+    ),
+    compacted: {
+      type: 'boolean',
+      description:
+        'True when the run sent the model a compacted history: older turns as a summary, or old tool results cleared.',
+    },
   }),
   error: errorPayload,
   task_progress: objectSchema<TaskProgressPayload>('A subscribed task moved on (`subscribe_task`).', {

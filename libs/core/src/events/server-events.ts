@@ -60,6 +60,10 @@ export interface DonePayload extends RunEventBase {
   cache_creation_input_tokens: number;
   cost_usd: number;
   latency_ms: number;
+  /** The input tokens of the run's last model call, cache reads and writes included. */
+  context_tokens: number;
+  /** True when the run sent the model a compacted history (a summary, or cleared tool results). */
+  compacted: boolean;
 }
 export interface ApprovalRequiredPayload extends RunEventBase {
   tool_use_id: string;
