@@ -1,12 +1,20 @@
 // A chat turn around the agent loop: resolve the conversation, hold its lock, run, store the turn in one go.
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError, IdGenerator, LogContext, RateLimitedError, UpstreamError } from '@lib/core';
+import {
+  DomainError,
+  IdGenerator,
+  LogContext,
+  RateLimitedError,
+  ServiceUnavailableError,
+  UpstreamError,
+} from '@lib/core';
 import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
 import { ChatMessage, LlmError, UserMessage } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
+import type { StepJournal, ToolGate } from './step-journal';
 
 export interface TurnRequest {
   tenantId: string;
@@ -41,6 +49,29 @@ export interface TurnRequest {
    * events name the conversation, and the failed run must stay readable (GET /v1/runs/{id}).
    */
   keepConversation?: boolean;
+  /** The run this turn carries out: the conversation's lock names it (see ConversationLock.acquire). */
+  runId?: string;
+  /** The run is executed again: it takes over its own lock at once, even if an earlier execution still holds it. */
+  takeover?: boolean;
+  /** The run's journal (see RunRequest.journal in the agent runner). */
+  journal?: StepJournal;
+  /** Decides whether each tool call runs (see ToolGate). */
+  gate?: ToolGate;
+}
+
+/**
+ * The reason a run's signal carries when its process hands it back (a graceful shutdown past its grace period):
+ * the turn stops storing nothing, its run stays `running` with its journal, and another instance resumes it. Its
+ * caller (a REST client) is answered 503 and can follow the run through the conversation's events.
+ */
+export class RunHandedBackError extends ServiceUnavailableError {
+  constructor(readonly conversationId: string) {
+    super(
+      `This instance is shutting down; the run goes on on another instance: follow it with GET /v1/conversations/${conversationId}/events.`,
+      1,
+    );
+    this.name = 'RunHandedBackError';
+  }
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
@@ -88,7 +119,9 @@ export class ChatService {
         await request.lease?.release();
         throw error;
       }
-      const lease = request.lease ?? (await this.lock.acquire(conversation.id));
+      const lease =
+        request.lease ??
+        (await this.lock.acquire(conversation.id, { runId: request.runId, takeover: request.takeover }));
       let history: ChatMessage[];
       try {
         // Under the lock, so the history is the one the turn continues; the first call includes all of it.
@@ -132,7 +165,7 @@ export class ChatService {
     // a first turn that fails removes it again (see run()).
     // Locked before it exists: a conversation this call creates has no history, since nobody else can have
     // started a turn in it (a task's re-run finds its conversation and reads what is there).
-    const lease = await this.lock.acquire(conversationId);
+    const lease = await this.lock.acquire(conversationId, { runId: request.runId });
     let created: boolean;
     try {
       created = await this.store.ensure(request.tenantId, {
@@ -199,13 +232,22 @@ export class ChatService {
         taskId: request.taskId,
         onIteration: request.onIteration,
         apiKeyId: request.apiKeyId,
+        journal: request.journal,
+        gate: request.gate,
         ...settings,
       });
       for await (const event of events) {
+        if (event.type === 'runner_paused') {
+          // Nothing is stored: the journal holds the run's steps until it is executed again and completes.
+          yield { type: 'paused', pending: event.pending };
+          continue;
+        }
         if (event.type !== 'runner_done') {
           yield event;
           continue;
         }
+        // Handed back: nothing is stored; the journal keeps the completed steps for the execution that resumes it.
+        if (handedBack(request.signal)) throw new AgentTurnError(request.signal!.reason, event.llm_calls);
         const appended = await this.store
           .appendTurn({
             tenantId: request.tenantId,
@@ -246,8 +288,9 @@ export class ChatService {
             this.logger.error(`Could not record the model calls of a failed turn: ${e.message}`),
           );
       }
-      // A conversation that only existed for this failed first turn goes away with it (unless a run names it).
-      if (isNew && !request.keepConversation) {
+      // A conversation that only existed for this failed first turn goes away with it (unless a run names it, or
+      // the run goes on elsewhere).
+      if (isNew && !request.keepConversation && !handedBack(request.signal)) {
         await this.store
           .deleteIfEmpty(request.tenantId, conversationId)
           .catch((e: Error) => this.logger.error(`Could not remove an empty conversation: ${e.message}`));
@@ -257,6 +300,10 @@ export class ChatService {
       if (!request.holdLease) await lease.release();
     }
   }
+}
+
+function handedBack(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && signal.reason instanceof RunHandedBackError;
 }
 
 /** What a provider failure means to the caller of a turn. */

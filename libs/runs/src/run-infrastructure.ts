@@ -1,8 +1,9 @@
 // What the supervisor needs of the rest of the system besides runs themselves: settings, the shutdown state, ids,
-// the conversation lock and the conversations' owner.
+// the conversation lock, the conversations' owner and the runs' journal.
 import { Injectable } from '@nestjs/common';
 import { AppConfig, IdGenerator, ShutdownState } from '@lib/core';
 import { Conversation, ConversationLock, ConversationStore } from '@lib/conversations';
+import { RunJournal } from './run-journal';
 
 @Injectable()
 export class RunInfrastructure {
@@ -12,6 +13,7 @@ export class RunInfrastructure {
     readonly ids: IdGenerator,
     readonly lock: ConversationLock,
     private readonly store: ConversationStore,
+    readonly journal: RunJournal,
   ) {}
 
   /** The tenant's conversation (404 for another tenant's or a missing one). */

@@ -1,6 +1,7 @@
 // The plain records of this lib, and the contract's RunStatus as REST sends it.
 import type { AgentPin } from '@lib/agents';
 import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
+import type { ToolGate } from '@lib/chat';
 import type { UserMessage } from '@lib/llm';
 
 export interface Run {
@@ -19,6 +20,8 @@ export interface Run {
   outputTokens: number;
   costUsd: number;
   lastSeq: number;
+  /** How often the reconciler resumed it (read where a run is claimed for an execution; 0 elsewhere). */
+  resumes?: number;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -43,6 +46,13 @@ export interface RunRequest {
   newConversationId?: string;
   /** Called after each iteration (a model call and its tools) while the loop goes on. */
   onIteration?: (progress: { iteration: number; maxIterations: number }) => Promise<void> | void;
+  /**
+   * The run's id when the caller chose it beforehand (a task records its run's id before starting it, so that its
+   * next attempt executes the same run again); omitted: a new one.
+   */
+  runId?: string;
+  /** Decides whether each tool call runs (see ToolGate in @lib/chat); omitted: every call runs. */
+  gate?: ToolGate;
 }
 
 export interface RunTotals {

@@ -23,6 +23,7 @@ interface RunRow {
   output_tokens: string;
   cost_usd: string;
   last_seq: string;
+  resumes?: number;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -45,6 +46,7 @@ function toRun(row: RunRow): Run {
     outputTokens: Number(row.output_tokens),
     costUsd: Number(row.cost_usd),
     lastSeq: Number(row.last_seq),
+    resumes: Number(row.resumes ?? 0),
     createdAt: new Date(row.created_at),
     startedAt: row.started_at ? new Date(row.started_at) : null,
     finishedAt: row.finished_at ? new Date(row.finished_at) : null,
@@ -92,8 +94,9 @@ export class RunRepository {
          UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
        )
        INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
-         priority, started_at, message_content)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb)`,
+         priority, started_at, message_content, fence)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb,
+         $11::bigint)`,
       [
         run.id,
         run.tenantId,
@@ -109,6 +112,40 @@ export class RunRepository {
         typeof run.message === 'string' ? null : JSON.stringify(run.message),
       ],
     );
+  }
+
+  /** A run by its id alone (an execution of it anywhere: the caller is the system, not a tenant). */
+  async byId(id: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(`SELECT ${COLUMNS} FROM runs WHERE id = $1`, [id]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /**
+   * Marks a run running again for a new execution holding the conversation's lease `fence`: a run still marked
+   * running (its execution is gone) or waiting for a decision, and with `reopenFailed` one that failed (a retried
+   * task). The run and its conversation record the fence, so the earlier execution can write to neither. Null when
+   * the run is in none of those states (it ended meanwhile). `byReconciler` counts the resume (Run.resumes).
+   */
+  async claimForExecution(
+    id: string,
+    fence: number,
+    reopenFailed: boolean,
+    byReconciler = false,
+  ): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(
+      `WITH claimed AS (
+         UPDATE runs SET status = 'running', stop_reason = NULL, error = NULL, finished_at = NULL,
+                started_at = COALESCE(started_at, now()), fence = $2::bigint,
+                resumes = resumes + CASE WHEN $4 THEN 1 ELSE 0 END
+          WHERE id = $1 AND (status IN ('running', 'requires_action') OR ($3 AND status = 'failed'))
+          RETURNING ${COLUMNS}, resumes
+       ), fenced AS (
+         UPDATE conversations SET fence = GREATEST(fence, $2::bigint) WHERE id = (SELECT conversation_id FROM claimed)
+       )
+       SELECT * FROM claimed`,
+      [id, fence, reopenFailed, byReconciler],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
   }
 
   async get(tenantId: string, id: string): Promise<Run | null> {
@@ -152,14 +189,20 @@ export class RunRepository {
 
   /**
    * Records how a run ended (only a run that had not ended yet changes), and answers whether its conversation has
-   * queued runs waiting.
+   * queued runs waiting. With `fence` (the lease of the execution that ends it), an execution that a newer one has
+   * taken the run from (a higher fence) changes nothing: `recorded` is false.
    */
-  async finish(id: string, outcome: FinishedRun): Promise<{ queuedBehind: boolean }> {
+  async finish(
+    id: string,
+    outcome: FinishedRun,
+    fence?: number,
+  ): Promise<{ queuedBehind: boolean; recorded: boolean }> {
     const rows = returned<{ queued_behind: boolean }>(
       await this.db.query(
         `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
          cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
        WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')
+         AND ($9::bigint IS NULL OR r.fence IS NULL OR r.fence <= $9::bigint)
        RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
          AS queued_behind`,
         [
@@ -171,10 +214,11 @@ export class RunRepository {
           outcome.outputTokens,
           outcome.costUsd,
           outcome.lastSeq,
+          fence ?? null,
         ],
       ),
     );
-    return { queuedBehind: rows[0]?.queued_behind ?? false };
+    return { queuedBehind: rows[0]?.queued_behind ?? false, recorded: rows.length > 0 };
   }
 
   /**
@@ -184,7 +228,7 @@ export class RunRepository {
   async claimNextQueued(conversationId: string, fence: number): Promise<Run | null> {
     const rows: RunRow[] = await this.db.query(
       `WITH claimed AS (
-         UPDATE runs SET status = 'running', started_at = now()
+         UPDATE runs SET status = 'running', started_at = now(), fence = $2::bigint
           WHERE id = (SELECT id FROM runs WHERE conversation_id = $1 AND status = 'queued'
                        ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
           RETURNING ${COLUMNS}
@@ -219,11 +263,11 @@ export class RunRepository {
     return rows.map((r) => r.conversation_id);
   }
 
-  /** Runs marked running that started before `before` (the reconciler checks whether their instance is alive). */
-  async runningSince(before: Date, limit = 100): Promise<Run[]> {
+  /** Runs marked running, oldest first (the reconciler checks whether the execution owning each is alive). */
+  async running(limit = 500): Promise<Run[]> {
     const rows: RunRow[] = await this.db.query(
-      `SELECT ${COLUMNS} FROM runs WHERE status = 'running' AND started_at < $1 ORDER BY started_at LIMIT $2`,
-      [before, limit],
+      `SELECT ${COLUMNS} FROM runs WHERE status = 'running' ORDER BY started_at LIMIT $1`,
+      [limit],
     );
     return rows.map(toRun);
   }

@@ -6,6 +6,8 @@ import { RunCancellations } from './run-cancellations';
 import { RunExecutor } from './run-executor';
 import { RunFeed } from './run-feed';
 import { RunInfrastructure } from './run-infrastructure';
+import { RunJournal } from './run-journal';
+import { RunRecovery } from './run-recovery';
 import { RunRepository } from './run-repository';
 import { RunSupervisor } from './run-supervisor';
 
@@ -18,8 +20,10 @@ import { RunSupervisor } from './run-supervisor';
     RunCancellations,
     RunExecutor,
     RunInfrastructure,
+    RunJournal,
+    RunRecovery,
     RunSupervisor,
   ],
-  exports: [RunSupervisor, RunFeed, RunCancellations],
+  exports: [RunSupervisor, RunFeed, RunCancellations, RunJournal],
 })
 export class RunsModule {}

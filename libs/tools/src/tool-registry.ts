@@ -68,6 +68,11 @@ export class ToolRegistry {
     return this.tools.has(name);
   }
 
+  /** False for a tool that declared itself not safe to run twice (an unknown name is harmless: true). */
+  isIdempotent(name: string): boolean {
+    return this.tools.get(name)?.tool.idempotent !== false;
+  }
+
   /** Adds tools from elsewhere (an MCP server's): they are listed and resolved per tenant. */
   addSource(source: ToolSource): void {
     this.sources.push(source);

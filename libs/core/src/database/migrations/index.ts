@@ -8,6 +8,7 @@ import { Runs1765000000100 } from './1765000000100-Runs';
 import { WebhookOutbox1765000000200 } from './1765000000200-WebhookOutbox';
 import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedDemoData';
 import { BilledCallsAndFencing1765000000400 } from './1765000000400-BilledCallsAndFencing';
+import { RunJournal1765000000500 } from './1765000000500-RunJournal';
 import { ConversationContext1765000000700 } from './1765000000700-ConversationContext';
 import { MessageContentBlocks1765000000800 } from './1765000000800-MessageContentBlocks';
 import { StoredAgents1765000000900 } from './1765000000900-StoredAgents';
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   WebhookOutbox1765000000200,
   TenantScopedDemoData1765000000300,
   BilledCallsAndFencing1765000000400,
+  RunJournal1765000000500,
   ConversationContext1765000000700,
   MessageContentBlocks1765000000800,
   StoredAgents1765000000900,
