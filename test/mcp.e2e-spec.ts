@@ -257,7 +257,7 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       const recorded = mcp.calls.slice(before).find((c) => c.name === 'echo')!;
       expect(recorded.arguments).toEqual({ text: 'hello' });
       expect(recorded.meta.tenant_id).toBe(t.tenantId);
-      expect(recorded.meta.idempotency_key).toMatch(new RegExp(`^${res.body.conversation_id}:toolu_`));
+      expect(recorded.meta.idempotency_key).toMatch(new RegExp(`^${res.body.run_id}:toolu_`));
       const history = await call('GET', `/v1/conversations/${res.body.conversation_id}`);
       const stored = JSON.stringify(history.body.messages);
       expect(stored).toContain('echo: hello');
@@ -281,7 +281,7 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       }
     });
 
-    it("a task's run calls the tool too, with the task in the idempotency key", async () => {
+    it("a task's run calls the tool too, with the task's run in the idempotency key", async () => {
       const before = mcp.calls.length;
       fake.enqueue(
         { toolUses: [{ name: 'tools__echo', input: { text: 'from a task' } }] },
@@ -298,7 +298,8 @@ describe('MCP servers, MCP tools in agents, and the /mcp endpoint', () => {
       expect(task.status).toBe('completed');
       const recorded = mcp.calls.slice(before).find((c) => c.name === 'echo')!;
       expect(recorded.meta).toMatchObject({ tenant_id: t.tenantId });
-      expect(recorded.meta.idempotency_key).toMatch(new RegExp(`^${created.body.task_id}:toolu_`));
+      expect(task.run_id).toEqual(expect.any(String));
+      expect(recorded.meta.idempotency_key).toMatch(new RegExp(`^${task.run_id}:toolu_`));
     });
 
     it('goes on after the server restarts mid-conversation: the lost session is reopened once, the turn succeeds', async () => {
