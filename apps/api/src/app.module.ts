@@ -23,6 +23,7 @@ import { AsyncApiController } from './docs/asyncapi.controller';
 import { TasksController } from './tasks/tasks.controller';
 import { UsageController } from './usage/usage.controller';
 import { RunsController } from './runs/runs.controller';
+import { ApprovalsController } from './approvals/approvals.controller';
 import { SseStreams } from './chat/sse-stream';
 import { ChatGateway } from './realtime/chat.gateway';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
@@ -68,6 +69,7 @@ export class AppModule {
         TasksController,
         UsageController,
         RunsController,
+        ApprovalsController,
         // With METRICS_PORT, /metrics has a listener of its own (MetricsServer) and is not served here.
         ...(metricsPort === undefined ? [MetricsController] : []),
       ],

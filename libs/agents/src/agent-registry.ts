@@ -16,7 +16,20 @@ export class AgentRegistry {
 
   register(agent: AgentDefinition): void {
     if (this.agents.has(agent.name)) throw new Error(`An agent named "${agent.name}" is already registered.`);
-    this.agents.set(agent.name, Object.freeze({ ...agent, tools: [...agent.tools] }));
+    const unknown = (agent.requiresApproval ?? []).filter((name) => !agent.tools.includes(name));
+    if (unknown.length) {
+      throw new Error(
+        `Agent "${agent.name}" requires approval for tools it does not have: ${unknown.join(', ')}.`,
+      );
+    }
+    this.agents.set(
+      agent.name,
+      Object.freeze({
+        ...agent,
+        tools: [...agent.tools],
+        ...(agent.requiresApproval ? { requiresApproval: [...agent.requiresApproval] } : {}),
+      }),
+    );
   }
 
   list(): AgentDefinition[] {

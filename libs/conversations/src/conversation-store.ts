@@ -124,6 +124,7 @@ function toConversation(row: ConversationEntity): Conversation {
     costUsd: Number(row.cost_usd),
     costLimitUsd:
       row.cost_limit_usd === null || row.cost_limit_usd === undefined ? null : Number(row.cost_limit_usd),
+    requireApproval: row.require_approval ?? [],
     createdAt: new Date(row.created_at),
     lastMessageAt: row.last_message_at ? new Date(row.last_message_at) : null,
   };
@@ -167,8 +168,8 @@ export class ConversationStore {
   ): Promise<ConversationEntity[]> {
     return this.dataSource.query(
       `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
-         cost_limit_usd)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ${tail}`,
+         cost_limit_usd, require_approval)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ${tail}`,
       [
         input.id,
         tenantId,
@@ -178,6 +179,7 @@ export class ConversationStore {
         input.maxIterations ?? null,
         JSON.stringify(input.metadata ?? {}),
         input.costLimitUsd ?? null,
+        input.requireApproval ?? [],
       ],
     );
   }

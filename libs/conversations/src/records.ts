@@ -16,6 +16,8 @@ export interface Conversation {
   costUsd: number;
   /** The conversation's own cost ceiling in USD; null: CONVERSATION_COST_LIMIT_USD applies. */
   costLimitUsd: number | null;
+  /** Tools whose calls wait for a person's decision here, added to those the agent's operator named. */
+  requireApproval: string[];
   createdAt: Date;
   lastMessageAt: Date | null;
 }
@@ -35,6 +37,7 @@ export interface NewConversation {
   maxIterations?: number | null;
   metadata?: Record<string, unknown>;
   costLimitUsd?: number | null;
+  requireApproval?: string[];
 }
 
 /**

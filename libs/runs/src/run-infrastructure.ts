@@ -3,6 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig, IdGenerator, ShutdownState } from '@lib/core';
 import { Conversation, ConversationLock, ConversationStore } from '@lib/conversations';
+import { ApprovalGates } from './approval-gates';
 
 @Injectable()
 export class RunInfrastructure {
@@ -12,6 +13,7 @@ export class RunInfrastructure {
     readonly ids: IdGenerator,
     readonly lock: ConversationLock,
     private readonly store: ConversationStore,
+    readonly approvals: ApprovalGates,
   ) {}
 
   /** The tenant's conversation (404 for another tenant's or a missing one). */

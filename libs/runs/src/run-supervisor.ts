@@ -10,6 +10,7 @@ import { failureBody } from './run-failures';
 import { RunInfrastructure } from './run-infrastructure';
 import { isFinished, Run, RunRequest } from './run-records';
 import { NewRun, RunRepository } from './run-repository';
+import { ConversationAwaitingApprovalError } from './run-errors';
 
 /** How long `cancel` waits for a running run to stop before answering its current status. */
 const CANCEL_WAIT_MS = 5_000;
@@ -86,14 +87,23 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       throw error;
     }
     try {
-      await this.runs.insert({
+      const inserted = await this.runs.insert({
         ...newRun(runId, request, turn.conversationId, turn.agentName),
         status: 'running',
         fence: turn.lease.fence,
       });
+      if (!inserted) {
+        // The conversation's run waits for decisions: it keeps the conversation (its lock is free while it waits).
+        const waiting = await this.runs.waiting(turn.conversationId);
+        throw new ConversationAwaitingApprovalError(turn.conversationId, waiting?.id ?? 'unknown');
+      }
     } catch (error) {
       await turn.events.return(undefined);
       await turn.lease.release();
+      const strategy = request.multitaskStrategy ?? 'reject';
+      if (error instanceof ConversationAwaitingApprovalError && strategy !== 'reject') {
+        return this.enqueue(runId, request, strategy === 'interrupt');
+      }
       throw error;
     }
     const run = {
@@ -110,11 +120,13 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
   async get(tenantId: string, runId: string): Promise<Run> {
     const run = await this.runs.get(tenantId, runId);
     if (!run) throw new NotFoundError(`Run ${runId}`);
-    return run;
+    const [withPending] = await this.infra.approvals.withPending([run]);
+    return withPending;
   }
 
-  page(tenantId: string, conversationId: string, page: number, pageSize: number) {
-    return this.runs.page(tenantId, conversationId, page, pageSize);
+  async page(tenantId: string, conversationId: string, page: number, pageSize: number) {
+    const { runs, total } = await this.runs.page(tenantId, conversationId, page, pageSize);
+    return { runs: await this.infra.approvals.withPending(runs), total };
   }
 
   /** The run going on the conversation now, if any. */
@@ -136,6 +148,17 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
           { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
           { status: 'cancelled', stopReason: 'cancelled', error: null },
         );
+        return this.get(tenantId, runId);
+      }
+    }
+    if (run.status === 'requires_action') {
+      const cancelled = await this.runs.cancelWaiting(run.id, 'The run was cancelled.');
+      if (cancelled) {
+        await this.executor.close(
+          { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
+          { started: true, status: 'cancelled', stopReason: 'cancelled', error: null },
+        );
+        void this.dispatch(run.conversationId);
         return this.get(tenantId, runId);
       }
     }
@@ -167,7 +190,12 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     const following = await this.feed.follow(conversation.id, follower);
     follower.onEnd = () => this.feed.unfollow(conversation.id, follower);
     following.start();
-    if (interrupt) await this.cancellations.cancel({ conversationId: conversation.id });
+    if (interrupt) {
+      await this.cancellations.cancel({ conversationId: conversation.id });
+      // A run waiting for decisions is interrupted too: it ends cancelled and this one goes ahead.
+      const waiting = await this.runs.waiting(conversation.id);
+      if (waiting) await this.cancel(request.tenantId, waiting.id);
+    }
     // Until it starts, this instance keeps trying too: the run ahead may have ended just before this row existed.
     const retry = setInterval(() => {
       if (follower.lastSeq >= 0 || follower.queue.isEnded) {

@@ -1,16 +1,22 @@
 import { Module } from '@nestjs/common';
+import { AgentsModule } from '@lib/agents';
 import { ChatModule } from '@lib/chat';
 import { ConversationsModule } from '@lib/conversations';
+import { ApprovalGates } from './approval-gates';
+import { ApprovalRepository } from './approval-repository';
+import { ApprovalSweeper } from './approval-sweeper';
 import { EventLog } from './event-log';
+import { RunApprovals } from './run-approvals';
 import { RunCancellations } from './run-cancellations';
 import { RunExecutor } from './run-executor';
 import { RunFeed } from './run-feed';
 import { RunInfrastructure } from './run-infrastructure';
 import { RunRepository } from './run-repository';
+import { RunResumption } from './run-resumption';
 import { RunSupervisor } from './run-supervisor';
 
 @Module({
-  imports: [ChatModule, ConversationsModule],
+  imports: [AgentsModule, ChatModule, ConversationsModule],
   providers: [
     RunRepository,
     EventLog,
@@ -19,7 +25,12 @@ import { RunSupervisor } from './run-supervisor';
     RunExecutor,
     RunInfrastructure,
     RunSupervisor,
+    ApprovalRepository,
+    ApprovalGates,
+    RunResumption,
+    RunApprovals,
+    ApprovalSweeper,
   ],
-  exports: [RunSupervisor, RunFeed, RunCancellations],
+  exports: [RunSupervisor, RunFeed, RunCancellations, RunApprovals, RunResumption, ApprovalSweeper],
 })
 export class RunsModule {}

@@ -119,7 +119,13 @@ export class TaskExecutor {
     for await (const event of handle.events) {
       if (event.name === 'text') result += event.payload.content;
       else if (event.name === 'error') throw handle.failure ?? failureError(event.payload);
-      else if (event.name === 'done') {
+      else if (event.name === 'done' && event.payload.stop_reason === 'requires_approval') {
+        // The run waits for a person: the task waits with it, and this job ends so that its worker slot is free.
+        // The decision queues the task again (TaskResumptions); no webhook until the task ends.
+        const waiting = await this.tasks.markRequiresAction(task.id);
+        if (waiting) this.lifecycle.progressed(waiting);
+        return;
+      } else if (event.name === 'done') {
         const outcome: TaskOutcome = {
           result,
           usage: {

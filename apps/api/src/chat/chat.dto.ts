@@ -3,6 +3,7 @@ import { IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-valid
 import { MULTITASK_STRATEGIES, ON_DISCONNECT } from '@lib/core';
 import type { MultitaskStrategy, OnDisconnect, RunSource } from '@lib/core';
 import type { RunRequest } from '@lib/runs';
+import { PendingApprovalDto } from '../approvals/approval.dto';
 
 export class ChatRequestDto {
   @ApiProperty({
@@ -96,6 +97,14 @@ export class ChatResponseDto {
   @ApiProperty({ example: 0.0045 }) cost_usd: number;
   @ApiProperty({ example: 950 }) latency_ms: number;
   @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];
+  @ApiPropertyOptional({
+    type: [PendingApprovalDto],
+    description:
+      'With `stop_reason: "requires_approval"`: the tool calls waiting for a decision (POST ' +
+      '/v1/runs/{run_id}/approvals). The run continues once they are decided; follow it with GET ' +
+      "/v1/runs/{run_id} or the conversation's events.",
+  })
+  pending_approvals?: PendingApprovalDto[];
 }
 
 /** A chat request as the run supervisor takes it, whichever transport it came through. */

@@ -1,6 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+} from 'class-validator';
 
 export class CreateConversationDto {
   @ApiProperty({ example: 'support' })
@@ -54,6 +65,22 @@ export class CreateConversationDto {
   @Length(1, 200)
   title?: string;
 
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 50,
+    example: ['create_support_ticket'],
+    description:
+      "Tools of the agent whose calls must wait for a person's decision in this conversation, in addition to " +
+      "those the agent's definition names (a client can add approvals, never remove them). Each must be one of " +
+      "the agent's tools.",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @Length(1, 200, { each: true })
+  require_approval?: string[];
+
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { customer_id: 'c_42' } })
   @IsOptional()
   @IsObject()
@@ -94,6 +121,13 @@ export class ConversationSummaryDto {
     description: "The conversation's own cost ceiling in USD; null: the deployment's default applies.",
   })
   cost_limit_usd: number | null;
+  @ApiProperty({
+    type: [String],
+    example: ['create_support_ticket'],
+    description:
+      'Tools this conversation added to those whose calls wait for a decision (the agent may name more).',
+  })
+  require_approval: string[];
 }
 
 const CONTENT_BLOCK_SCHEMA = {

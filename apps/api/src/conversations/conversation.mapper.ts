@@ -13,6 +13,7 @@ export function toSummary(c: Conversation): ConversationSummaryDto {
     total_tokens: c.inputTokens + c.outputTokens,
     cost_usd: c.costUsd,
     cost_limit_usd: c.costLimitUsd,
+    require_approval: c.requireApproval,
   };
 }
 

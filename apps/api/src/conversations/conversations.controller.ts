@@ -6,7 +6,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { IdGenerator } from '@lib/core';
+import { IdGenerator, ValidationError } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
@@ -44,6 +44,12 @@ export class ConversationsController {
   ): Promise<ConversationSummaryDto> {
     const agent = this.agents.resolve(body.agent_name);
     this.ceilings.assertPermitted(body.cost_limit_usd, principal.role === 'admin');
+    const unknownTools = (body.require_approval ?? []).filter((name) => !agent.tools.includes(name));
+    if (unknownTools.length) {
+      throw new ValidationError(`Agent "${agent.name}" has no tool named ${unknownTools.join(', ')}.`, [
+        { field: 'require_approval', message: `must name tools of the agent: ${agent.tools.join(', ')}` },
+      ]);
+    }
     const conversation = await this.store.create(principal.tenantId, {
       id: this.ids.uuid(),
       agentName: agent.name,
@@ -52,6 +58,7 @@ export class ConversationsController {
       maxIterations: body.max_iterations,
       metadata: body.metadata,
       costLimitUsd: body.cost_limit_usd,
+      requireApproval: [...new Set(body.require_approval ?? [])],
     });
     return toSummary(conversation);
   }
