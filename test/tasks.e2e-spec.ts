@@ -247,39 +247,57 @@ describe('background agent tasks (API + worker process + Bull)', () => {
       expect(fake.requests).toHaveLength(3);
     });
 
-    it('re-runs are idempotent: a retried task does not open a second support ticket', async () => {
-      const ticket = {
-        id: 'toolu_ticket_once',
-        name: 'create_support_ticket',
-        input: {
-          subject: 'Keyboard arrived broken',
-          description: 'Order 1001 arrived with a broken keyboard.',
-        },
-      };
+    it('a retried task replays its journal: the failed attempt’s model call and ticket are not repeated, nor billed twice', async () => {
       fake.enqueue(
-        { toolUses: [ticket] },
+        {
+          text: 'Opening a ticket. ',
+          toolUses: [
+            {
+              name: 'create_support_ticket',
+              input: {
+                subject: 'Keyboard arrived broken',
+                description: 'Order 1001 arrived with a broken keyboard.',
+              },
+            },
+          ],
+        },
+        // The second model call fails for good on the first attempt (the client does not retry here: Bull does).
         { status: 529 },
-        { toolUses: [ticket] },
         { text: 'Ticket opened.' },
       );
       const id = await start('Open a ticket for my broken keyboard');
-      const done = await waitForStatus(getTask, id, ['completed']);
-      expect(done.attempts).toBe(2);
+      const done = await waitForStatus(getTask, id, ['completed', 'failed']);
+      expect(done).toMatchObject({ status: 'completed', attempts: 2 });
+      // One request per step: the first call, the failed second call, and its retry. The first was replayed.
+      expect(fake.requests).toHaveLength(3);
       /** The tool_result the model was sent in a request (its last message). */
       const toolResult = (request: number) => {
         const messages = fake.requests[request].body.messages;
         return (messages[messages.length - 1].content as Array<{ content: string; is_error?: boolean }>)[0];
       };
-      // The first run opened the ticket (a failing tool, e.g. a worker built from older code, would say why here).
-      expect(toolResult(1)).not.toMatchObject({ is_error: true });
-      expect(JSON.parse(toolResult(1).content)).toMatchObject({ created: true });
-      const tickets = await db.query(`SELECT ticket_number FROM support_tickets WHERE task_id = $1`, [id]);
+      // The retry sent the recorded result of the first attempt's ticket.
+      expect(toolResult(2)).toEqual(toolResult(1));
+      expect(JSON.parse(toolResult(2).content)).toMatchObject({ created: true });
+      const tickets = await db.query(
+        `SELECT ticket_number, idempotency_key FROM support_tickets WHERE task_id = $1`,
+        [id],
+      );
       expect(tickets).toHaveLength(1);
-      // The retry's call of the same tool_use found it instead of opening another.
-      expect(JSON.parse(toolResult(3).content)).toMatchObject({
-        ticket_number: tickets[0].ticket_number,
-        created: false,
-      });
+      expect(tickets[0].idempotency_key).toMatch(new RegExp(`^${done.run_id}:toolu_`));
+      // The whole answer, replayed part included; one run across both attempts.
+      expect(done.result).toBe('Opening a ticket. Ticket opened.');
+      const runs = await db.query(`SELECT id, status FROM runs WHERE task_id = $1`, [id]);
+      expect(runs).toEqual([{ id: done.run_id, status: 'completed' }]);
+      // Each completed model call is billed once: the first was recorded when the attempt failed, not again.
+      const calls = await db.query(
+        `SELECT status, input_tokens FROM llm_calls WHERE task_id = $1 ORDER BY created_at`,
+        [id],
+      );
+      expect(calls).toHaveLength(2);
+      expect(calls.every((c: { status: string }) => c.status === 'completed')).toBe(true);
+      const conversation = await t.request('GET', `/v1/conversations/${done.conversation_id}`);
+      expect(conversation.body.message_count).toBe(4);
+      expect(conversation.body.cost_usd).toBeCloseTo(done.cost_usd, 8);
     });
   });
 

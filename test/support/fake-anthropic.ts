@@ -1,5 +1,6 @@
 // A scripted stand-in for the Anthropic Messages API on loopback, speaking its wire format (JSON and SSE) over real HTTP.
 // Free of jest on purpose: the benchmark drives it too, with a first-byte latency and a token pace.
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -580,7 +581,8 @@ function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: numbe
   }
   toolUses.forEach((use, i) => {
     const json = JSON.stringify(use.input);
-    const id = use.id ?? `toolu_fake_${String(seq).padStart(4, '0')}_${i}`;
+    // Fresh on every response, as the API's are: a model asked again never repeats an earlier call's id.
+    const id = use.id ?? `toolu_fake_${String(seq).padStart(4, '0')}_${i}_${randomBytes(6).toString('hex')}`;
     content.push({ type: 'tool_use', id, name: use.name, input: use.input });
     const fragments = use.partialJson ?? ['', ...splitEvery(json, reply.jsonChunkSize ?? 7)];
     deltas.push(fragments.map((partial_json) => ({ type: 'input_json_delta', partial_json })));

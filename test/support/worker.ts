@@ -17,7 +17,13 @@ import {
 import { join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
-const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'agent-backend-e2e-worker');
+// One build per checkout: worktrees that share node_modules (a symlink) must not run each other's worker.
+const BUILD_DIR = join(
+  ROOT,
+  'node_modules',
+  '.cache',
+  `agent-backend-e2e-worker-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`,
+);
 const ENTRY = join(BUILD_DIR, 'apps', 'worker', 'src', 'main.js');
 const STAMP = join(BUILD_DIR, '.built');
 

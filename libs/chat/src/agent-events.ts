@@ -1,5 +1,5 @@
 // The events of one agent turn: what REST collects, SSE writes, the gateway emits and the task processor follows.
-import type { ChatMessage } from '@lib/llm';
+import type { ChatMessage, ToolUseBlock } from '@lib/llm';
 import type { LlmCallRecord } from '@lib/conversations';
 
 export type StopReason = 'end_turn' | 'max_iterations' | 'cost_limit' | 'cancelled' | 'max_tokens';
@@ -47,6 +47,24 @@ export interface RunnerDoneEvent {
   iterations: number;
 }
 
+/**
+ * The runner stopped because a ToolGate paused some of the step's tool calls: the step's other results are in the
+ * journal, nothing is stored in the conversation, and executing the run again continues from the paused calls.
+ */
+export interface RunnerPausedEvent {
+  type: 'runner_paused';
+  pending: ToolUseBlock[];
+  /** What the run's model calls used so far (replayed ones included). */
+  usage: TurnUsage;
+}
+
+/** The turn stopped waiting for the tool calls a gate paused (see RunnerPausedEvent); the run is not over. */
+export interface PausedEvent extends TurnUsage {
+  type: 'paused';
+  pending: ToolUseBlock[];
+  latency_ms: number;
+}
+
 /** The last event a transport sees: the turn is stored and `message_id` names its answer. */
 export interface DoneEvent extends TurnUsage {
   type: 'done';
@@ -57,5 +75,5 @@ export interface DoneEvent extends TurnUsage {
 }
 
 export type AgentEvent = TextEvent | ToolStartEvent | ToolEndEvent;
-export type RunnerEvent = AgentEvent | RunnerDoneEvent;
-export type TurnEvent = AgentEvent | DoneEvent;
+export type RunnerEvent = AgentEvent | RunnerDoneEvent | RunnerPausedEvent;
+export type TurnEvent = AgentEvent | DoneEvent | PausedEvent;

@@ -4,6 +4,7 @@ import type { AgentDefinition } from '@lib/agents';
 import type { LlmCallRecord } from '@lib/conversations';
 import {
   ChatMessage,
+  ContentBlock,
   estimateInputTokens,
   LlmClient,
   LlmError,
@@ -17,7 +18,8 @@ import {
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
 import { FirstCall, SpendGuard, SpendReservation } from '@lib/usage';
-import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent } from './agent-events';
+import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent, TurnUsage } from './agent-events';
+import { ReplayedIteration, replayPlan, StepJournal, ToolGate, ToolStep } from './step-journal';
 import { summarize } from './summarize';
 import { TurnTelemetry, TurnTrace } from './turn-telemetry';
 
@@ -40,6 +42,14 @@ export interface RunRequest {
   costLimitUsd?: number | null;
   /** What the conversation has cost before this turn, as stored. */
   spentUsd?: number;
+  /**
+   * The run's journal: each completed step is recorded as it completes, and the steps an earlier execution of the
+   * run recorded are replayed instead of being asked for or run again (see StepJournal). Omitted: nothing is
+   * recorded (a turn outside any run).
+   */
+  journal?: StepJournal;
+  /** Decides, before each tool call runs, whether it runs, is denied or waits (see ToolGate). Omitted: it runs. */
+  gate?: ToolGate;
 }
 
 /** Progress of a turn: `iteration` model calls (with their tools) are done, of at most `maxIterations`. */
@@ -57,6 +67,10 @@ export class AgentTurnError extends Error {
 }
 
 const CANCELLED_RESULT = 'The turn was cancelled before this tool ran.';
+/** What the model is told of a call of an `idempotent: false` tool that started but never recorded a result. */
+export const INTERRUPTED_RESULT =
+  'This tool call was interrupted before its result was recorded (the process running it stopped), and this ' +
+  'tool is not safe to retry: it may or may not have taken effect. Tell the user, or check before calling it again.';
 
 @Injectable()
 export class AgentRunner {
@@ -91,6 +105,9 @@ export class AgentRunner {
     const toolSpecs = this.tools.specs(agent.tools);
     const turn: ChatMessage[] = [{ role: 'user', content: request.userMessage }];
     const calls: LlmCallRecord[] = [];
+    const journal = request.journal;
+    // The iterations an earlier execution of the run completed (or started): replayed in order, then the loop goes on.
+    const replay = replayPlan(journal?.recorded ?? []);
     let response = '';
     let stopReason: StopReason;
     let iterations = 0;
@@ -99,6 +116,32 @@ export class AgentRunner {
       if (signal.aborted) {
         stopReason = 'cancelled';
         break;
+      }
+      const replayed: ReplayedIteration | undefined = replay[iterations];
+      if (replayed) {
+        // Recorded by an earlier execution: no provider request, no reservation, no event (followers had them).
+        iterations += 1;
+        calls.push(replayed.call);
+        for (const block of replayed.content) if (block.type === 'text') response += block.text;
+        const outcome = yield* this.afterModelStep(
+          request,
+          trace,
+          turn,
+          replayed.content,
+          replayed.call.stop_reason,
+          replayed,
+          calls,
+        );
+        if (outcome.stop) {
+          stopReason = outcome.stop;
+          break;
+        }
+        if (outcome.paused) return;
+        if (iterations >= maxIterations) {
+          stopReason = 'max_iterations';
+          break;
+        }
+        continue;
       }
       const llmRequest: LlmRequest = {
         model,
@@ -161,7 +204,10 @@ export class AgentRunner {
           calls,
         );
       }
-      const call = this.callRecord(result, request);
+      const call: LlmCallRecord = {
+        ...this.callRecord(result, request),
+        ...(journal ? { id: journal.newCallId() } : {}),
+      };
       modelCall.succeeded(call);
       calls.push(call);
       try {
@@ -172,25 +218,28 @@ export class AgentRunner {
 
       // The provider refuses an empty or whitespace-only text block in every later request: never store one.
       const content = result.content.filter((b) => !(b.type === 'text' && !b.text.trim()));
-      if (content.length) turn.push({ role: 'assistant', content });
-      const toolUses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
-      if (!toolUses.length) {
-        stopReason = result.stop_reason === 'max_tokens' ? 'max_tokens' : 'end_turn';
+      // Stored before any of its tools runs: an execution that dies from here on never asks the model again.
+      if (journal && !signal.aborted) {
+        try {
+          await journal.record({ kind: 'model', content, call });
+        } catch (error) {
+          throw new AgentTurnError(error, calls);
+        }
+      }
+      const outcome = yield* this.afterModelStep(
+        request,
+        trace,
+        turn,
+        content,
+        result.stop_reason,
+        undefined,
+        calls,
+      );
+      if (outcome.stop) {
+        stopReason = outcome.stop;
         break;
       }
-      // Every tool_use gets its tool_result, whatever happens next: the provider refuses a history without.
-      if (signal.aborted) {
-        turn.push({ role: 'user', content: toolUses.map((u) => cancelledResult(u)) });
-        stopReason = 'cancelled';
-        break;
-      }
-      const results: ToolResultBlock[] = [];
-      for await (const event of this.runTools(toolUses, request, results, trace)) yield event;
-      turn.push({ role: 'user', content: results });
-      if (signal.aborted) {
-        stopReason = 'cancelled';
-        break;
-      }
+      if (outcome.paused) return;
       if (iterations >= maxIterations) {
         stopReason = 'max_iterations';
         break;
@@ -201,62 +250,129 @@ export class AgentRunner {
       );
     }
 
-    const input = calls.reduce(
-      (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
-      0,
-    );
-    const output = calls.reduce((n, c) => n + c.output_tokens, 0);
-    const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
     yield {
       type: 'runner_done',
       stop_reason: stopReason,
       response,
       messages: turn,
       llm_calls: calls,
-      usage: {
-        input_tokens: input,
-        output_tokens: output,
-        tokens_used: input + output,
-        cache_read_input_tokens: calls.reduce((n, c) => n + c.cache_read_input_tokens, 0),
-        cache_creation_input_tokens: calls.reduce((n, c) => n + c.cache_creation_input_tokens, 0),
-        cost_usd: Math.round(cost * 1e8) / 1e8,
-      },
+      usage: turnUsage(calls),
       iterations,
     };
   }
 
-  /** Runs the tools concurrently, emitting tool_end as each finishes; results land in request order. */
+  /**
+   * What follows a model response, live or replayed: it joins the turn; without tool calls the turn ends, else its
+   * tools run (those with a recorded result are replayed) and their results join the turn. `paused`: the gate held
+   * back some calls; the loop ends with `runner_paused` (already yielded).
+   */
+  private async *afterModelStep(
+    request: RunRequest,
+    trace: TurnTrace,
+    turn: ChatMessage[],
+    content: ContentBlock[],
+    modelStopReason: string,
+    replayed: ReplayedIteration | undefined,
+    calls: LlmCallRecord[],
+  ): AsyncGenerator<RunnerEvent, { stop?: StopReason; paused?: boolean }> {
+    if (content.length) turn.push({ role: 'assistant', content });
+    const toolUses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
+    if (!toolUses.length) return { stop: modelStopReason === 'max_tokens' ? 'max_tokens' : 'end_turn' };
+    // Every tool_use gets its tool_result, whatever happens next: the provider refuses a history without.
+    if (request.signal.aborted) {
+      turn.push({ role: 'user', content: toolUses.map((u) => cancelledResult(u)) });
+      return { stop: 'cancelled' };
+    }
+    const results: ToolResultBlock[] = [];
+    const paused: ToolUseBlock[] = [];
+    for await (const event of this.runTools(toolUses, request, results, paused, trace, replayed)) yield event;
+    if (paused.length) {
+      // The step's other results are recorded; its paused calls run (or are denied) when the run is executed again.
+      yield { type: 'runner_paused', pending: paused, usage: turnUsage(calls) };
+      return { paused: true };
+    }
+    turn.push({ role: 'user', content: results });
+    if (request.signal.aborted) return { stop: 'cancelled' };
+    return {};
+  }
+
+  /**
+   * Runs a step's tools concurrently, emitting tool_end as each finishes; results land in request order. A call
+   * with a recorded result is replayed (no event); a call of a non-idempotent tool that started but never recorded
+   * a result gets INTERRUPTED_RESULT; every other call passes the gate and runs, and its result is recorded.
+   */
   private async *runTools(
     toolUses: ToolUseBlock[],
     request: RunRequest,
     results: ToolResultBlock[],
+    paused: ToolUseBlock[],
     trace: TurnTrace,
+    replayed: ReplayedIteration | undefined,
   ): AsyncGenerator<AgentEvent> {
+    const journal = request.journal;
+    const outcomes = new Map<string, Pick<ToolStep, 'content' | 'is_error'>>();
+    const live: Array<{ use: ToolUseBlock; run: () => Promise<ToolOutcome> }> = [];
     for (const use of toolUses) {
+      const recorded = replayed?.results.get(use.id);
+      if (recorded) {
+        outcomes.set(use.id, recorded);
+        continue;
+      }
+      if (replayed?.started.has(use.id) && !this.tools.isIdempotent(use.name)) {
+        live.push({ use, run: async () => syntheticOutcome(use, INTERRUPTED_RESULT) });
+        continue;
+      }
+      const decision = request.gate ? await request.gate.decide(use, { runId: journal?.runId }) : RUN;
+      if (decision.action === 'pause') {
+        paused.push(use);
+        continue;
+      }
+      if (decision.action === 'deny') {
+        live.push({ use, run: async () => syntheticOutcome(use, decision.reason) });
+        continue;
+      }
+      live.push({ use, run: () => this.executeTool(use, request, trace) });
+    }
+    for (const { use } of live) {
       yield { type: 'tool_start', tool_name: use.name, tool_use_id: use.id, arguments: use.input };
     }
     const pending = new Map<string, Promise<{ use: ToolUseBlock; outcome: ToolOutcome }>>();
-    for (const use of toolUses) {
+    for (const { use, run } of live) {
       pending.set(
         use.id,
-        trace
-          .tool(use.name, use.id, () =>
-            this.tools.execute(use.name, use.input, {
-              tenantId: request.tenantId,
-              conversationId: request.conversationId,
-              taskId: request.taskId,
-              toolUseId: use.id,
-              signal: request.signal,
-              allowedTools: request.agent.tools,
-            }),
-          )
-          .then((outcome) => ({ use, outcome })),
+        run().then(async (outcome) => {
+          // A call cut short by a cancel is not a result to replay: the run that is cancelled never runs again.
+          if (journal && !request.signal.aborted) {
+            await journal.record({
+              kind: 'tool',
+              tool_use_id: use.id,
+              tool_name: use.name,
+              content: outcome.content,
+              is_error: outcome.is_error,
+              duration_ms: outcome.duration_ms,
+            });
+          }
+          return { use, outcome };
+        }),
       );
     }
-    const outcomes = new Map<string, ToolOutcome>();
+    // A failed journal write fails the turn, but only once every call has finished: nothing runs unobserved.
+    let failure: { error: unknown } | undefined;
     while (pending.size) {
-      const { use, outcome } = await Promise.race(pending.values());
-      pending.delete(use.id);
+      const settled = await Promise.race(
+        [...pending.entries()].map(([id, p]) =>
+          p.then(
+            (value) => ({ id, value }),
+            (error: unknown) => ({ id, error }),
+          ),
+        ),
+      );
+      pending.delete(settled.id);
+      if ('error' in settled) {
+        failure ??= { error: settled.error };
+        continue;
+      }
+      const { use, outcome } = settled.value;
       outcomes.set(use.id, outcome);
       const event: ToolEndEvent = {
         type: 'tool_end',
@@ -268,8 +384,10 @@ export class AgentRunner {
       };
       yield event;
     }
+    if (failure) throw failure.error;
     for (const use of toolUses) {
-      const outcome = outcomes.get(use.id)!;
+      const outcome = outcomes.get(use.id);
+      if (!outcome) continue;
       results.push({
         type: 'tool_result',
         tool_use_id: use.id,
@@ -277,6 +395,25 @@ export class AgentRunner {
         ...(outcome.is_error ? { is_error: true } : {}),
       });
     }
+  }
+
+  /** One call through the registry; a non-idempotent tool's start is recorded first (see Tool.idempotent). */
+  private async executeTool(use: ToolUseBlock, request: RunRequest, trace: TurnTrace): Promise<ToolOutcome> {
+    const journal = request.journal;
+    if (journal && !this.tools.isIdempotent(use.name)) {
+      await journal.record({ kind: 'tool_started', tool_use_id: use.id, tool_name: use.name });
+    }
+    return trace.tool(use.name, use.id, () =>
+      this.tools.execute(use.name, use.input, {
+        tenantId: request.tenantId,
+        conversationId: request.conversationId,
+        taskId: request.taskId,
+        toolUseId: use.id,
+        idempotencyKey: `${journal?.runId ?? request.taskId ?? 'none'}:${use.id}`,
+        signal: request.signal,
+        allowedTools: request.agent.tools,
+      }),
+    );
   }
 
   /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
@@ -369,9 +506,34 @@ export class AgentRunner {
   }
 }
 
+/** What the calls of a turn used, summed as the contract counts them (input includes cache reads and writes). */
+function turnUsage(calls: LlmCallRecord[]): TurnUsage {
+  const input = calls.reduce(
+    (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
+    0,
+  );
+  const output = calls.reduce((n, c) => n + c.output_tokens, 0);
+  const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
+  return {
+    input_tokens: input,
+    output_tokens: output,
+    tokens_used: input + output,
+    cache_read_input_tokens: calls.reduce((n, c) => n + c.cache_read_input_tokens, 0),
+    cache_creation_input_tokens: calls.reduce((n, c) => n + c.cache_creation_input_tokens, 0),
+    cost_usd: Math.round(cost * 1e8) / 1e8,
+  };
+}
+
 /** A failure the provider had already started answering, so it billed part of the call. */
 function isBilled(error: unknown): error is LlmError & { partial: PartialCall } {
   return error instanceof LlmError && error.partial !== undefined;
+}
+
+const RUN = { action: 'run' } as const;
+
+/** The outcome of a call that does not run (denied, or interrupted and not safe to retry): an error the model reads. */
+function syntheticOutcome(use: ToolUseBlock, content: string): ToolOutcome {
+  return { tool_use_id: use.id, tool_name: use.name, content, is_error: true, duration_ms: 0 };
 }
 
 function cancelledResult(use: ToolUseBlock): ToolResultBlock {

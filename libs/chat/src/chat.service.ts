@@ -7,6 +7,7 @@ import { ChatMessage, LlmError } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
+import type { StepJournal, ToolGate } from './step-journal';
 
 export interface TurnRequest {
   tenantId: string;
@@ -35,6 +36,14 @@ export interface TurnRequest {
    * events name the conversation, and the failed run must stay readable (GET /v1/runs/{id}).
    */
   keepConversation?: boolean;
+  /** The run this turn carries out: the conversation's lock names it (see ConversationLock.acquire). */
+  runId?: string;
+  /** The run is executed again: it takes over its own lock at once, even if an earlier execution still holds it. */
+  takeover?: boolean;
+  /** The run's journal (see RunRequest.journal in the agent runner). */
+  journal?: StepJournal;
+  /** Decides whether each tool call runs (see ToolGate). */
+  gate?: ToolGate;
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
@@ -75,7 +84,9 @@ export class ChatService {
       }
       LogContext.assign({ conversation_id: conversation.id });
       const agent = this.agents.get(conversation.agentName);
-      const lease = request.lease ?? (await this.lock.acquire(conversation.id));
+      const lease =
+        request.lease ??
+        (await this.lock.acquire(conversation.id, { runId: request.runId, takeover: request.takeover }));
       let history: ChatMessage[];
       try {
         // Under the lock, so the history is the one the turn continues; the first call includes all of it.
@@ -119,7 +130,7 @@ export class ChatService {
     // a first turn that fails removes it again (see run()).
     // Locked before it exists: a conversation this call creates has no history, since nobody else can have
     // started a turn in it (a task's re-run finds its conversation and reads what is there).
-    const lease = await this.lock.acquire(conversationId);
+    const lease = await this.lock.acquire(conversationId, { runId: request.runId });
     let created: boolean;
     try {
       created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
@@ -175,9 +186,21 @@ export class ChatService {
         taskId: request.taskId,
         onIteration: request.onIteration,
         apiKeyId: request.apiKeyId,
+        journal: request.journal,
+        gate: request.gate,
         ...settings,
       });
       for await (const event of events) {
+        if (event.type === 'runner_paused') {
+          // Nothing is stored: the journal holds the run's steps until it is executed again and completes.
+          yield {
+            type: 'paused',
+            pending: event.pending,
+            ...event.usage,
+            latency_ms: Math.round(performance.now() - startedAt),
+          };
+          continue;
+        }
         if (event.type !== 'runner_done') {
           yield event;
           continue;

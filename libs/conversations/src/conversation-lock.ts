@@ -8,13 +8,22 @@ import { AppConfig, ConversationBusyError, lockConflicts, Metrics, RedisService 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
-// KEYS: 1 lock, 2 fence counter. ARGV: 1 holder value, 2 lock ttl ms, 3 fence ttl ms.
+// KEYS: 1 lock, 2 fence counter. ARGV: 1 holder value, 2 lock ttl ms, 3 fence ttl ms, 4 the suffix ('|run:<id>') of
+// a holder value this acquisition takes over ('' for none): a run executed again takes its own lock at once, even
+// while the lease of its earlier execution (a dead process) has not expired yet.
 // Returns {1, fence} taken, {0, holder} busy. The fence never goes below the current time in microseconds (about
 // 1.8e15: exact in a double, a JS number and a bigint), so it keeps increasing even when Redis forgets the counter
 // (expiry, a flush, a failover): a new lease outranks every earlier one as long as a conversation takes fewer
 // than one lease per microsecond, which the round trips of taking and releasing a lease already rule out.
 const ACQUIRE = `
-if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then
+local taken = redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')
+if not taken and ARGV[4] ~= '' then
+  local holder = redis.call('get', KEYS[1])
+  if holder and string.sub(holder, -string.len(ARGV[4])) == ARGV[4] then
+    taken = redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  end
+end
+if taken then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local fence = redis.call('incr', KEYS[2])
@@ -72,14 +81,35 @@ export class ConversationLock {
   }
 
   /**
+   * The run named by each conversation's lock: its id, `null` when the lock is held by no particular run (a
+   * dispatcher between taking it and starting a run), `undefined` when nobody holds it. One round trip.
+   */
+  async holders(conversationIds: readonly string[]): Promise<Map<string, string | null | undefined>> {
+    const found = new Map<string, string | null | undefined>();
+    if (!conversationIds.length) return found;
+    const values = await this.redis.client.mget(...conversationIds.map((id) => this.key(id)));
+    conversationIds.forEach((id, i) => {
+      const value = values[i];
+      found.set(id, value === null ? undefined : (/\|run:(.+)$/.exec(value)?.[1] ?? null));
+    });
+    return found;
+  }
+
+  /**
    * Takes the conversation's lease or throws ConversationBusyError saying since when the running
    * turn holds it. The lease is renewed at a third of its TTL, so a crashed instance blocks the
-   * conversation for at most one TTL.
+   * conversation for at most one TTL — except for its own run: the lock belongs to the run it names (`runId`),
+   * and with `takeover` an execution of that same run takes it at once, whoever held it (a run executed again
+   * after its process died; the earlier execution, if it still lives, finds its lease lost and its writes fenced).
    */
-  async acquire(conversationId: string): Promise<ConversationLease> {
+  async acquire(
+    conversationId: string,
+    owner: { runId?: string; takeover?: boolean } = {},
+  ): Promise<ConversationLease> {
     const ttl = this.config.lockTtlMs;
     const since = new Date();
-    const value = `${randomUUID()}|${since.getTime()}`;
+    const runSuffix = owner.runId ? `|run:${owner.runId}` : '';
+    const value = `${randomUUID()}|${since.getTime()}${runSuffix}`;
     const key = this.key(conversationId);
     const [taken, detail] = (await this.redis.client.eval(
       ACQUIRE,
@@ -89,6 +119,7 @@ export class ConversationLock {
       value,
       ttl,
       FENCE_TTL_MS,
+      owner.takeover ? runSuffix : '',
     )) as [number, string | number | null];
     if (taken !== 1) {
       this.conflicts.inc();

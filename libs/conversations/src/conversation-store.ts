@@ -33,6 +33,8 @@ export class ConversationTakenOverError extends DomainError {
 /**
  * Inserts the model calls given as a JSON array (see `callRows`) for tenant $2, conversation `conversation` and
  * agent `agent`; `from` may add a table whose emptiness stops the insert (the locked conversation of a turn).
+ * A call whose row exists already (its id: a run executed again replays the calls an earlier execution recorded,
+ * e.g. as the orphan calls of a failed attempt) is skipped; the totals add what was inserted (`calls` answers it).
  */
 const insertCalls = (conversation: string, agent: string, calls: string, from = '') => `
   INSERT INTO llm_calls (id, tenant_id, conversation_id, agent_name, model, input_tokens, output_tokens,
@@ -44,30 +46,37 @@ const insertCalls = (conversation: string, agent: string, calls: string, from = 
     FROM ${from}jsonb_to_recordset(${calls}::jsonb) AS c(id uuid, model text, input_tokens int, output_tokens int,
       cache_creation_input_tokens int, cache_read_input_tokens int, cost_usd numeric, latency_ms int,
       time_to_first_token_ms int, stop_reason text, status text, unknown_model_price boolean, api_key_id uuid,
-      task_id uuid)`;
+      task_id uuid)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING input_tokens + cache_creation_input_tokens + cache_read_input_tokens AS input, output_tokens AS output,
+    cost_usd AS cost`;
 
 /**
  * A turn in one statement: lock the conversation row, insert the messages numbered from its count and the model
  * calls, and add the turn to its totals. Nothing is written when the conversation is gone (or another tenant's),
- * nor when a lease newer than the turn's ($13, its fencing token; null: unfenced) has already written to it. The
+ * nor when a lease newer than the turn's ($10, its fencing token; null: unfenced) has already written to it. The
  * row lock makes the fence check see the latest committed fence, so two appends cannot both pass it stale.
  */
 const APPEND_TURN = `
 WITH conv AS (
   SELECT message_count FROM conversations
-   WHERE id = $1 AND tenant_id = $2 AND ($13::bigint IS NULL OR fence <= $13::bigint) FOR UPDATE
+   WHERE id = $1 AND tenant_id = $2 AND ($10::bigint IS NULL OR fence <= $10::bigint) FOR UPDATE
 ), msgs AS (
   INSERT INTO messages (id, conversation_id, seq, role, content)
   SELECT m.id, $1, conv.message_count + m.ord - 1, m.role, m.content
     FROM conv, unnest($3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS m(id, role, content, ord)
 ), calls AS (${insertCalls('$1', '$6', '$7', 'conv, ')}
+), added AS (
+  SELECT COALESCE(sum(input), 0) AS input, COALESCE(sum(output), 0) AS output, COALESCE(sum(cost), 0) AS cost
+    FROM calls
 )
 UPDATE conversations SET
-  message_count = message_count + $8, input_tokens = input_tokens + $9, output_tokens = output_tokens + $10,
-  cost_usd = cost_usd + $11, title = COALESCE(title, $12), last_message_at = now(), last_activity_at = now(),
-  fence = GREATEST(fence, COALESCE($13::bigint, fence))
+  message_count = message_count + $8, input_tokens = input_tokens + added.input,
+  output_tokens = output_tokens + added.output, cost_usd = cost_usd + added.cost, title = COALESCE(title, $9),
+  last_message_at = now(), last_activity_at = now(), fence = GREATEST(fence, COALESCE($10::bigint, fence))
+FROM added
 WHERE id = $1 AND tenant_id = $2 AND EXISTS (SELECT 1 FROM conv)
-RETURNING *`;
+RETURNING conversations.*`;
 
 /**
  * Model calls of a failed turn, in one statement: on the conversation when it is still there (and its totals
@@ -77,29 +86,21 @@ const RECORD_ORPHAN_CALLS = `
 WITH target AS (
   SELECT id FROM conversations WHERE id = $1 AND tenant_id = $2
 ), calls AS (${insertCalls('(SELECT id FROM target)', '$3', '$4')}
+), added AS (
+  SELECT COALESCE(sum(input), 0) AS input, COALESCE(sum(output), 0) AS output, COALESCE(sum(cost), 0) AS cost
+    FROM calls
 )
-UPDATE conversations SET input_tokens = input_tokens + $5, output_tokens = output_tokens + $6,
-  cost_usd = cost_usd + $7
+UPDATE conversations SET input_tokens = input_tokens + added.input, output_tokens = output_tokens + added.output,
+  cost_usd = cost_usd + added.cost
+FROM added
 WHERE id = (SELECT id FROM target)`;
 
-function callTotals(calls: LlmCallRecord[]): { input: number; output: number; cost: number } {
-  let input = 0;
-  let output = 0;
-  let cost = 0;
-  for (const c of calls) {
-    input += c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens;
-    output += c.output_tokens;
-    cost += c.cost_usd;
-  }
-  return { input, output, cost };
-}
-
-/** The calls as the JSON array `insertCalls` reads, each with a new id. */
+/** The calls as the JSON array `insertCalls` reads, each with its id (a new one when it has none). */
 function callRows(calls: LlmCallRecord[], ids: IdGenerator): string {
   return JSON.stringify(
     calls.map((c) => ({
       ...c,
-      id: ids.uuid(),
+      id: c.id ?? ids.uuid(),
       status: c.status ?? 'completed',
       unknown_model_price: c.unknown_model_price ?? false,
       api_key_id: c.api_key_id ?? null,
@@ -259,7 +260,6 @@ export class ConversationStore {
    */
   async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
     const messageIds = turn.messages.map(() => this.ids.uuid());
-    const totals = callTotals(turn.llmCalls);
     // An UPDATE through TypeORM answers [rows, affected].
     const [rows] = (await this.dataSource.query(APPEND_TURN, [
       turn.conversationId,
@@ -270,9 +270,6 @@ export class ConversationStore {
       turn.agentName,
       callRows(turn.llmCalls, this.ids),
       turn.messages.length,
-      totals.input,
-      totals.output,
-      totals.cost,
       titleFrom(turn.messages),
       turn.fence ?? null,
     ])) as [ConversationEntity[], number];
@@ -303,15 +300,11 @@ export class ConversationStore {
     calls: LlmCallRecord[],
   ): Promise<void> {
     if (!calls.length) return;
-    const { input, output, cost } = callTotals(calls);
     await this.dataSource.query(RECORD_ORPHAN_CALLS, [
       conversationId,
       tenantId,
       agentName,
       callRows(calls, this.ids),
-      input,
-      output,
-      cost,
     ]);
   }
 }

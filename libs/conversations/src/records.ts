@@ -49,6 +49,11 @@ export type LlmCallStatus = 'completed' | 'cancelled' | 'failed';
 
 /** One model call of a turn, as recorded in llm_calls. */
 export interface LlmCallRecord {
+  /**
+   * The llm_calls row's id. A call that may be recorded twice (a run's journal replays it when the run is executed
+   * again) carries one, so it is billed once; omitted: a new id.
+   */
+  id?: string;
   /** `completed` when omitted. */
   status?: LlmCallStatus;
   model: string;

@@ -3,18 +3,11 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@lib/core';
 import { AgentRegistry, toolsRequiringApproval } from '@lib/agents';
-import type { ToolUseBlock } from '@lib/llm';
+import type { ToolGate } from '@lib/chat';
 import { refusalText, toPendingView } from './approval-records';
 import type { Run } from './run-records';
 import { ApprovalRepository } from './approval-repository';
 import { argumentsSha256 } from './canonical-json';
-
-/** What may happen to a tool call before it runs (the agent loop's gate decision). */
-export type GateDecision = { action: 'run' } | { action: 'deny'; reason: string } | { action: 'pause' };
-
-export interface ApprovalGate {
-  decide(use: ToolUseBlock): Promise<GateDecision>;
-}
 
 @Injectable()
 export class ApprovalGates {
@@ -40,7 +33,7 @@ export class ApprovalGates {
    * The gate of run `runId`: a call of a tool that its agent's operator or its conversation names waits for a decision.
    * Which tools those are is read at the run's first tool call (its conversation may be created by its first turn).
    */
-  for(runId: string): ApprovalGate {
+  for(runId: string): ToolGate {
     let gated: Promise<{ tenantId: string; conversationId: string; tools: Set<string> }> | undefined;
     const scope = () =>
       (gated ??= this.approvals.scopeOf(runId).then((found) => ({

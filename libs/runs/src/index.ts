@@ -4,6 +4,8 @@ export { RunFeed, offer } from './run-feed';
 export type { RunFollower, Following } from './run-feed';
 export { RunCancellations } from './run-cancellations';
 export type { RunHandle } from './run-executor';
+export type { Resumed, ResumeOptions } from './run-recovery';
+export { RunJournal } from './run-journal';
 export { failureError } from './run-failures';
 export { toRunStatus, isFinished } from './run-records';
 export type { Run, RunRequest, RunStatus } from './run-records';

@@ -29,6 +29,11 @@ export interface RunHandle {
   events: AsyncIterable<RunEvent>;
   /** The failure behind the run's `error` event, when the run ran in this process (with the provider's cause). */
   readonly failure: unknown;
+  /**
+   * The run's whole answer once it is done, when it ran in this process: the text of every model response of the
+   * run, those replayed from its journal included (a resumed run's `text` events carry only what it produced).
+   */
+  readonly response: string | undefined;
   /** Stops the run; it still ends with `done` and `stop_reason: "cancelled"`. */
   cancel(): Promise<void>;
   /** The caller stops reading the events; the run goes on. */
@@ -75,6 +80,7 @@ export class RunExecutor {
     turn: Turn,
     controller: AbortController,
     onEnded: (queuedBehind: boolean) => void,
+    { resumed = false }: { resumed?: boolean } = {},
   ): Promise<RunHandle> {
     let firstSeq: number;
     try {
@@ -87,7 +93,11 @@ export class RunExecutor {
       await turn.events.return(undefined);
       await turn.lease.release();
       await this.runs
-        .finish(run.id, { ...NOTHING, status: 'failed', error: failureBody(error, run.conversationId) })
+        .finish(
+          run.id,
+          { ...NOTHING, status: 'failed', error: failureBody(error, run.conversationId) },
+          turn.lease.fence,
+        )
         .catch(() => undefined);
       throw error;
     }
@@ -95,8 +105,8 @@ export class RunExecutor {
     this.feed.attach(run.conversationId, follower);
     follower.onEnd = () => this.feed.unfollow(run.conversationId, follower);
     const unregister = this.cancellations.register(run.id, run.conversationId, controller);
-    const state: { failure?: unknown; queuedBehind?: boolean } = {};
-    void this.drive(run, turn, firstSeq, controller, state).finally(() => {
+    const state: DriveState = {};
+    void this.drive(run, turn, firstSeq, controller, state, resumed).finally(() => {
       unregister();
       onEnded(state.queuedBehind ?? true);
     });
@@ -108,6 +118,9 @@ export class RunExecutor {
       events: follower.queue,
       get failure() {
         return state.failure;
+      },
+      get response() {
+        return state.response;
       },
       cancel: async () => controller.abort(),
       detach: () => {
@@ -181,12 +194,16 @@ export class RunExecutor {
       }),
     );
     const done = event('done', { message_id: null, stop_reason: 'requires_approval', ...usage });
-    const paused = await this.runs.pause(run.id, {
-      inputTokens: usage.input_tokens,
-      outputTokens: usage.output_tokens,
-      costUsd: usage.cost_usd,
-      lastSeq: done.payload.seq,
-    });
+    const paused = await this.runs.pause(
+      run.id,
+      {
+        inputTokens: usage.input_tokens,
+        outputTokens: usage.output_tokens,
+        costUsd: usage.cost_usd,
+        lastSeq: done.payload.seq,
+      },
+      turn.lease.fence,
+    );
     if (!paused) throw new Error(`Run ${run.id} was no longer running when its tool calls paused.`);
     // Nothing is queued behind a waiting run: it keeps the conversation until it ends.
     state.queuedBehind = false;
@@ -199,16 +216,20 @@ export class RunExecutor {
     turn: Turn,
     firstSeq: number,
     controller: AbortController,
-    state: { failure?: unknown; queuedBehind?: boolean },
+    state: DriveState,
+    resumed: boolean,
   ): Promise<void> {
     const conversationId = run.conversationId;
+    const fence = turn.lease.fence;
     let seq = firstSeq;
     const event = <Name extends RunEventName>(name: Name, fields: Fields<Name>): RunEvent =>
       ({
         name,
         payload: { conversation_id: conversationId, run_id: run.id, seq: seq++, ...fields },
       }) as unknown as RunEvent;
-    this.feed.publish(conversationId, event('run_started', { source: run.source }));
+    // A run executed again continues its numbering after what the log has: its `run_started` and the events of
+    // the steps it replays were published by its earlier execution.
+    if (!resumed) this.feed.publish(conversationId, event('run_started', { source: run.source }));
     let ended = false;
     try {
       for await (const turnEvent of turn.events) {
@@ -226,7 +247,14 @@ export class RunExecutor {
             this.feed.publish(conversationId, event('tool_end', fields));
             break;
           }
+          case 'paused': {
+            const { type: _type, pending: _pending, ...usage } = turnEvent;
+            await this.pause(run, turn, usage, event, state);
+            ended = true;
+            break;
+          }
           case 'done': {
+            state.response = turnEvent.response;
             const done = event('done', {
               message_id: turnEvent.message_id,
               stop_reason: turnEvent.stop_reason,
@@ -239,23 +267,27 @@ export class RunExecutor {
               latency_ms: turnEvent.latency_ms,
             });
             // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended.
-            state.queuedBehind = await this.runs
-              .finish(run.id, {
-                status: turnEvent.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
-                stopReason: turnEvent.stop_reason,
-                error: null,
-                inputTokens: turnEvent.input_tokens,
-                outputTokens: turnEvent.output_tokens,
-                costUsd: turnEvent.cost_usd,
-                lastSeq: done.payload.seq,
-              })
-              .then((finished) => finished.queuedBehind)
+            const finished = await this.runs
+              .finish(
+                run.id,
+                {
+                  status: turnEvent.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
+                  stopReason: turnEvent.stop_reason,
+                  error: null,
+                  inputTokens: turnEvent.input_tokens,
+                  outputTokens: turnEvent.output_tokens,
+                  costUsd: turnEvent.cost_usd,
+                  lastSeq: done.payload.seq,
+                },
+                fence,
+              )
               .catch((error: Error) => {
                 this.logger.error(`Could not record the end of run ${run.id}: ${error.message}`);
-                return true;
+                return { queuedBehind: true, recorded: true };
               });
+            state.queuedBehind = finished.queuedBehind;
             ended = true;
-            await this.feed.publishLast(conversationId, done, () => turn.lease.release());
+            await this.publishEnd(run, finished.recorded, done, turn);
             break;
           }
         }
@@ -265,24 +297,47 @@ export class RunExecutor {
       state.failure = error;
       const body = failureBody(error, conversationId);
       const failed = event('error', body);
-      state.queuedBehind = await this.runs
-        .finish(run.id, {
-          ...NOTHING,
-          status: controller.signal.aborted ? 'cancelled' : 'failed',
-          stopReason: controller.signal.aborted ? 'cancelled' : null,
-          error: body,
-          lastSeq: failed.payload.seq,
-        })
-        .then((finished) => finished.queuedBehind)
+      const finished = await this.runs
+        .finish(
+          run.id,
+          {
+            ...NOTHING,
+            status: controller.signal.aborted ? 'cancelled' : 'failed',
+            stopReason: controller.signal.aborted ? 'cancelled' : null,
+            error: body,
+            lastSeq: failed.payload.seq,
+          },
+          fence,
+        )
         .catch((e: Error) => {
           this.logger.error(`Could not record the failure of run ${run.id}: ${e.message}`);
-          return true;
+          return { queuedBehind: true, recorded: true };
         });
-      await this.feed.publishLast(conversationId, failed, () => turn.lease.release());
+      state.queuedBehind = finished.queuedBehind;
+      await this.publishEnd(run, finished.recorded, failed, turn);
     } finally {
       await turn.lease.release();
     }
   }
+
+  /**
+   * Publishes the run's last event, unless a newer execution of the run has taken it over (its end was not
+   * recorded): that execution publishes the run's end, and this one only tells its own followers here.
+   */
+  private async publishEnd(run: RunIdentity, recorded: boolean, last: RunEvent, turn: Turn): Promise<void> {
+    if (recorded) return this.feed.publishLast(run.conversationId, last, () => turn.lease.release());
+    this.logger.warn(
+      `Run ${run.id} was taken over by a newer execution; this one stops without publishing its end.`,
+    );
+    await turn.lease.release();
+    this.feed.deliverHere(run.conversationId, run.id, last);
+  }
+}
+
+interface DriveState {
+  failure?: unknown;
+  queuedBehind?: boolean;
+  response?: string;
 }
 
 /** Builds the next numbered event of a run (see drive()). */

@@ -102,6 +102,16 @@ export class RunFeed {
     }
   }
 
+  /**
+   * An event only for the followers here of that very run (its caller), not published: the end of an execution
+   * that lost its run to a newer one, which publishes the run's events from then on.
+   */
+  deliverHere(conversationId: string, runId: string, event: RunEvent): void {
+    for (const entry of [...(this.entries.get(conversationId)?.values() ?? [])]) {
+      if (entry.follower.runId === runId && !entry.held) offer(entry.follower, event);
+    }
+  }
+
   /** Registers a follower of a run of this process before its first event: no replay, no Redis. */
   attach(conversationId: string, follower: RunFollower): void {
     this.register(conversationId, { follower, held: null, remote: false });

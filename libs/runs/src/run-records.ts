@@ -1,5 +1,6 @@
 // The plain records of this lib, and the contract's RunStatus as REST sends it.
 import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
+import type { ToolGate } from '@lib/chat';
 import type { PendingApprovalView } from './approval-records';
 
 export interface Run {
@@ -42,6 +43,13 @@ export interface RunRequest {
   newConversationId?: string;
   /** Called after each iteration (a model call and its tools) while the loop goes on. */
   onIteration?: (progress: { iteration: number; maxIterations: number }) => Promise<void> | void;
+  /**
+   * The run's id when the caller chose it beforehand (a task records its run's id before starting it, so that its
+   * next attempt executes the same run again); omitted: a new one.
+   */
+  runId?: string;
+  /** Decides whether each tool call runs (see ToolGate in @lib/chat); omitted: every call runs. */
+  gate?: ToolGate;
 }
 
 export interface RunTotals {

@@ -91,8 +91,8 @@ export class RunRepository {
          UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
        )
        INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
-         priority, started_at)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END
+         priority, started_at, fence)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $11::bigint
         WHERE $6 = 'queued'
            OR NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $3 AND w.status = 'requires_action')
        RETURNING id`,
@@ -113,17 +113,42 @@ export class RunRepository {
     return rows.length > 0;
   }
 
+  /** A run by its id alone (an execution of it anywhere: the caller is the system, not a tenant). */
+  async byId(id: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(`SELECT ${COLUMNS} FROM runs WHERE id = $1`, [id]);
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /**
+   * Marks a run running again for a new execution holding the conversation's lease `fence`: a run still marked
+   * running (its execution is gone) or waiting for a decision, and with `reopenFailed` one that failed (a retried
+   * task). The run and its conversation record the fence, so the earlier execution can write to neither. Null when
+   * the run is in none of those states (it ended meanwhile).
+   */
+  async claimForExecution(id: string, fence: number, reopenFailed: boolean): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(
+      `WITH claimed AS (
+         UPDATE runs SET status = 'running', stop_reason = NULL, error = NULL, finished_at = NULL,
+                started_at = COALESCE(started_at, now()), fence = $2::bigint
+          WHERE id = $1 AND (status = 'running' OR ($3 AND status = 'failed')
+                 -- A run waiting for decisions goes on only once none is pending.
+                 OR (status = 'requires_action'
+                     AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = $1 AND a.status = 'pending')))
+          RETURNING ${COLUMNS}
+       ), fenced AS (
+         UPDATE conversations SET fence = GREATEST(fence, $2::bigint) WHERE id = (SELECT conversation_id FROM claimed)
+       )
+       SELECT * FROM claimed`,
+      [id, fence, reopenFailed],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
   async get(tenantId: string, id: string): Promise<Run | null> {
     const rows: RunRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2`,
       [id, tenantId],
     );
-    return rows[0] ? toRun(rows[0]) : null;
-  }
-
-  /** The run, whichever tenant's (for the processes that carry runs out, never for a client). */
-  async byId(id: string): Promise<Run | null> {
-    const rows: RunRow[] = await this.db.query(`SELECT ${COLUMNS} FROM runs WHERE id = $1`, [id]);
     return rows[0] ? toRun(rows[0]) : null;
   }
 
@@ -138,15 +163,15 @@ export class RunRepository {
 
   /**
    * A running run stops to wait for decisions (`requires_action`, stop reason `requires_approval`) with what it
-   * has used so far; false when it was not running (any more).
+   * has used so far; false when it was not running (any more), or a newer execution (a higher `fence`) owns it.
    */
-  async pause(id: string, totals: RunTotals & { lastSeq: number }): Promise<boolean> {
+  async pause(id: string, totals: RunTotals & { lastSeq: number }, fence: number): Promise<boolean> {
     const rows = returned<{ id: string }>(
       await this.db.query(
         `UPDATE runs SET status = 'requires_action', stop_reason = 'requires_approval', input_tokens = $2,
            output_tokens = $3, cost_usd = $4, last_seq = GREATEST(last_seq, $5)
-         WHERE id = $1 AND status = 'running' RETURNING id`,
-        [id, totals.inputTokens, totals.outputTokens, totals.costUsd, totals.lastSeq],
+         WHERE id = $1 AND status = 'running' AND (fence IS NULL OR fence <= $6::bigint) RETURNING id`,
+        [id, totals.inputTokens, totals.outputTokens, totals.costUsd, totals.lastSeq, fence],
       ),
     );
     return rows.length > 0;
@@ -202,14 +227,20 @@ export class RunRepository {
 
   /**
    * Records how a run ended (only a run that had not ended yet changes), and answers whether its conversation has
-   * queued runs waiting.
+   * queued runs waiting. With `fence` (the lease of the execution that ends it), an execution that a newer one has
+   * taken the run from (a higher fence) changes nothing: `recorded` is false.
    */
-  async finish(id: string, outcome: FinishedRun): Promise<{ queuedBehind: boolean }> {
+  async finish(
+    id: string,
+    outcome: FinishedRun,
+    fence?: number,
+  ): Promise<{ queuedBehind: boolean; recorded: boolean }> {
     const rows = returned<{ queued_behind: boolean }>(
       await this.db.query(
         `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
          cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
        WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')
+         AND ($9::bigint IS NULL OR r.fence IS NULL OR r.fence <= $9::bigint)
        RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
          AS queued_behind`,
         [
@@ -221,10 +252,11 @@ export class RunRepository {
           outcome.outputTokens,
           outcome.costUsd,
           outcome.lastSeq,
+          fence ?? null,
         ],
       ),
     );
-    return { queuedBehind: rows[0]?.queued_behind ?? false };
+    return { queuedBehind: rows[0]?.queued_behind ?? false, recorded: rows.length > 0 };
   }
 
   /**
@@ -234,7 +266,7 @@ export class RunRepository {
   async claimNextQueued(conversationId: string, fence: number): Promise<Run | null> {
     const rows: RunRow[] = await this.db.query(
       `WITH claimed AS (
-         UPDATE runs SET status = 'running', started_at = now()
+         UPDATE runs SET status = 'running', started_at = now(), fence = $2::bigint
           WHERE id = (SELECT id FROM runs WHERE conversation_id = $1 AND status = 'queued'
                        -- A run waiting for a decision keeps the conversation: queued runs start after it ends.
                          AND NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $1
@@ -292,11 +324,11 @@ export class RunRepository {
     return rows.map((r) => r.conversation_id);
   }
 
-  /** Runs marked running that started before `before` (the reconciler checks whether their instance is alive). */
-  async runningSince(before: Date, limit = 100): Promise<Run[]> {
+  /** Runs marked running, oldest first (the reconciler checks whether the execution owning each is alive). */
+  async running(limit = 500): Promise<Run[]> {
     const rows: RunRow[] = await this.db.query(
-      `SELECT ${COLUMNS} FROM runs WHERE status = 'running' AND started_at < $1 ORDER BY started_at LIMIT $2`,
-      [before, limit],
+      `SELECT ${COLUMNS} FROM runs WHERE status = 'running' ORDER BY started_at LIMIT $1`,
+      [limit],
     );
     return rows.map(toRun);
   }

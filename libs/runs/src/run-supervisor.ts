@@ -1,5 +1,6 @@
-// Every run of every transport goes through here: start (or queue, or interrupt), follow, cancel, and the
-// reconciliation that starts queued runs and closes runs whose instance is gone.
+// Every run of every transport goes through here: start (or queue, or interrupt), follow, cancel, resume (execute
+// an existing run again from its journal), and the reconciliation that starts queued runs and resumes runs whose
+// owner is gone.
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConversationBusyError, NotFoundError, ServiceUnavailableError } from '@lib/core';
 import { ChatService } from '@lib/chat';
@@ -8,6 +9,7 @@ import { RunEventQueue, RunExecutor, RunHandle } from './run-executor';
 import { RunFeed } from './run-feed';
 import { failureBody } from './run-failures';
 import { RunInfrastructure } from './run-infrastructure';
+import { Resumed, ResumeOptions, RunRecovery } from './run-recovery';
 import { isFinished, Run, RunRequest } from './run-records';
 import { NewRun, RunRepository } from './run-repository';
 import { ConversationAwaitingApprovalError } from './run-errors';
@@ -31,6 +33,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly feed: RunFeed,
     private readonly cancellations: RunCancellations,
     private readonly infra: RunInfrastructure,
+    private readonly recovery: RunRecovery,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -59,7 +62,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         1,
       );
     }
-    const runId = this.infra.ids.uuid();
+    const runId = request.runId ?? this.infra.ids.uuid();
     const controller = new AbortController();
     let turn;
     try {
@@ -74,6 +77,10 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         onIteration: request.onIteration,
         signal: controller.signal,
         holdLease: true,
+        runId,
+        // A run's first execution: nothing to read, each step recorded as it completes.
+        journal: this.infra.journal.fresh(runId),
+        gate: request.gate ?? this.infra.approvals.for(runId),
         // A failed first turn deletes its new conversation, and with it the run row. A REST caller never learns
         // either id (it gets the error envelope), so version 1's "no conversation is left" stays; every other
         // client has been told the run id (run_started, the socket ack, TaskStatus) and must be able to read it.
@@ -115,6 +122,34 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     return this.executor.begin(run, turn, controller, (queued) => {
       if (queued) void this.dispatch(run.conversationId);
     });
+  }
+
+  /**
+   * Executes an existing run again, from its journal, here — the seam for every re-execution: a task's next
+   * attempt (`reopenFailed`: also a run whose last attempt failed), the reconciler for a run whose owner is gone,
+   * and a run paused for an approval once it is decided. The run takes its conversation's lock (its own lock at
+   * once: see ResumeOptions.takeover), replays its recorded steps without calling the model or the tools again,
+   * continues from the first step not completed, and publishes after what its event log already has. Resolves
+   * `finished` for a run that has ended (nothing runs), `missing` for an unknown id; throws ConversationBusyError
+   * when another run holds the conversation.
+   */
+  resume(runId: string, options: ResumeOptions = {}): Promise<Resumed> {
+    return this.recovery.resume(runId, {
+      ...options,
+      onEnded: (queued) => {
+        options.onEnded?.(queued);
+        if (queued) {
+          void this.runs.byId(runId).then((run) => run && this.dispatch(run.conversationId));
+        }
+      },
+    });
+  }
+
+  /** Ends a run whose execution will not go on (a task the queue gave up on), as failed with `message`. */
+  async abandon(runId: string, message: string): Promise<void> {
+    const run = await this.runs.byId(runId);
+    if (!run || isFinished(run.status)) return;
+    await this.recovery.fail(run, message);
   }
 
   async get(tenantId: string, runId: string): Promise<Run> {
@@ -213,6 +248,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       status: 'queued',
       events: follower.queue,
       failure: undefined,
+      response: undefined,
       cancel: async () => {
         await this.cancel(request.tenantId, runId);
       },
@@ -256,6 +292,9 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         signal: controller.signal,
         lease,
         holdLease: true,
+        runId: run.id,
+        journal: this.infra.journal.fresh(run.id),
+        gate: this.infra.approvals.for(run.id),
       });
     } catch (error) {
       // Refused when it was to start (its budget is spent, its conversation was deleted): it ends with that error.
@@ -272,28 +311,21 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       .catch((error: Error) => this.logger.warn(`Could not start queued run ${run.id}: ${error.message}`));
   }
 
-  /** Starts queued runs whose conversation is free, and closes runs whose instance stopped while they ran. */
+  /**
+   * Starts queued runs whose conversation is free, and resumes runs whose owner is gone (their process stopped
+   * while they ran: see RunRecovery for how an owner is known).
+   */
   async reconcile(): Promise<void> {
     try {
       for (const conversationId of await this.runs.conversationsWithQueuedRuns())
         await this.dispatch(conversationId);
-      const stale = await this.runs.runningSince(new Date(Date.now() - 2 * this.infra.config.lockTtlMs));
-      for (const run of stale) {
-        if (this.cancellations.runningHere(run.conversationId) === run.id) continue;
-        if ((await this.infra.lock.runningSince(run.conversationId)) !== undefined) continue;
-        await this.executor.close(
-          { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
-          {
-            started: true,
-            status: 'failed',
-            stopReason: null,
-            error: {
-              type: 'service_unavailable',
-              message: 'The instance running this run stopped before the run ended; send the message again.',
-            },
-          },
-        );
-      }
+      if (this.infra.shutdown.draining) return;
+      await this.recovery.recoverOrphans(
+        (run) => this.cancellations.runningHere(run.conversationId) === run.id,
+        (run, queued) => {
+          if (queued) void this.dispatch(run.conversationId);
+        },
+      );
     } catch (error) {
       this.logger.warn(`Run reconciliation failed: ${(error as Error).message}`);
     }

@@ -11,6 +11,8 @@ import { RunCancellations } from './run-cancellations';
 import { RunExecutor } from './run-executor';
 import { RunFeed } from './run-feed';
 import { RunInfrastructure } from './run-infrastructure';
+import { RunJournal } from './run-journal';
+import { RunRecovery } from './run-recovery';
 import { RunRepository } from './run-repository';
 import { RunResumption } from './run-resumption';
 import { RunSupervisor } from './run-supervisor';
@@ -24,6 +26,8 @@ import { RunSupervisor } from './run-supervisor';
     RunCancellations,
     RunExecutor,
     RunInfrastructure,
+    RunJournal,
+    RunRecovery,
     RunSupervisor,
     ApprovalRepository,
     ApprovalGates,
@@ -31,6 +35,14 @@ import { RunSupervisor } from './run-supervisor';
     RunApprovals,
     ApprovalSweeper,
   ],
-  exports: [RunSupervisor, RunFeed, RunCancellations, RunApprovals, RunResumption, ApprovalSweeper],
+  exports: [
+    RunSupervisor,
+    RunFeed,
+    RunCancellations,
+    RunJournal,
+    RunApprovals,
+    RunResumption,
+    ApprovalSweeper,
+  ],
 })
 export class RunsModule {}

@@ -2,7 +2,7 @@
 // per iteration, honours cancel requests, stores the outcome, and says whether the queue should retry.
 import { Injectable, Logger } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
-import { DomainError, LogContext, NotFoundError } from '@lib/core';
+import { DomainError, IdGenerator, LogContext, NotFoundError } from '@lib/core';
 import { ConversationStore } from '@lib/conversations';
 import { failureError, RunHandle, RunSupervisor } from '@lib/runs';
 import { describeFailure, isTransient, PermanentTaskFailure, TransientTaskFailure } from './task-failures';
@@ -29,6 +29,7 @@ export class TaskExecutor {
     private readonly lifecycle: TaskLifecycle,
     private readonly runs: RunSupervisor,
     private readonly conversations: ConversationStore,
+    private readonly ids: IdGenerator,
   ) {}
 
   /**
@@ -83,6 +84,9 @@ export class TaskExecutor {
   /** For a job the queue gave up on without a run failing (its worker died too often): the task ends failed. */
   async abandon(taskId: string, reason: string): Promise<void> {
     await this.lifecycle.finish(taskId, 'failed', { error: reason });
+    // Its run is left to the task's attempts (the reconciler does not resume task runs): it ends with the task.
+    const task = await this.tasks.findById(taskId);
+    if (task?.runId) await this.runs.abandon(task.runId, reason);
   }
 
   private async runTurn(task: Task, controller: AbortController): Promise<void> {
@@ -95,26 +99,54 @@ export class TaskExecutor {
     }
     // Read by the progress hook, which runs only after start() returned (the first iteration comes later).
     const runRef: { handle?: RunHandle } = {};
-    const handle = await this.runs.start({
-      tenantId: task.tenantId,
-      message: task.instruction,
-      agentName: task.agentName,
-      newConversationId: task.conversationId,
-      taskId: task.id,
-      source: 'task',
-      onIteration: async ({ iteration, maxIterations }) => {
-        const progress = Math.min(MAX_RUNNING_PROGRESS, Math.round((iteration / maxIterations) * 1e4) / 1e4);
-        const recorded = await this.tasks.recordProgress(task.id, progress);
-        if (!recorded) return;
-        if (recorded.cancelRequested) {
-          controller.abort();
-          await runRef.handle?.cancel();
-        }
-        this.lifecycle.progressed({ id: task.id, status: 'running', progress: recorded.progress });
-      },
-    });
+    const onIteration = async ({
+      iteration,
+      maxIterations,
+    }: {
+      iteration: number;
+      maxIterations: number;
+    }) => {
+      const progress = Math.min(MAX_RUNNING_PROGRESS, Math.round((iteration / maxIterations) * 1e4) / 1e4);
+      const recorded = await this.tasks.recordProgress(task.id, progress);
+      if (!recorded) return;
+      if (recorded.cancelRequested) {
+        controller.abort();
+        await runRef.handle?.cancel();
+      }
+      this.lifecycle.progressed({ id: task.id, status: 'running', progress: recorded.progress });
+    };
+    // Every attempt of the task executes the same run: a later attempt replays what the earlier ones recorded (the
+    // model is not asked again, a tool that completed does not run again) and goes on from there. The run's id is
+    // recorded before the run starts, so an attempt that dies at any point leaves it to the next one.
+    let handle: RunHandle | undefined;
+    let runId = this.ids.uuid();
+    if (task.runId) {
+      const resumed = await this.runs.resume(task.runId, { reopenFailed: true, onIteration });
+      if (resumed.kind === 'resumed') handle = resumed.handle;
+      else if (resumed.kind === 'finished' && resumed.run.status === 'requires_action') {
+        // Its run still waits for a decision (this job came early): the task waits with it, without this slot.
+        const waiting = await this.tasks.markRequiresAction(task.id);
+        if (waiting) this.lifecycle.progressed(waiting);
+        return;
+      }
+      // Recorded, but the attempt died before the run existed: it starts under that id.
+      else if (resumed.kind === 'missing') runId = task.runId;
+    }
+    if (!handle) {
+      // The first attempt, or a run that cannot go on (it ended otherwise): a run of its own.
+      if (runId !== task.runId) await this.tasks.recordRun(task.id, runId);
+      handle = await this.runs.start({
+        tenantId: task.tenantId,
+        message: task.instruction,
+        agentName: task.agentName,
+        newConversationId: task.conversationId,
+        taskId: task.id,
+        source: 'task',
+        onIteration,
+        runId,
+      });
+    }
     runRef.handle = handle;
-    await this.tasks.recordRun(task.id, handle.runId);
     let result = '';
     for await (const event of handle.events) {
       if (event.name === 'text') result += event.payload.content;
@@ -127,7 +159,8 @@ export class TaskExecutor {
         return;
       } else if (event.name === 'done') {
         const outcome: TaskOutcome = {
-          result,
+          // A resumed run's events carry only what it produced: its answer includes the replayed responses too.
+          result: handle.response ?? result,
           usage: {
             inputTokens: event.payload.input_tokens,
             outputTokens: event.payload.output_tokens,

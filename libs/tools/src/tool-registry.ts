@@ -58,6 +58,11 @@ export class ToolRegistry {
     return this.tools.has(name);
   }
 
+  /** False for a tool that declared itself not safe to run twice (an unknown name is harmless: true). */
+  isIdempotent(name: string): boolean {
+    return this.tools.get(name)?.tool.idempotent !== false;
+  }
+
   /** Every tool, sorted by name: what `GET /v1/tools` shows. */
   list(): ToolSpec[] {
     return [...this.tools.keys()].sort().map((name) => this.spec(this.tools.get(name)!.tool));

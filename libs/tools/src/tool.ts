@@ -2,9 +2,15 @@
 export interface ToolContext {
   tenantId: string;
   conversationId: string;
-  /** The model's `tool_use` id: side-effecting tools use it (with taskId) to stay idempotent on re-runs. */
+  /** The model's `tool_use` id. */
   toolUseId: string;
   taskId?: string;
+  /**
+   * `<run_id>:<tool_use_id>`: the same on every execution of this tool call, however often its run is executed
+   * again (a retried task, a resumed run). A tool with side effects keys them on it, so a call that runs again
+   * after a crash mid-tool does not repeat them. Outside a run (a tool called directly): `<task or none>:<tool_use_id>`.
+   */
+  idempotencyKey?: string;
   signal: AbortSignal;
   /**
    * The tools the calling agent may use. When given, the registry refuses any other name, so a model
@@ -20,6 +26,14 @@ export interface Tool<Input = Record<string, unknown>> {
   readonly inputSchema: Record<string, unknown>;
   /** Overrides the registry's default timeout. */
   readonly timeoutMs?: number;
+  /**
+   * Whether running this call a second time is safe (default true). A run's journal records each tool result as
+   * it completes, and a recorded call never runs again; a call that had started but whose result was never
+   * recorded (its process died mid-tool) runs again when its run is re-executed — unless its tool says
+   * `idempotent: false`: then the model gets an `is_error` result saying the call was interrupted and is not safe
+   * to retry. A tool with side effects should rather stay idempotent by keying them on `context.idempotencyKey`.
+   */
+  readonly idempotent?: boolean;
   /** Returns a JSON-serialisable value or a string; throws to report a failure to the model. */
   execute(input: Input, context: ToolContext): Promise<unknown>;
 }

@@ -1,4 +1,4 @@
-// Opens a ticket for a human to follow up; one ticket per tool call, however often the call is re-run.
+// Opens a ticket for a human to follow up; one ticket per tool call (its idempotency key), however often it runs.
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Tool, ToolContext } from '../tool';
@@ -36,8 +36,6 @@ interface TicketRow {
 const TICKET_COLUMNS = 'ticket_number, status, priority, subject, customer_email, created_at';
 /** Each tenant's first ticket is TCK-000100. */
 const FIRST_TICKET_NUMBER = 100;
-// Must match the expression of the unique index support_tickets_tool_call_key.
-const NO_TASK = '00000000-0000-0000-0000-000000000000';
 
 @Injectable()
 export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
@@ -105,12 +103,12 @@ export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
        )
        INSERT INTO support_tickets
          (ticket_number, tenant_id, conversation_id, task_id, tool_use_id, subject, description, priority,
-          customer_email)
+          customer_email, idempotency_key)
        SELECT 'TCK-' || CASE WHEN last_number < 1000000 THEN lpad(last_number::text, 6, '0')
                              ELSE last_number::text END,
-              $1, $2, $3, $4, $5, $6, $7, $8
+              $1, $2, $3, $4, $5, $6, $7, $8, $9
          FROM counter
-       ON CONFLICT (tenant_id, tool_use_id, (coalesce(task_id, '${NO_TASK}'::uuid))) DO NOTHING
+       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
        RETURNING ${TICKET_COLUMNS}`,
       [
         context.tenantId,
@@ -121,6 +119,7 @@ export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
         input.description.trim(),
         input.priority ?? 'normal',
         input.customer_email ?? null,
+        idempotencyKey(context),
       ],
     );
     if (inserted[0]) return toTicket(inserted[0], true);
@@ -135,11 +134,16 @@ export class CreateSupportTicketTool implements Tool<CreateSupportTicketInput> {
     const rows = await this.dataSource.query<TicketRow[]>(
       `SELECT ${TICKET_COLUMNS}
          FROM support_tickets
-        WHERE tenant_id = $1 AND tool_use_id = $2 AND coalesce(task_id, '${NO_TASK}'::uuid) = coalesce($3::uuid, '${NO_TASK}'::uuid)`,
-      [context.tenantId, context.toolUseId, context.taskId ?? null],
+        WHERE tenant_id = $1 AND idempotency_key = $2`,
+      [context.tenantId, idempotencyKey(context)],
     );
     return rows[0];
   }
+}
+
+/** The call's key: its run's (the same on every execution of the run), else the task's and the tool_use id. */
+function idempotencyKey(context: ToolContext): string {
+  return context.idempotencyKey ?? `${context.taskId ?? 'none'}:${context.toolUseId}`;
 }
 
 function toTicket(row: TicketRow, created: boolean): SupportTicket {

@@ -8,6 +8,7 @@ import { Runs1765000000100 } from './1765000000100-Runs';
 import { WebhookOutbox1765000000200 } from './1765000000200-WebhookOutbox';
 import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedDemoData';
 import { BilledCallsAndFencing1765000000400 } from './1765000000400-BilledCallsAndFencing';
+import { RunJournal1765000000500 } from './1765000000500-RunJournal';
 import { Approvals1765000000600 } from './1765000000600-Approvals';
 
 export const MIGRATIONS = [
@@ -20,5 +21,6 @@ export const MIGRATIONS = [
   WebhookOutbox1765000000200,
   TenantScopedDemoData1765000000300,
   BilledCallsAndFencing1765000000400,
+  RunJournal1765000000500,
   Approvals1765000000600,
 ];
