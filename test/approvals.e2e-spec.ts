@@ -475,6 +475,57 @@ describe('approvals (human in the loop)', () => {
       });
       expect(next.status).toBe(200);
       expect(next.body.stop_reason).toBe('end_turn');
+      const decided = await a.request('GET', '/v1/approvals?status=decided');
+      expect(decided.body.approvals).toContainEqual(
+        expect.objectContaining({ run_id: runId, status: 'denied', reason: 'The run was cancelled.' }),
+      );
+      expectEveryToolUsePaired(await messages(conversationId));
+
+      // A socket's `cancel` of the conversation reaches a waiting run too.
+      fake.respondWith(modelCalling([TICKET('Socket cancel')]));
+      const s = await socketOn(a);
+      const ack = await s.ack('message', { message: 'Another ticket', conversation_id: conversationId });
+      const waitingRun = (ack as { run_id: string }).run_id;
+      await s.next('done', (d) => d.run_id === waitingRun && d.stop_reason === 'requires_approval');
+      expect(await s.ack('cancel', { conversation_id: conversationId })).toEqual({
+        conversation_id: conversationId,
+      });
+      await s.next('done', (d) => d.run_id === waitingRun && d.stop_reason === 'cancelled');
+      expect(await runOf(waitingRun)).toMatchObject({ status: 'cancelled' });
+    });
+
+    it('queues a run sent with multitask_strategy "enqueue" behind a waiting run, and starts it once that run ends', async () => {
+      fake.respondWith(modelCalling([TICKET('First in line')]));
+      const conversationId = await newConversation();
+      const turn = await a.request('POST', '/v1/chat', {
+        json: { message: 'Ticket please', conversation_id: conversationId },
+      });
+      const runId = turn.body.run_id as string;
+      const [pending] = turn.body.pending_approvals;
+      const s = await socketOn(a);
+      const queued = await s.ack('message', {
+        message: 'And then this',
+        conversation_id: conversationId,
+        multitask_strategy: 'enqueue',
+      });
+      expect(queued).toMatchObject({ status: 'queued' });
+      const queuedRun = (queued as { run_id: string }).run_id;
+      // It stays queued while the run ahead waits (the reconciler finds the conversation taken).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await runOf(queuedRun)).toMatchObject({ status: 'queued' });
+
+      expect((await decide(runId, [{ tool_use_id: pending.tool_use_id, approve: false }])).status).toBe(202);
+      await waitForRun(runId, ['completed']);
+      // The queued run starts once the run ahead has ended (and, asking for a ticket too, waits in turn).
+      const next = await waitForRun(queuedRun, ['requires_action']);
+      const [call] = next.pending_approvals;
+      expect((await decide(queuedRun, [{ tool_use_id: call.tool_use_id, approve: false }])).status).toBe(202);
+      await waitForRun(queuedRun, ['completed']);
+      const stored = await messages(conversationId);
+      expect(
+        stored.filter((m) => m.role === 'user' && typeof m.content === 'string').map((m) => m.content),
+      ).toEqual(['Ticket please', 'And then this']);
+      expectEveryToolUsePaired(stored);
     });
   });
 

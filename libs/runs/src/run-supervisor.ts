@@ -207,9 +207,11 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     return this.get(tenantId, runId);
   }
 
-  /** Stops whichever run the conversation has going (a socket's `cancel`). */
+  /** Stops whichever run the conversation has going (a socket's `cancel`), or the one waiting for decisions. */
   async cancelConversation(conversationId: string): Promise<void> {
     await this.cancellations.cancel({ conversationId });
+    const waiting = await this.runs.waiting(conversationId);
+    if (waiting) await this.cancel(waiting.tenantId, waiting.id);
   }
 
   /** A run for a busy conversation: a row now, started by whoever frees the conversation next. */
