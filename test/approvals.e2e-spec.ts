@@ -257,6 +257,11 @@ describe('approvals (human in the loop)', () => {
       // The model was asked once more (the first response was replayed, not requested again); one ticket opened.
       expect(fake.requests.length).toBe(requestsBefore + 1);
       expect(await tickets()).toBe(before + 1);
+      // Both model calls are recorded once, the one made before the pause included.
+      const [calls] = await db.query(`SELECT count(*) AS n FROM llm_calls WHERE conversation_id = $1`, [
+        conversationId,
+      ]);
+      expect(Number(calls.n)).toBe(2);
       const stored = await messages(conversationId);
       expect(stored.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
       expectEveryToolUsePaired(stored);
@@ -469,6 +474,22 @@ describe('approvals (human in the loop)', () => {
       const cancelled = await a.request('POST', `/v1/runs/${runId}/cancel`);
       expect(cancelled.status).toBe(200);
       expect(cancelled.body).toMatchObject({ status: 'cancelled', pending_approvals: [] });
+      // Its turn is not stored, but the model call it made is recorded and billed, once.
+      const billed = async () =>
+        (
+          await db.query(
+            `SELECT count(*) AS n, sum(cost_usd) AS cost FROM llm_calls WHERE conversation_id = $1`,
+            [conversationId],
+          )
+        )[0];
+      expect(Number((await billed()).n)).toBe(1);
+      expect(Number((await billed()).cost)).toBeGreaterThan(0);
+      expect((await a.request('GET', `/v1/conversations/${conversationId}`)).body).toMatchObject({
+        message_count: 0,
+        cost_usd: expect.any(Number),
+      });
+      expect((await a.request('POST', `/v1/runs/${runId}/cancel`)).body.status).toBe('cancelled');
+      expect(Number((await billed()).n)).toBe(1);
       fake.respondWith(() => ({ text: 'Hello again.' }));
       const next = await a.request('POST', '/v1/chat', {
         json: { message: 'Hi', conversation_id: conversationId },

@@ -189,6 +189,12 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     if (run.status === 'requires_action') {
       const cancelled = await this.runs.cancelWaiting(run.id, 'The run was cancelled.');
       if (cancelled) {
+        // Its turn is never stored: the model calls it made are recorded (and billed) on their own.
+        await this.infra
+          .recordCallsOfUnstoredRun(cancelled)
+          .catch((e: Error) =>
+            this.logger.error(`Could not record the model calls of run ${run.id}: ${e.message}`),
+          );
         await this.executor.close(
           { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
           { started: true, status: 'cancelled', stopReason: 'cancelled', error: null },
