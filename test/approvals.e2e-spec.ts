@@ -2,7 +2,9 @@
 // waits in PostgreSQL (no lock, no worker slot), survives restarts, and continues on whichever instance records
 // the decision — approved calls run once, denied and expired ones become `is_error` results. Real PostgreSQL, Redis,
 // Bull, HTTP, sockets and a worker process; only the model provider is the fake server.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { AgentRegistry } from '@lib/agents';
 import { ApiKeyService } from '@lib/auth';
@@ -81,6 +83,10 @@ describe('approvals (human in the loop)', () => {
   let b: TestApp;
   let db: DataSource;
   const sockets: TestSocket[] = [];
+  /** Task webhooks received, by event. */
+  const webhooks: Array<{ event: string; task: { task_id: string; status: string } }> = [];
+  let receiver: Server;
+  let webhookUrl: string;
 
   const env = (overrides: Record<string, string> = {}) => ({
     ANTHROPIC_API_KEY: 'sk-ant-test',
@@ -91,6 +97,8 @@ describe('approvals (human in the loop)', () => {
     QUEUE_PREFIX: prefix,
     TASK_MAX_ATTEMPTS: '1',
     APPROVAL_SWEEP_INTERVAL_MS: '200',
+    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
     ...overrides,
   });
 
@@ -109,6 +117,17 @@ describe('approvals (human in the loop)', () => {
     });
 
   beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        webhooks.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await new Promise((resolve) => receiver.once('listening', resolve));
+    webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     fake = await FakeAnthropic.start();
     // A runs the task consumers with one slot; B is a second instance of the same deployment whose approvals
     // expire after a second.
@@ -131,6 +150,7 @@ describe('approvals (human in the loop)', () => {
     await a?.close();
     await db?.destroy();
     await fake?.stop();
+    await new Promise((resolve) => receiver?.close(resolve));
     await removeQueueKeys(prefix);
   });
 
@@ -550,11 +570,35 @@ describe('approvals (human in the loop)', () => {
     });
   });
 
+  it('lets a run sent with multitask_strategy "interrupt" cancel a waiting run and go ahead', async () => {
+    fake.respondWith(modelCalling([TICKET('Interrupted')]));
+    const conversationId = await newConversation();
+    const turn = await a.request('POST', '/v1/chat', {
+      json: { message: 'Ticket please', conversation_id: conversationId },
+    });
+    const runId = turn.body.run_id as string;
+    fake.respondWith(() => ({ text: 'Forget the ticket, then.' }));
+    const next = await a.request('POST', '/v1/chat', {
+      json: { message: 'Never mind', conversation_id: conversationId, multitask_strategy: 'interrupt' },
+    });
+    expect(next.status).toBe(200);
+    expect(next.body).toMatchObject({ stop_reason: 'end_turn', response: 'Forget the ticket, then.' });
+    expect(await runOf(runId)).toMatchObject({ status: 'cancelled', pending_approvals: [] });
+    expect((await messages(conversationId)).map((m) => m.content)).toEqual([
+      'Never mind',
+      [{ type: 'text', text: 'Forget the ticket, then.' }],
+    ]);
+  });
+
   describe('tasks', () => {
-    it('waits as requires_action without its worker slot and fires its webhook-free end only once decided', async () => {
+    it('waits as requires_action without its worker slot, and fires no webhook until it ends', async () => {
       fake.respondWith(modelCalling([TICKET('Task ticket')]));
       const created = await a.request('POST', '/v1/tasks', {
-        json: { agent_name: 'supervised', instruction: 'Open a ticket for the broken keyboard.' },
+        json: {
+          agent_name: 'supervised',
+          instruction: 'Open a ticket for the broken keyboard.',
+          webhook_url: webhookUrl,
+        },
       });
       expect(created.status).toBe(202);
       const taskId = created.body.task_id as string;
@@ -576,6 +620,11 @@ describe('approvals (human in the loop)', () => {
       );
       await waitForStatus((id) => a.request('GET', `/v1/tasks/${id}`), other.body.task_id, ['completed']);
       expect((await a.request('GET', `/v1/tasks/${taskId}`)).body.status).toBe('requires_action');
+      expect((await a.request('GET', '/v1/tasks?status=requires_action')).body.tasks).toEqual([
+        expect.objectContaining({ task_id: taskId, status: 'requires_action' }),
+      ]);
+      // No webhook while it waits: it has not ended.
+      expect(webhooks.filter((w) => w.task.task_id === taskId)).toEqual([]);
 
       const before = await tickets();
       const [pending] = run.pending_approvals;
@@ -589,6 +638,19 @@ describe('approvals (human in the loop)', () => {
       expect(finished.status).toBe('completed');
       expect(finished.result).toContain('create_support_ticket: ok');
       expect(await tickets()).toBe(before + 1);
+      // One webhook, the completion, sent once the task ended.
+      await waitUntil(
+        async () => webhooks.filter((w) => w.task.task_id === taskId),
+        (received) => received.length > 0,
+        10_000,
+        'the task webhook',
+      );
+      expect(webhooks.filter((w) => w.task.task_id === taskId)).toEqual([
+        expect.objectContaining({
+          event: 'task.completed',
+          task: expect.objectContaining({ status: 'completed' }),
+        }),
+      ]);
     });
   });
 
