@@ -50,10 +50,13 @@ const config = {
   bullJobs: num('BENCH_BULL_JOBS', QUICK ? 5_000 : 20_000),
   agentTasks: num('BENCH_TASKS', QUICK ? 500 : 2_000),
   taskConcurrency: num('BENCH_TASK_CONCURRENCY', 32),
+  burstCounts: list('BENCH_BURST', QUICK ? [200] : [200, 1000]),
+  burstTimeoutMs: num('BENCH_BURST_TIMEOUT_MS', 60_000),
+  python: env.BENCH_PYTHON_DESIGN !== '0',
   profile: env.BENCH_PROFILE === '1',
   fdLimit: FD_LIMIT,
 };
-const scenarios = new Set((env.BENCH_ONLY || 'rest,tools,sockets,sse,resume,idle,bull').split(','));
+const scenarios = new Set((env.BENCH_ONLY || 'rest,tools,sockets,sse,burst,resume,idle,bull').split(','));
 const API_KEY = 'ak_live_bench_0000000000000000000000000000000000000';
 const TENANT = 'bench';
 const log = (...parts) =>
@@ -215,20 +218,80 @@ async function startBaseline(name, client, shared) {
   return { name, child, url: `http://127.0.0.1:${port}`, pid: child.pid, kind: 'baseline' };
 }
 
+const PYTHON_MODULES = ['fastapi', 'uvicorn', 'httpx', 'asyncpg', 'uvloop', 'httptools', 'websockets'];
+const PYTHON_PACKAGES = PYTHON_MODULES.map((m) => `python3-${m}`);
+
+function pythonReady() {
+  try {
+    execFileSync(env.BENCH_PYTHON || '/usr/bin/python3', ['-c', `import ${PYTHON_MODULES.join(', ')}`], {
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Python design needs Debian's FastAPI stack for /usr/bin/python3: installed with apt-get when missing (as
+ * root), else the bench goes on without it and says so.
+ */
+function ensurePython() {
+  if (pythonReady()) return true;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  log(`the Python design needs ${PYTHON_PACKAGES.join(' ')}${asRoot ? ': installing them' : ''}`);
+  if (asRoot) {
+    try {
+      execFileSync(
+        'bash',
+        ['-c', `apt-get update -qq && apt-get install -y -qq ${PYTHON_PACKAGES.join(' ')}`],
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
+        },
+      );
+    } catch (error) {
+      log(`  apt-get failed: ${error.message.split('\n')[0]}`);
+    }
+  }
+  if (pythonReady()) return true;
+  log('  the Python design is not measured in this run (its packages are missing)');
+  return false;
+}
+
+async function startPythonDesign(shared) {
+  const databaseUrl = shared.databaseUrl.replace(/\/[^/]*$/, '/agent_backend_bench_python');
+  await resetDatabase(databaseUrl);
+  const admin = new Client({ connectionString: databaseUrl.replace(/\/[^/]*$/, '/postgres') });
+  await admin.connect();
+  await admin.query('CREATE DATABASE agent_backend_bench_python').finally(() => admin.end());
+  const child = proc.start('python-design', path.join(__dirname, 'servers/python-design.js'), {
+    logDir: LOGS,
+    env: {
+      PROVIDER_URL: shared.providerUrl,
+      PEER_DATABASE_URL: databaseUrl.replace(/^postgres:/, 'postgresql:'),
+    },
+  });
+  const { port, pid } = await child.waitFor((m) => m.type === 'ready', 90_000);
+  return { name: 'python-design', child, url: `http://127.0.0.1:${port}`, pid, kind: 'python' };
+}
+
 /** What the app sends the provider (model, prompt, tools), so the baselines and direct calls send the same. */
-async function requestShape(app, distDir) {
-  const res = await fetch(`${app.url}/v1/tools`, { headers: { authorization: `Bearer ${API_KEY}` } });
-  if (!res.ok) throw new Error(`GET /v1/tools answered ${res.status}: ${await res.text()}`);
-  const tools = await res.json();
-  const { SUPPORT_AGENT } = require(path.join(distDir, 'libs/agents/src/builtin-agents.js'));
-  const allowed = new Set(SUPPORT_AGENT.tools);
+async function requestShape(app) {
+  const res = await fetch(`${app.url}/v1/agents/support`, {
+    headers: { authorization: `Bearer ${API_KEY}` },
+  });
+  if (!res.ok) throw new Error(`GET /v1/agents/support answered ${res.status}: ${await res.text()}`);
+  const agent = await res.json();
   return {
-    model: 'claude-sonnet-4-6',
-    maxTokens: SUPPORT_AGENT.maxTokens,
-    system: SUPPORT_AGENT.systemPrompt,
-    tools: tools
-      .filter((t) => allowed.has(t.name))
-      .map((t) => ({ name: t.name, description: t.description, input_schema: t.input_schema })),
+    model: agent.model,
+    maxTokens: agent.max_tokens,
+    system: agent.system_prompt,
+    tools: agent.tools.map((t) => ({
+      name: t.name,
+      description: t.description,
+      input_schema: t.input_schema,
+    })),
   };
 }
 
@@ -280,7 +343,7 @@ async function restRun(shared, target, spec) {
         connections: spec.clients,
       }
     : {
-        url: `${target.url}/v1/chat`,
+        url: chatUrl(target),
         headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
         body: JSON.stringify({ message }),
         connections: spec.clients,
@@ -327,6 +390,7 @@ async function restRun(shared, target, spec) {
     postgresCpuMsPerTurn: round((usage.cpu.postgres * 1000) / Math.max(1, turns), 3),
     redisCpuMsPerTurn: round((usage.cpu.redis * 1000) / Math.max(1, turns), 3),
     redisCommandsPerTurn: target.kind.startsWith('app') ? round(calls / Math.max(1, turns), 2) : 0,
+    rssMB: target.kind === 'provider' ? null : round(proc.rssBytes(target.pid) / 1024 ** 2, 1),
     redisPerTurn: target.kind.startsWith('app') ? perUnit(commands, turns) : null,
     writeSyscallsPerTurn: round(usage.targetSyscalls.writes / Math.max(1, turns), 1),
     readSyscallsPerTurn: round(usage.targetSyscalls.reads / Math.max(1, turns), 1),
@@ -337,9 +401,12 @@ async function restRun(shared, target, spec) {
   };
 }
 
+/** The REST turn of a target: the app's and the baselines' `POST /v1/chat`, the Python design's `POST /chat/`. */
+const chatUrl = (target) => (target.kind === 'python' ? `${target.url}/chat/` : `${target.url}/v1/chat`);
+
 /** One real request before measuring: the target answers what the scenario expects, or the bench stops. */
 async function smokeTurn(target, message, tool) {
-  const res = await fetch(`${target.url}/v1/chat`, {
+  const res = await fetch(chatUrl(target), {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
     body: JSON.stringify({ message }),
@@ -563,6 +630,84 @@ async function socketScenarios(shared, list) {
     Math.max(0, ...rows.filter((r) => r.target === name && r.pass).map((r) => r.clients));
   targets = [shared.provider, ...targets];
   return { steps: rows, largestPassing: Object.fromEntries(targets.map((t) => [t.name, largest(t.name)])) };
+}
+
+/**
+ * (h) N clients connected, then every one starts a streamed turn at once: first token p50 / p99 from each send.
+ * The app and the bare baseline over Socket.IO, the Python design over its plain WebSocket.
+ */
+async function burstScenario(shared, targets) {
+  const rows = [];
+  const tokens = Math.round((config.streamTurnMs / 1000) * config.tokensPerSecond);
+  const d = { firstByteMs: 0, eventDelayMs: 1000 / config.tokensPerSecond, tokens, tool: false };
+  const loads = shared.socketLoads;
+  for (const n of config.burstCounts) {
+    if (n > config.fdLimit - 500) break;
+    for (const target of targets) {
+      const python = target.kind === 'python';
+      const url = python
+        ? `${target.url.replace('http', 'ws')}/chat/ws/`
+        : `${target.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+      const shares = splitCount(n, loads.length);
+      const connected = await Promise.all(
+        loads.map((load, i) =>
+          load.call('connect', {
+            url,
+            token: API_KEY,
+            count: shares[i],
+            rate: config.connectRate / loads.length,
+            localAddress: `127.0.0.${30 + i}`,
+            protocol: python ? 'ws-json' : 'socket.io',
+          }),
+        ),
+      );
+      const ok = connected.reduce((sum, c) => sum + c.connected, 0);
+      await proc.sleep(500);
+      const meter = shared.meter(
+        target.pid,
+        loads.map((l) => l.pid),
+      );
+      meter.begin();
+      const results = await withProfile(target, `burst-${n}-${target.name}`, () =>
+        Promise.all(
+          loads.map((load) =>
+            load.call(
+              'burst',
+              { message: directive(d), tokens, timeoutMs: config.burstTimeoutMs },
+              config.burstTimeoutMs + 30_000,
+            ),
+          ),
+        ),
+      );
+      const usage = meter.end();
+      await Promise.all(loads.map((load) => load.call('close')));
+      const firstToken = summarize(results.flatMap((r) => r.firstTokenMs));
+      const turn = summarize(results.flatMap((r) => r.turnMs));
+      const failed = results.reduce((sum, r) => sum + r.failedTurns + r.unfinished, 0);
+      const row = {
+        scenario: 'burst',
+        target: target.name,
+        kind: target.kind,
+        clients: n,
+        connected: ok,
+        nominalFirstTokenMs: nominalFirstTokenMs(d),
+        firstTokenP50: round(firstToken.p50, 1),
+        firstTokenP99: round(firstToken.p99, 1),
+        turnP50: round(turn.p50, 1),
+        failedTurns: failed,
+        shortTurns: results.reduce((sum, r) => sum + r.shortTurns, 0),
+        errors: results.flatMap((r) => r.errors).slice(0, 5),
+        cpuMsPerTurn: round((usage.cpu.target * 1000) / Math.max(1, n - failed), 2),
+      };
+      rows.push(row);
+      log(
+        `  burst ${String(n).padStart(5)} ${target.name.padEnd(16)} connected ${ok}, first token p50 ${row.firstTokenP50} p99 ${row.firstTokenP99} ms,`,
+        `turn p50 ${row.turnP50} ms, failed ${failed}, cpu ${row.cpuMsPerTurn} ms/turn`,
+        row.errors.length ? JSON.stringify(row.errors) : '',
+      );
+    }
+  }
+  return rows;
 }
 
 /** The streamed Messages API request the app makes, sent straight to the fake provider (calibration). */
@@ -994,6 +1139,23 @@ async function main() {
     appEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
   const app = await startApp('app', distDir, { appEnv });
+  // The app as operators run it (issue 15's production profile): info logs, task consumers in the API, an
+  // operator cost ceiling; beside the lean profile above (warn logs, no consumers, the default ceiling).
+  const productionEnv = {
+    ...appEnv,
+    LOG_LEVEL: 'info',
+    RUN_WORKERS_IN_API: 'true',
+    CONVERSATION_COST_LIMIT_USD: '5',
+    QUEUE_PREFIX: 'bench-production',
+  };
+  for (const pair of (env.BENCH_PRODUCTION_ENV ?? '').split(',').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    productionEnv[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  const appProduction =
+    env.BENCH_PRODUCTION === '0'
+      ? null
+      : await startApp('app-production', distDir, { appEnv: productionEnv });
   const appMemory = await startApp('app-no-persistence', distDir, { appEnv }, { memory: true });
   // With BENCH_EXPERIMENT, a second pair with the experiment's preloads, measured beside the unchanged one.
   const tag = EXPERIMENTS.join('+');
@@ -1001,7 +1163,7 @@ async function main() {
   const appMemoryExp = tag
     ? await startApp(`app-no-persistence+${tag}`, distDir, { appEnv }, { memory: true, experiment: true })
     : null;
-  const shape = await requestShape(app, distDir);
+  const shape = await requestShape(app);
   const shapeFile = path.join(BUILD, 'request-shape.json');
   fs.writeFileSync(shapeFile, JSON.stringify(shape));
   const shared = {
@@ -1018,8 +1180,11 @@ async function main() {
   const sdkBase = await startBaseline('baseline-sdk', 'sdk', shared);
   const provider = { name: 'provider-direct', kind: 'provider', url: providerUrl, pid: fake.pid };
   shared.provider = provider;
+  const python = config.python && ensurePython() ? await startPythonDesign(shared) : null;
   shared.idleCpu = await idleCpu(
-    [app, appMemory, appExp, appMemoryExp, undiciBase, sdkBase, provider].filter(Boolean),
+    [app, appProduction, appMemory, appExp, appMemoryExp, undiciBase, sdkBase, python, provider].filter(
+      Boolean,
+    ),
   );
 
   const postgresPids = () => proc.pidsNamed('postgres');
@@ -1047,7 +1212,17 @@ async function main() {
     },
   };
   try {
-    const restTargets = [provider, undiciBase, sdkBase, appMemory, appMemoryExp, app, appExp].filter(Boolean);
+    const restTargets = [
+      provider,
+      undiciBase,
+      sdkBase,
+      python,
+      appMemory,
+      appMemoryExp,
+      app,
+      appExp,
+      appProduction,
+    ].filter(Boolean);
     if (scenarios.has('rest') || scenarios.has('tools'))
       shared.restLoad = loadProcess('load-rest', 'rest.js');
     if (scenarios.has('rest')) {
@@ -1064,7 +1239,12 @@ async function main() {
     if (appMemoryExp) await appMemoryExp.child.stop();
     await sdkBase.child.stop();
 
-    if (scenarios.has('sockets') || scenarios.has('sse') || scenarios.has('resume')) {
+    if (
+      scenarios.has('sockets') ||
+      scenarios.has('sse') ||
+      scenarios.has('resume') ||
+      scenarios.has('burst')
+    ) {
       shared.socketLoads = Array.from({ length: config.loadProcesses }, (_, i) =>
         loadProcess(`load-sockets-${i}`, 'sockets.js'),
       );
@@ -1074,12 +1254,27 @@ async function main() {
     }
     if (scenarios.has('sockets')) {
       log(`(c) Socket.IO streams at ${config.tokensPerSecond} tokens/s`);
-      results.sockets = await socketScenarios(shared, [app, appExp, undiciBase].filter(Boolean));
+      results.sockets = await socketScenarios(
+        shared,
+        [app, appExp, appProduction, undiciBase].filter(Boolean),
+      );
     }
     if (scenarios.has('sse')) {
       log(`(e) SSE streams at ${config.tokensPerSecond} tokens/s`);
-      results.sse = await sseScenario(shared, [provider, app, appExp, undiciBase].filter(Boolean));
+      results.sse = await sseScenario(
+        shared,
+        [provider, app, appExp, appProduction, undiciBase].filter(Boolean),
+      );
     }
+    if (scenarios.has('burst')) {
+      log(`(h) ${config.burstCounts.join(' and ')} clients start a streamed turn at once`);
+      results.burst = await burstScenario(
+        shared,
+        [undiciBase, python, app, appExp, appProduction].filter(Boolean),
+      );
+    }
+    if (python) await python.child.stop();
+    if (appProduction) await appProduction.child.stop();
     if (scenarios.has('resume')) {
       log(
         `(g) resume: ${config.resumeClients} Socket.IO streams dropped mid-stream and joined again with after_seq`,
@@ -1120,6 +1315,7 @@ async function main() {
 
   results.meta.seconds = Math.round((Date.now() - startedAt) / 1000);
   results.targets = report.targets(results, config);
+  results.pythonTargets = report.pythonTargets(results, config);
   results.comparison = report.compare(previous, results);
   results.eventLogCost = report.eventLogCost(previous, results);
   report.print(results, (line) => process.stdout.write(`${line}\n`));

@@ -6,7 +6,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
-import { AgentRegistry } from '@lib/agents';
 import { ApiKeyService } from '@lib/auth';
 import { argumentsSha256 } from '@lib/runs';
 import { FakeAnthropic, FakeReply, FakeToolUse, RecordedRequest } from './support/fake-anthropic';
@@ -102,19 +101,21 @@ describe('approvals (human in the loop)', () => {
     ...overrides,
   });
 
-  /** An agent whose operator requires approval for tickets (registered in the processes that run its turns). */
-  const registerSupervised = (app: TestApp) =>
-    app.app.get(AgentRegistry).register({
-      name: 'supervised',
-      description: 'Support whose tickets a person approves.',
-      systemPrompt: 'Test.',
-      model: '',
-      temperature: 0,
-      maxIterations: 4,
-      maxTokens: 256,
-      tools: ['lookup_order', 'create_support_ticket'],
-      requiresApproval: ['create_support_ticket'],
+  /** An agent whose operator requires approval for tickets (stored: every process of the deployment sees it). */
+  const createSupervised = async () => {
+    const res = await a.request('POST', '/v1/agents', {
+      key: a.adminKey,
+      json: {
+        name: 'supervised',
+        description: 'Support whose tickets a person approves.',
+        system_prompt: 'Test.',
+        max_iterations: 4,
+        max_tokens: 256,
+        tools: ['lookup_order', { name: 'create_support_ticket', requires_approval: true }],
+      },
     });
+    expect(res.status).toBe(201);
+  };
 
   beforeAll(async () => {
     receiver = createServer((req, res) => {
@@ -136,7 +137,7 @@ describe('approvals (human in the loop)', () => {
       ...env({ RUN_WORKERS_IN_API: 'false', APPROVAL_TIMEOUT_SECONDS: '1' }),
       DEFAULT_TENANT: a.tenantId,
     });
-    for (const app of [a, b]) registerSupervised(app);
+    await createSupervised();
     db = await openTestDataSource();
   });
 

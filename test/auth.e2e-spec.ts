@@ -114,6 +114,55 @@ describe('API keys and the global guard', () => {
       expect(again.body.error.type).toBe('not_found');
     });
 
+    it('lists keys newest first by their prefix, one tenant or all, revoked ones only when asked', async () => {
+      const tenant = `list-${randomUUID().slice(0, 8)}`;
+      const first = await issue('user', tenant);
+      const second = await issue('admin', tenant);
+      const list = await t.request('GET', `/v1/admin/api-keys?tenant=${tenant}`, { key: t.adminKey });
+      expect(list.status).toBe(200);
+      expect(list.body).toMatchObject({ total: 2, page: 1, page_size: 20 });
+      expect(list.body.keys.map((k: { id: string }) => k.id)).toEqual([second.id, first.id]);
+      expect(list.body.keys[1]).toEqual({
+        id: first.id,
+        tenant,
+        role: 'user',
+        name: first.name,
+        prefix: first.key.slice(0, 12),
+        created_at: expect.any(String),
+        last_used_at: null,
+        revoked_at: null,
+      });
+      expect(JSON.stringify(list.body)).not.toContain(first.key.slice(12));
+
+      await t.request('DELETE', `/v1/admin/api-keys/${first.id}`, { key: t.adminKey });
+      const active = await t.request('GET', `/v1/admin/api-keys?tenant=${tenant}`, { key: t.adminKey });
+      expect(active.body.keys.map((k: { id: string }) => k.id)).toEqual([second.id]);
+      const all = await t.request(
+        'GET',
+        `/v1/admin/api-keys?tenant=${tenant}&include_revoked=true&page_size=1&page=2`,
+        {
+          key: t.adminKey,
+        },
+      );
+      expect(all.body).toMatchObject({ total: 2, page: 2, page_size: 1 });
+      expect(all.body.keys).toEqual([
+        expect.objectContaining({ id: first.id, revoked_at: expect.any(String) }),
+      ]);
+
+      const everyone = await t.request('GET', '/v1/admin/api-keys?page_size=100', { key: t.adminKey });
+      expect(everyone.body.total).toBeGreaterThanOrEqual(2);
+      const bad = await t.request('GET', '/v1/admin/api-keys?include_revoked=maybe&tenant=has%20spaces', {
+        key: t.adminKey,
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+        'include_revoked',
+        'tenant',
+      ]);
+      const user = await issue('user', tenant);
+      expect((await t.request('GET', '/v1/admin/api-keys', { key: user.key })).status).toBe(403);
+    });
+
     it('answers 404 for an unknown key id and 400 for one that is not a UUID', async () => {
       const unknown = await t.request('DELETE', `/v1/admin/api-keys/${randomUUID()}`, { key: t.adminKey });
       expect(unknown.status).toBe(404);
@@ -149,9 +198,16 @@ describe('API keys and the global guard', () => {
           'GET /v1/conversations/{id}',
           'DELETE /v1/conversations/{id}',
           'GET /v1/agents',
+          'GET /v1/admin/api-keys',
           'POST /v1/admin/api-keys',
           'DELETE /v1/admin/api-keys/{id}',
+          'POST /v1/agents',
+          'PUT /v1/agents/{name}',
+          'DELETE /v1/agents/{name}',
         ]),
+      );
+      expect(operations.filter(isAdmin).map(label)).toEqual(
+        expect.arrayContaining(['POST /v1/agents', 'PUT /v1/agents/{name}', 'DELETE /v1/agents/{name}']),
       );
     });
 
@@ -246,6 +302,15 @@ describe('API keys and the global guard', () => {
       '/v1/tasks': async (a) =>
         (await a.request('POST', '/v1/tasks', { json: { agent_name: 'support', instruction: 'Say hello.' } }))
           .body.task_id,
+      '/v1/agents': async (a) => {
+        const name = `only-a-${randomUUID().slice(0, 8)}`;
+        const res = await a.request('POST', '/v1/agents', {
+          key: a.adminKey,
+          json: { name, description: 'A only.', system_prompt: 'Only for A.', tools: ['calculator'] },
+        });
+        expect(res.status).toBe(201);
+        return name;
+      },
     };
     const emptyConversation = async (a: TestApp): Promise<string> =>
       (await a.request('POST', '/v1/conversations', { json: { agent_name: 'support', title: 'A only' } }))
@@ -278,6 +343,7 @@ describe('API keys and the global guard', () => {
           'POST /v1/runs/{id}/cancel',
           'GET /v1/tasks/{id}/deliveries',
           'POST /v1/tasks/{id}/deliveries/redeliver',
+          'GET /v1/agents/{name}',
         ]),
       );
       const missingFactories = routes.map((op) => collectionOf(op.path)).filter((c) => !FACTORIES[c]);

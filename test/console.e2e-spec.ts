@@ -337,10 +337,62 @@ describeInBrowser('the console in a browser', () => {
     expectNoBrowserErrors();
   }, 30_000);
 
+  it('lets an admin key create an agent, save a new version and delete it; a user key only reads', async () => {
+    const name = `console-${Date.now().toString(36)}`;
+    const page = await browser.newPage();
+    await signIn(page, t, t.adminKey);
+    await page.getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('cell', { name: 'support', exact: true }).waitFor();
+    await page.getByLabel('Agent name').fill(name);
+    await page.getByLabel('Description').fill('Made in the console.');
+    await page.getByLabel('System prompt').fill('First prompt.');
+    await page.getByRole('checkbox', { name: 'calculator (builtin)' }).check();
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Saved ${name} version 1.` })
+      .waitFor();
+    await page.getByRole('button', { name: `Edit ${name}` }).click();
+    await page.getByLabel('System prompt').fill('Second prompt.');
+    await page.getByRole('checkbox', { name: 'calculator needs approval' }).check();
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Saved ${name} version 2.` })
+      .waitFor();
+    const stored = await t.request('GET', `/v1/agents/${name}`);
+    expect(stored.body).toMatchObject({ version: 2, system_prompt: 'Second prompt.', tenant: t.tenantId });
+    expect(stored.body.tools).toEqual([
+      expect.objectContaining({ name: 'calculator', requires_approval: true }),
+    ]);
+    await screenshot(page, 'agents');
+    await page.getByRole('button', { name: `Delete ${name}` }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Deleted ${name}.` })
+      .waitFor();
+    expect((await t.request('GET', `/v1/agents/${name}`)).status).toBe(404);
+    await page.close();
+
+    const asUser = await browser.newPage();
+    await signIn(asUser, t);
+    await asUser.getByRole('link', { name: 'Agents' }).click();
+    await asUser.locator('[data-needs-admin]').waitFor();
+    expect(await asUser.getByRole('button', { name: 'Create agent' }).count()).toBe(0);
+    await asUser.close();
+    expectNoBrowserErrors([/status of 403/]);
+  }, 45_000);
+
   it('lets an admin key issue and revoke API keys', async () => {
+    // A key issued elsewhere (over the API) is listed too.
+    const elsewhere = await t.request('POST', '/v1/admin/api-keys', {
+      key: t.adminKey,
+      json: { tenant: t.tenantId, role: 'user', name: 'issued over the API' },
+    });
     const page = await browser.newPage();
     await signIn(page, t, t.adminKey);
     await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('button', { name: 'Revoke issued over the API' }).waitFor();
     await page.getByLabel('Tenant').fill(t.tenantId);
     await page.getByLabel('Name').fill('console test key');
     await page.getByRole('button', { name: 'Issue key' }).click();
@@ -350,6 +402,14 @@ describeInBrowser('the console in a browser', () => {
     await page.getByRole('button', { name: 'Revoke console test key' }).click();
     await page.getByRole('status').filter({ hasText: 'is revoked' }).waitFor();
     expect((await t.request('GET', '/v1/agents', { key: issued })).status).toBe(401);
+    await page.getByRole('button', { name: 'Revoke console test key' }).waitFor({ state: 'detached' });
+    await page.getByLabel('Show revoked keys').check();
+    await page
+      .getByRole('row')
+      .filter({ hasText: 'console test key' })
+      .filter({ hasText: 'revoked' })
+      .waitFor();
+    await t.request('DELETE', `/v1/admin/api-keys/${elsewhere.body.id}`, { key: t.adminKey });
     await page.close();
     expectNoBrowserErrors();
   }, 20_000);

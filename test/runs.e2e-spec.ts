@@ -4,7 +4,6 @@
 // sockets; only the model provider is the fake server.
 import { randomUUID } from 'node:crypto';
 import type { Namespace } from 'socket.io';
-import { AgentRegistry } from '@lib/agents';
 import { ApiKeyService } from '@lib/auth';
 import { taskRoom } from '@lib/realtime';
 import { ToolRegistry } from '@lib/tools';
@@ -256,19 +255,21 @@ describe('durable runs', () => {
     a = await startTestApp(env(true));
     // A second instance, same PostgreSQL and Redis, same tenant.
     b = await startTestApp({ ...env(false), DEFAULT_TENANT: a.tenantId });
-    for (const app of [a, b]) {
-      app.app.get(ToolRegistry).register(waitForSignal);
-      app.app.get(AgentRegistry).register({
+    for (const app of [a, b]) app.app.get(ToolRegistry).register(waitForSignal);
+    // An agent of the tenant, stored like any other; both instances offer the tool it names.
+    const waiter = await a.request('POST', '/v1/agents', {
+      key: a.adminKey,
+      json: {
         name: 'waiter',
         description: 'Test agent with a tool that waits.',
-        systemPrompt: 'Test.',
-        model: '',
+        system_prompt: 'Test.',
         temperature: 0,
-        maxIterations: 3,
-        maxTokens: 256,
+        max_iterations: 3,
+        max_tokens: 256,
         tools: ['wait_for_signal'],
-      });
-    }
+      },
+    });
+    expect(waiter.status).toBe(201);
     otherKey = (
       await a.app.get(ApiKeyService).create({ tenant: otherTenant, role: 'user', name: 'other tenant' })
     ).key;

@@ -2,7 +2,6 @@
 // connection does, and two instances sharing one conversation's events (the runs' event log in Redis).
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { AgentRegistry } from '@lib/agents';
 import { ToolRegistry } from '@lib/tools';
 import { SseStreams } from '../apps/api/src/chat/sse-stream';
 import { ChatGateway } from '../apps/api/src/realtime/chat.gateway';
@@ -135,19 +134,21 @@ describe('streaming turns', () => {
     a = await startTestApp(env());
     // A second instance on another port, same PostgreSQL and Redis, same tenant.
     b = await startTestApp({ ...env(), DEFAULT_TENANT: a.tenantId });
-    for (const app of [a, b]) {
-      app.app.get(ToolRegistry).register(waitForSignal);
-      app.app.get(AgentRegistry).register({
+    for (const app of [a, b]) app.app.get(ToolRegistry).register(waitForSignal);
+    // An agent of the tenant, stored like any other; both instances offer the tool it names.
+    const waiter = await a.request('POST', '/v1/agents', {
+      key: a.adminKey,
+      json: {
         name: 'waiter',
         description: 'Test agent with a tool that waits.',
-        systemPrompt: 'Test.',
-        model: '',
+        system_prompt: 'Test.',
         temperature: 0,
-        maxIterations: 3,
-        maxTokens: 256,
+        max_iterations: 3,
+        max_tokens: 256,
         tools: ['wait_for_signal'],
-      });
-    }
+      },
+    });
+    expect(waiter.status).toBe(201);
     redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
   }, 120_000);
 

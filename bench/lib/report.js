@@ -107,6 +107,138 @@ function targets(results, config) {
   ];
 }
 
+/**
+ * Issue 15's goals against the Python design and the bare baseline, judged on the production profile (the
+ * lean app when the production profile was not run). `null` figures were not measured in this run.
+ */
+function pythonTargets(results, config) {
+  const rest = results.rest || [];
+  const tool = results.restTool || [];
+  const many = Math.max(...config.restClients);
+  const project = rest.some((r) => r.target === 'app-production') ? 'app-production' : 'app';
+  const row = (rows, latencyMs, clients, target) => restRow(rows, { latencyMs, clients, target });
+  const judged = (name, goal, measured, pass, note, digits = 2) => ({
+    name,
+    goal,
+    measured,
+    digits,
+    pass: measured === null || measured === undefined || Number.isNaN(measured) ? null : pass(measured),
+    note: note || null,
+  });
+  const slow = Math.max(...config.providerLatencies);
+  const burst = (target, n) => (results.burst || []).find((r) => r.target === target && r.clients === n);
+  const stream = (rows, target) => (rows || []).filter((r) => r.target === target);
+  const largestSse = (target) => stream(results.sse, target).at(-1);
+  const socketPair = () => {
+    const steps = results.sockets?.steps || [];
+    for (const r of [...steps].reverse()) {
+      if (r.target !== project) continue;
+      const bare = steps.find((b) => b.target === 'baseline-undici' && b.clients === r.clients);
+      if (bare) return { app: r, bare };
+    }
+    return null;
+  };
+  const pair = socketPair();
+  const sseApp = largestSse(project);
+  const sseBare = sseApp && stream(results.sse, 'baseline-undici').find((r) => r.clients === sseApp.clients);
+  const rssOf = (target) => {
+    const rows = [...rest, ...tool].filter((r) => r.target === target && Number.isFinite(r.rssMB));
+    return rows.length ? rows.at(-1).rssMB : null;
+  };
+  const p = (target, n) => burst(target, n);
+  const hundred = row(rest, 0, many, project);
+  const tasksRatio =
+    results.bull && hundred?.turnsPerSecond
+      ? results.bull.tasks.tasksPerSecond / hundred.turnsPerSecond
+      : null;
+  const burstN = (config.burstCounts || [])[0];
+  return [
+    judged(
+      `turns/s ÷ Python design, provider 0 ms, ${many} clients`,
+      '≥ 2',
+      ratio(row(rest, 0, many, project)?.turnsPerSecond, row(rest, 0, many, 'python-design')?.turnsPerSecond),
+      (v) => v >= 2,
+    ),
+    judged(
+      `turns/s ÷ Python design with a tool loop, provider 0 ms, ${many} clients`,
+      '≥ 2',
+      ratio(row(tool, 0, many, project)?.turnsPerSecond, row(tool, 0, many, 'python-design')?.turnsPerSecond),
+      (v) => v >= 2,
+    ),
+    judged(
+      `turns/s ÷ bare node:http (undici), provider ${slow} ms, ${many} clients`,
+      '≥ 0.95',
+      ratio(
+        row(rest, slow, many, project)?.turnsPerSecond,
+        row(rest, slow, many, 'baseline-undici')?.turnsPerSecond,
+      ),
+      (v) => v >= 0.95,
+    ),
+    judged(
+      `added latency p50, provider ${slow} ms, ${many} clients (ms)`,
+      '≤ 10',
+      row(rest, slow, many, project)?.addedP50,
+      (v) => v <= 10,
+    ),
+    judged(
+      'one client: added latency p50 − the Python design’s (ms)',
+      '≤ 0',
+      row(rest, 0, 1, project) && row(rest, 0, 1, 'python-design')
+        ? row(rest, 0, 1, project).addedP50 - row(rest, 0, 1, 'python-design').addedP50
+        : null,
+      (v) => v <= 0,
+    ),
+    judged(
+      `${burstN} streams started at once: first token p50 ÷ the Python design’s`,
+      '≤ 0.5',
+      ratio(p(project, burstN)?.firstTokenP50, p('python-design', burstN)?.firstTokenP50),
+      (v) => v <= 0.5,
+    ),
+    judged(
+      `${burstN} streams started at once: first token p99 ÷ the Python design’s`,
+      '≤ 0.5',
+      ratio(p(project, burstN)?.firstTokenP99, p('python-design', burstN)?.firstTokenP99),
+      (v) => v <= 0.5,
+    ),
+    judged(
+      'server CPU per persisted turn, provider 0 ms (ms)',
+      '≤ 1.5',
+      hundred?.cpuMsPerTurn,
+      (v) => v <= 1.5,
+      null,
+      3,
+    ),
+    judged(
+      'PostgreSQL CPU per persisted turn, provider 0 ms (ms)',
+      '≤ 0.6',
+      hundred?.postgresCpuMsPerTurn,
+      (v) => v <= 0.6,
+      null,
+      3,
+    ),
+    judged(
+      `Socket.IO CPU per delivered delta ÷ bare baseline’s${pair ? ` (${pair.app.clients} streams)` : ''}`,
+      '≤ 1.3',
+      pair ? ratio(pair.app.cpuUsPerDelta, pair.bare.cpuUsPerDelta) : null,
+      (v) => v <= 1.3,
+    ),
+    judged(
+      `SSE deltas delivered ÷ bare baseline’s${sseApp ? ` (${sseApp.clients} streams)` : ''}`,
+      '≥ 0.9',
+      sseApp && sseBare ? ratio(sseApp.deltasPerSecond, sseBare.deltasPerSecond) : null,
+      (v) => v >= 0.9,
+    ),
+    judged('agent tasks/s ÷ persisted REST turns/s', '≥ 0.8', tasksRatio, (v) => v >= 0.8),
+    judged(
+      'RSS of the API after the REST runs ÷ bare baseline’s',
+      '≤ 2',
+      ratio(rssOf(project), rssOf('baseline-undici')),
+      (v) => v <= 2,
+      rssOf(project) ? `${fmt(rssOf(project), 0)} MB against ${fmt(rssOf('baseline-undici'), 0)} MB` : null,
+    ),
+  ].map((t) => ({ ...t, name: `${project}: ${t.name}` }));
+}
+
 /** Figures worth watching between runs, flattened: key → {value, better: 'higher' | 'lower', unit}. */
 function figures(results) {
   const out = {};
@@ -294,6 +426,8 @@ function restTable(rows) {
       'machine busy (others)',
       '÷ undici',
       '÷ SDK',
+      '÷ Python',
+      'RSS MB',
     ],
     rows.map((r) => [
       `${r.latencyMs} ms`,
@@ -315,6 +449,10 @@ function restTable(rows) {
       r.kind === 'provider'
         ? '–'
         : fmt(ratio(r.turnsPerSecond, baselineOf(r, 'baseline-sdk')?.turnsPerSecond)),
+      r.kind === 'provider'
+        ? '–'
+        : fmt(ratio(r.turnsPerSecond, baselineOf(r, 'python-design')?.turnsPerSecond)),
+      fmt(r.rssMB, 0),
     ]),
   );
 }
@@ -359,6 +497,34 @@ function streamTable(rows) {
       fmt(r.loadCpuCores),
       `${fmt(r.machineBusy * 100, 0)}% (${fmt(r.otherLoadCores, 1)})`,
       r.pass ? 'yes' : 'no',
+    ]),
+  );
+}
+
+function burstTable(rows) {
+  if (!rows || !rows.length) return [];
+  return table(
+    [
+      'streams',
+      'target',
+      'connected',
+      'first token p50 ms',
+      'p99 ms',
+      'nominal ms',
+      'turn p50 ms',
+      'failed',
+      'target CPU ms/turn',
+    ],
+    rows.map((r) => [
+      r.clients,
+      r.target,
+      r.connected,
+      fmt(r.firstTokenP50, 1),
+      fmt(r.firstTokenP99, 1),
+      r.nominalFirstTokenMs,
+      fmt(r.turnP50, 1),
+      r.failedTurns,
+      fmt(r.cpuMsPerTurn),
     ]),
   );
 }
@@ -517,6 +683,14 @@ function markdown(results, { quick }) {
     ...targetsTable(results.targets),
     '',
   ];
+  if (results.pythonTargets) {
+    lines.push(
+      '### Against the Python design and the bare baseline (issue 15)',
+      '',
+      ...targetsTable(results.pythonTargets),
+      '',
+    );
+  }
   if (results.rest) lines.push('### (a) REST `POST /v1/chat`, persisted', '', ...restTable(results.rest), '');
   if (results.restTool) {
     lines.push(
@@ -541,6 +715,16 @@ function markdown(results, { quick }) {
     );
   }
   if (results.sse) lines.push(`### (e) SSE \`POST /v1/chat/stream\``, '', ...streamTable(results.sse), '');
+  if (results.burst) {
+    lines.push(
+      '### (h) Streams started at once',
+      '',
+      'Every client connected first, then all send a message in the same tick; first token timed from each send. The Python design over its plain WebSocket, the others over Socket.IO.',
+      '',
+      ...burstTable(results.burst),
+      '',
+    );
+  }
   if (results.idle) lines.push('### (d) Idle Socket.IO connections', '', ...idleTable(results.idle), '');
   if (results.bull) lines.push('### (f) Bull', '', ...bullTable(results.bull), '');
   if (results.socketResume) {
@@ -641,4 +825,14 @@ async function write(results, dir, benchmarksFile, { quick, partial }) {
   process.stdout.write(`Updated bench/results/latest.json and ${path.basename(benchmarksFile)}.\n`);
 }
 
-module.exports = { targets, compare, readPrevious, readResults, eventLogCost, print, write, figures };
+module.exports = {
+  targets,
+  pythonTargets,
+  compare,
+  readPrevious,
+  readResults,
+  eventLogCost,
+  print,
+  write,
+  figures,
+};

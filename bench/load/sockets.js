@@ -2,7 +2,10 @@
 // that thousands of streaming clients fit in one process. It speaks exactly what socket.io-client sends:
 // `40/chat,{auth}` to join the namespace, `42/chat,<ack>["message",{…}]` to start a turn, `3` to a ping.
 // The streaming runs read events by their prefix only; the resume runs parse every packet (they check `seq`).
+// With `protocol: 'ws-json'` a client speaks the Python design's plain WebSocket instead: one connection per
+// conversation at `<url><uuid>`, `{"message": …}` sent, `{"type": "text" | "done" | "error", …}` received.
 'use strict';
+const { randomUUID } = require('node:crypto');
 const WebSocket = require('ws');
 const { serve, exitWithParent } = require('../lib/child');
 const { Samples, summarize } = require('../lib/stats');
@@ -14,10 +17,11 @@ let session = null; // the streaming run in progress
 let lastResume = null; // the turns of the last resume run, for its stored-answer check
 
 class Client {
-  constructor(url, token, localAddress) {
-    this.url = url;
+  constructor(url, token, localAddress, protocol = 'socket.io') {
+    this.url = protocol === 'ws-json' ? `${url}${randomUUID()}` : url;
     this.token = token;
     this.localAddress = localAddress;
+    this.protocol = protocol;
     this.connected = false;
     this.nextAck = 1;
     this.turn = null;
@@ -36,9 +40,16 @@ class Client {
         if (!ok) this.failure = why;
         resolve(ok);
       };
+      if (this.protocol === 'ws-json') {
+        ws.on('open', () => {
+          this.connected = true;
+          settle(true);
+        });
+        ws.on('message', (data) => this.onJson(data.toString()));
+      }
       ws.on('message', (data) => {
         // A connection this client dropped may still hand over what it had buffered: not this client's any more.
-        if (this.ws !== ws) return;
+        if (this.ws !== ws || this.protocol === 'ws-json') return;
         const text = data.toString();
         if (text === '2') return ws.send('3');
         if (text[0] === '0') return ws.send(`40${NS},${JSON.stringify({ token: this.token })}`);
@@ -80,20 +91,38 @@ class Client {
     }
   }
 
+  /** The Python design's events: only their type matters here. */
+  onJson(text) {
+    const turn = this.turn;
+    if (!turn || !session) return;
+    const now = performance.now();
+    if (text.startsWith('{"type": "text"') || text.startsWith('{"type":"text"')) {
+      if (turn.firstAt === 0) turn.firstAt = now;
+      turn.deltas += 1;
+      session.onDelta(now, turn, this);
+    } else if (text.includes('"type": "done"') || text.includes('"type":"done"')) {
+      this.finish(now, false);
+    } else if (text.includes('"type": "error"') || text.includes('"type":"error"')) {
+      this.finish(now, true, text.slice(0, 300));
+    }
+  }
+
   finish(now, failed, why) {
     const turn = this.turn;
     this.turn = null;
     turn.doneAt = now;
     turn.failed = failed;
     if (why) turn.why = why;
-    if (turn.conversationId) this.ws.send(`42${NS},["leave",{"conversation_id":"${turn.conversationId}"}]`);
+    if (turn.conversationId && this.protocol === 'socket.io')
+      this.ws.send(`42${NS},["leave",{"conversation_id":"${turn.conversationId}"}]`);
     session.onTurnEnd(turn, this);
   }
 
   startTurn(message) {
     const ack = this.nextAck++;
     this.turn = { startedAt: performance.now(), firstAt: 0, deltas: 0, lastDeltaAt: 0, failed: false };
-    this.ws.send(`42${NS},${ack}${JSON.stringify(['message', { message }])}`);
+    if (this.protocol === 'ws-json') this.ws.send(JSON.stringify({ message }));
+    else this.ws.send(`42${NS},${ack}${JSON.stringify(['message', { message }])}`);
   }
 }
 
@@ -103,7 +132,7 @@ async function connect(msg) {
   const opening = [];
   for (let i = 0; i < msg.count; i += perTick) {
     for (let k = i; k < Math.min(msg.count, i + perTick); k++) {
-      const client = new Client(msg.url, msg.token, msg.localAddress);
+      const client = new Client(msg.url, msg.token, msg.localAddress, msg.protocol);
       clients.push(client);
       opening.push(client.open());
     }
@@ -198,6 +227,53 @@ function stream(msg) {
       stopping = true;
       if (inFlight === 0) finish();
     }, msg.warmupMs + msg.windowMs);
+  });
+}
+
+/**
+ * A burst: every connected client starts one streamed turn in the same tick (a page of users pressing Send at
+ * once); resolves when every turn has ended or `timeoutMs` passed. First token is timed from each client's send.
+ */
+function burst(msg) {
+  return new Promise((resolve) => {
+    const active = clients.filter((c) => c.connected);
+    const firstToken = [];
+    const turnMs = [];
+    const errors = [];
+    let failedTurns = 0;
+    let shortTurns = 0;
+    let pending = active.length;
+    const finish = () => {
+      clearTimeout(timer);
+      session = null;
+      resolve({
+        clients: active.length,
+        failedTurns,
+        shortTurns,
+        unfinished: pending,
+        errors,
+        firstTokenMs: firstToken,
+        turnMs,
+      });
+    };
+    session = {
+      onDelta() {},
+      onTurnEnd(turn) {
+        pending -= 1;
+        if (turn.failed) {
+          failedTurns += 1;
+          if (errors.length < 5) errors.push(turn.why || 'failed');
+        } else {
+          if (turn.firstAt) firstToken.push(turn.firstAt - turn.startedAt);
+          turnMs.push(turn.doneAt - turn.startedAt);
+          if (turn.deltas !== msg.tokens) shortTurns += 1;
+        }
+        if (pending === 0) finish();
+      },
+    };
+    const timer = setTimeout(finish, msg.timeoutMs);
+    if (!active.length) return finish();
+    for (const client of active) client.startTurn(msg.message);
   });
 }
 
@@ -425,6 +501,7 @@ async function closeAll() {
 serve({
   connect,
   stream,
+  burst,
   resume,
   storedAnswers,
   close: closeAll,

@@ -28,7 +28,12 @@ async function main() {
     const afterTool = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
     const timing = { firstByteDelayMs: d.firstByteMs, eventDelayMs: d.eventDelayMs };
     if (d.tool && !afterTool) {
-      return { ...timing, toolUses: [{ name: 'calculator', input: { expression: '(99 + 2 * 9) * 12' } }] };
+      // The app's calculator; a target without one (the Python design) gets its own first tool, no arguments.
+      const tools = request.body.tools || [];
+      const toolUse = tools.some((t) => t.name === 'calculator')
+        ? { name: 'calculator', input: { expression: '(99 + 2 * 9) * 12' } }
+        : { name: tools[0].name, input: {} };
+      return { ...timing, toolUses: [toolUse] };
     }
     return { ...timing, text: replyText(d.tokens), chunkSize: 4 };
   });

@@ -78,6 +78,7 @@ export async function removeTenantData(tenantId: string): Promise<void> {
       await dataSource.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
     }
     await dataSource.query(`DELETE FROM tasks WHERE tenant_id = $1`, [tenantId]);
+    await dataSource.query(`DELETE FROM agents WHERE tenant_id = $1`, [tenantId]);
     await dataSource.query(`DELETE FROM api_keys WHERE tenant_id = $1`, [tenantId]);
   } finally {
     await dataSource.destroy();

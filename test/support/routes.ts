@@ -9,6 +9,8 @@ export interface Operation {
   params: string[];
   security: unknown[] | undefined;
   responses: Record<string, unknown>;
+  /** `admin` for a route only admin keys may call (the `x-required-role` extension). */
+  requiredRole: string | undefined;
 }
 
 export async function apiOperations(t: TestApp): Promise<Operation[]> {
@@ -24,6 +26,7 @@ export async function apiOperations(t: TestApp): Promise<Operation[]> {
         params: [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]),
         security: operation.security,
         responses: operation.responses,
+        requiredRole: operation['x-required-role'],
       });
     }
   }
@@ -36,5 +39,6 @@ export function fill(path: string, id: string): string {
 }
 
 export const isV1 = (op: Operation): boolean => op.path.startsWith('/v1/');
-export const isAdmin = (op: Operation): boolean => op.path.startsWith('/v1/admin/');
+export const isAdmin = (op: Operation): boolean =>
+  op.path.startsWith('/v1/admin/') || op.requiredRole === 'admin';
 export const label = (op: Operation): string => `${op.method} ${op.path}`;

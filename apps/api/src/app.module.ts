@@ -15,6 +15,7 @@ import { RunsModule } from '@lib/runs';
 import { TaskProcessorsModule, TasksModule } from '@lib/tasks';
 import { UsageModule } from '@lib/usage';
 import { ApiKeysController } from './admin/api-keys.controller';
+import { AgentsController } from './agents/agents.controller';
 import { CatalogController } from './catalog/catalog.controller';
 import { ChatController } from './chat/chat.controller';
 import { ConversationsController } from './conversations/conversations.controller';
@@ -62,6 +63,7 @@ export class AppModule {
       controllers: [
         ChatController,
         ConversationsController,
+        AgentsController,
         CatalogController,
         HealthController,
         AsyncApiController,

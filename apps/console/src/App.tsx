@@ -10,6 +10,7 @@ import { ChatPage } from './pages/Chat';
 import { TasksPage } from './pages/Tasks';
 import { ApprovalsPage } from './pages/Approvals';
 import { KeysPage } from './pages/Keys';
+import { AgentsPage } from './pages/Agents';
 
 // The chart library is only loaded when the cost page opens.
 const CostPage = lazy(() => import('./pages/Cost').then((module) => ({ default: module.CostPage })));
@@ -19,6 +20,7 @@ const PAGES = [
   { id: 'tasks', label: 'Tasks' },
   { id: 'approvals', label: 'Approvals' },
   { id: 'cost', label: 'Cost' },
+  { id: 'agents', label: 'Agents' },
   { id: 'keys', label: 'API keys' },
 ] as const;
 
@@ -40,6 +42,8 @@ export interface Session {
   api: Api;
   socket: Socket;
   agents: Agent[];
+  /** Reads the agents again (after one was created, edited or deleted). */
+  reloadAgents: () => void;
 }
 
 export function App() {
@@ -124,7 +128,13 @@ export function App() {
 
   const offline =
     agents !== null && agents.length > 0 && agents.every((agent) => agent.model === 'offline-demo');
-  const session: Session | null = agents && socket ? { api, socket, agents } : null;
+  const reloadAgents = () => {
+    api
+      .agents()
+      .then(setAgents)
+      .catch((error: unknown) => setSocketError(error instanceof Error ? error.message : String(error)));
+  };
+  const session: Session | null = agents && socket ? { api, socket, agents, reloadAgents } : null;
 
   return (
     <div className="shell">
@@ -167,6 +177,8 @@ export function App() {
           <Suspense fallback={<p aria-busy="true">Loading charts…</p>}>
             <CostPage session={session} />
           </Suspense>
+        ) : route.page === 'agents' ? (
+          <AgentsPage session={session} />
         ) : route.page === 'keys' ? (
           <KeysPage session={session} />
         ) : (

@@ -1,13 +1,17 @@
 // The REST side of the contract: every call sends the key as a bearer token and turns the error envelope into an ApiError.
 import type {
   Agent,
+  AgentBody,
+  AgentDetail,
   ApiKeyIssued,
+  ApiKeyList,
   Approval,
   ConversationDetail,
   ConversationPage,
   Delivery,
   TaskPage,
   TaskStatus,
+  ToolInfo,
   UsageReport,
 } from './types';
 
@@ -60,6 +64,12 @@ export class Api {
   }
 
   agents = () => this.call<Agent[]>('GET', '/v1/agents');
+  agent = (name: string) => this.call<AgentDetail>('GET', `/v1/agents/${encodeURIComponent(name)}`);
+  createAgent = (body: AgentBody) => this.call<AgentDetail>('POST', '/v1/agents', body);
+  updateAgent = (name: string, body: AgentBody) =>
+    this.call<AgentDetail>('PUT', `/v1/agents/${encodeURIComponent(name)}`, body);
+  deleteAgent = (name: string) => this.call<void>('DELETE', `/v1/agents/${encodeURIComponent(name)}`);
+  tools = () => this.call<ToolInfo[]>('GET', '/v1/tools');
   conversations = (page: number, pageSize = 20) =>
     this.call<ConversationPage>('GET', `/v1/conversations?page=${page}&page_size=${pageSize}`);
   conversation = (id: string) => this.call<ConversationDetail>('GET', `/v1/conversations/${id}`);
@@ -88,14 +98,16 @@ export class Api {
   issueKey = (body: { tenant: string; role: 'user' | 'admin'; name: string }) =>
     this.call<ApiKeyIssued>('POST', '/v1/admin/api-keys', body);
   revokeKey = (id: string) => this.call<void>('DELETE', `/v1/admin/api-keys/${encodeURIComponent(id)}`);
+  keys = (page: number, includeRevoked: boolean, pageSize = 20) =>
+    this.call<ApiKeyList>(
+      'GET',
+      `/v1/admin/api-keys?page=${page}&page_size=${pageSize}&include_revoked=${includeRevoked}`,
+    );
 
-  /**
-   * Whether the key is an admin key. The contract has no "who am I" route; naming a tenant in /v1/usage is
-   * admin-only (403 for user keys), so a query over an empty far-future day tells without side effects.
-   */
+  /** Whether the key is an admin key: listing keys is admin-only (403 for a user key) and has no side effect. */
   async isAdmin(): Promise<boolean> {
     try {
-      await this.usage('day', '2999-01-01', '2999-01-01', 'console-role-check');
+      await this.keys(1, false, 1);
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 403) return false;

@@ -32,23 +32,3 @@ export function loadTurnStats(conversationId: string): Record<string, TurnStats>
 export function saveTurnStats(conversationId: string, stats: Record<string, TurnStats>): void {
   sessionStorage.setItem(`console.turns.${conversationId}`, JSON.stringify(stats));
 }
-
-export interface IssuedKey {
-  id: string;
-  name: string;
-  tenant: string;
-  role: string;
-  revoked: boolean;
-}
-
-export function loadIssuedKeys(): IssuedKey[] {
-  try {
-    return JSON.parse(sessionStorage.getItem('console.issuedKeys') ?? '[]') as IssuedKey[];
-  } catch {
-    return [];
-  }
-}
-
-export function saveIssuedKeys(keys: IssuedKey[]): void {
-  sessionStorage.setItem('console.issuedKeys', JSON.stringify(keys));
-}

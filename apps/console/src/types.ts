@@ -7,6 +7,40 @@ export interface Agent {
   tools: string[];
   temperature: number;
   max_iterations: number;
+  /** The agent's owner: a tenant, or null for an agent of every tenant. */
+  tenant?: string | null;
+  version?: number;
+}
+
+/** One agent as `GET /v1/agents/{name}` shows it: the whole current version, tools resolved. */
+export interface AgentDetail {
+  name: string;
+  tenant: string | null;
+  version: number;
+  description: string;
+  system_prompt: string;
+  model: string;
+  temperature: number;
+  max_iterations: number;
+  max_tokens: number;
+  thinking_budget_tokens: number | null;
+  tools: Array<{ name: string; requires_approval: boolean; origin: string | null }>;
+}
+
+/** What POST /v1/agents and PUT /v1/agents/{name} take. */
+export interface AgentBody {
+  name?: string;
+  description: string;
+  system_prompt: string;
+  tools: Array<string | { name: string; requires_approval: boolean }>;
+  max_iterations?: number;
+  tenant?: string | null;
+}
+
+export interface ToolInfo {
+  name: string;
+  description: string;
+  origin: string;
 }
 
 export interface ConversationSummary {
@@ -113,4 +147,22 @@ export interface ApiKeyIssued {
   tenant: string;
   role: 'user' | 'admin';
   name: string;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  tenant: string;
+  role: 'user' | 'admin';
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ApiKeyList {
+  keys: ApiKeyInfo[];
+  total: number;
+  page: number;
+  page_size: number;
 }

@@ -57,6 +57,25 @@ export interface RegisteredApiKey {
   tenant: string;
 }
 
+/** What an operator sees of a key: never its hash, never the key. */
+export interface ApiKeyRecord {
+  id: string;
+  tenant: string;
+  role: Role;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ApiKeyQuery {
+  tenant?: string;
+  includeRevoked: boolean;
+  page: number;
+  pageSize: number;
+}
+
 type KeyRow = Pick<ApiKeyEntity, 'id' | 'tenant_id' | 'name' | 'role' | 'key_hash' | 'revoked_at'>;
 
 @Injectable()
@@ -157,6 +176,40 @@ export class ApiKeyService implements OnModuleInit, OnModuleDestroy {
         `Could not broadcast the revocation of key ${id} (cache TTL still applies): ${error.message}`,
       );
     });
+  }
+
+  /** Keys, newest first: every tenant's, or one tenant's; revoked ones only when asked for. */
+  async list(query: ApiKeyQuery): Promise<{ keys: ApiKeyRecord[]; total: number }> {
+    const rows: Array<ApiKeyEntity & { total: string }> = await this.dataSource.query(
+      `SELECT id, tenant_id, name, role, prefix, created_at, last_used_at, revoked_at, count(*) OVER () AS total
+         FROM api_keys
+        WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2 OR revoked_at IS NULL)
+        ORDER BY created_at DESC, id
+        LIMIT $3 OFFSET $4`,
+      [query.tenant ?? null, query.includeRevoked, query.pageSize, (query.page - 1) * query.pageSize],
+    );
+    let total = rows.length ? Number(rows[0].total) : 0;
+    if (!rows.length && query.page > 1) {
+      // Past the last page: the count still tells how many there are.
+      const [row]: Array<{ total: string }> = await this.dataSource.query(
+        `SELECT count(*) AS total FROM api_keys WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2 OR revoked_at IS NULL)`,
+        [query.tenant ?? null, query.includeRevoked],
+      );
+      total = Number(row.total);
+    }
+    return {
+      total,
+      keys: rows.map((row) => ({
+        id: row.id,
+        tenant: row.tenant_id,
+        role: row.role,
+        name: row.name,
+        prefix: row.prefix,
+        createdAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+        revokedAt: row.revoked_at,
+      })),
+    };
   }
 
   /**

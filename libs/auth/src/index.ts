@@ -1,5 +1,6 @@
 export { AuthModule } from './auth.module';
 export { ApiKeyService, REVOCATION_CHANNEL } from './api-key.service';
+export type { ApiKeyRecord, ApiKeyQuery } from './api-key.service';
 export type { NewApiKey, IssuedApiKey, RegisteredApiKey } from './api-key.service';
 export { ApiKeyGuard } from './api-key.guard';
 export { AdminKeyBootstrap } from './admin-key-bootstrap';

@@ -1,7 +1,7 @@
 // A chat turn around the agent loop: resolve the conversation, hold its lock, run, store the turn in one go.
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, IdGenerator, LogContext, RateLimitedError, UpstreamError } from '@lib/core';
-import { AgentDefinition, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
+import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
 import { ChatMessage, LlmError } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
@@ -14,6 +14,11 @@ export interface TurnRequest {
   message: string;
   conversationId?: string;
   agentName?: string;
+  /**
+   * The agent version a new conversation starts with (a task pins the version current when it was created);
+   * omitted: the agent's current version. A conversation that exists keeps the version it started with.
+   */
+  agentPin?: AgentPin;
   /** Aborting it cancels the turn: the turn still ends with `done` and `stop_reason: "cancelled"`. */
   signal?: AbortSignal;
   /** The background task running this turn: tools get it in their context (idempotent side effects). */
@@ -83,7 +88,14 @@ export class ChatService {
         throw error;
       }
       LogContext.assign({ conversation_id: conversation.id });
-      const agent = this.agents.get(conversation.agentName);
+      let agent: AgentDefinition;
+      try {
+        // The version the conversation started with: an agent edited since does not change it.
+        agent = await this.agents.pinned(request.tenantId, conversation.agentPin, conversation.agentName);
+      } catch (error) {
+        await request.lease?.release();
+        throw error;
+      }
       const lease =
         request.lease ??
         (await this.lock.acquire(conversation.id, { runId: request.runId, takeover: request.takeover }));
@@ -118,12 +130,11 @@ export class ChatService {
         }),
       };
     }
-    const agent = this.agents.resolve(request.agentName ?? DEFAULT_AGENT);
-    await this.assertWithinBudget({
-      tenantId: request.tenantId,
-      agentName: agent.name,
-      message: request.message,
-    });
+    const agentName = request.agentName ?? DEFAULT_AGENT;
+    const agent = request.agentPin
+      ? await this.agents.pinned(request.tenantId, request.agentPin, agentName)
+      : await this.agents.resolve(request.tenantId, agentName);
+    await this.assertWithinBudget({ tenantId: request.tenantId, agent, message: request.message });
     const conversationId = request.newConversationId ?? this.ids.uuid();
     LogContext.assign({ conversation_id: conversationId });
     // The conversation exists while its first turn runs, so clients can join, cancel or find it busy;
@@ -133,7 +144,11 @@ export class ChatService {
     const lease = await this.lock.acquire(conversationId, { runId: request.runId });
     let created: boolean;
     try {
-      created = await this.store.ensure(request.tenantId, { id: conversationId, agentName: agent.name });
+      created = await this.store.ensure(request.tenantId, {
+        id: conversationId,
+        agentName: agent.name,
+        agentPin: { agentId: agent.id, version: agent.version },
+      });
     } catch (error) {
       await lease.release();
       throw error;
@@ -151,9 +166,15 @@ export class ChatService {
    * 402 budget_exceeded when the tenant's daily budget has no room left for the first call of a turn of this
    * agent with this message (for a task before it is queued; its run checks again).
    */
-  async assertWithinBudget(turn: { tenantId: string; agentName: string; message: string }): Promise<void> {
-    const agent = this.agents.resolve(turn.agentName);
-    await this.spend.assertCanStart({ tenantId: turn.tenantId }, this.runner.firstCall(agent, turn.message));
+  async assertWithinBudget(turn: {
+    tenantId: string;
+    agent: AgentDefinition;
+    message: string;
+  }): Promise<void> {
+    await this.spend.assertCanStart(
+      { tenantId: turn.tenantId },
+      this.runner.firstCall(turn.agent, turn.message),
+    );
   }
 
   private async *run(

@@ -114,6 +114,8 @@ function toConversation(row: ConversationEntity): Conversation {
     id: row.id,
     tenantId: row.tenant_id,
     agentName: row.agent_name,
+    agentPin:
+      row.agent_id && row.agent_version ? { agentId: row.agent_id, version: row.agent_version } : null,
     title: row.title,
     status: row.status,
     temperature: row.temperature,
@@ -169,8 +171,8 @@ export class ConversationStore {
   ): Promise<ConversationEntity[]> {
     return this.dataSource.query(
       `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
-         cost_limit_usd, require_approval)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ${tail}`,
+         cost_limit_usd, agent_id, agent_version, require_approval)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ${tail}`,
       [
         input.id,
         tenantId,
@@ -180,6 +182,8 @@ export class ConversationStore {
         input.maxIterations ?? null,
         JSON.stringify(input.metadata ?? {}),
         input.costLimitUsd ?? null,
+        input.agentPin?.agentId ?? null,
+        input.agentPin?.version ?? null,
         input.requireApproval ?? [],
       ],
     );

@@ -9,6 +9,8 @@ export class ConversationEntity {
   @PrimaryColumn('uuid') id: string;
   @Column('text') tenant_id: string;
   @Column('text') agent_name: string;
+  @Column('uuid', { nullable: true }) agent_id: string | null;
+  @Column('integer', { nullable: true }) agent_version: number | null;
   @Column('text', { nullable: true }) title: string | null;
   @Column('text') status: 'active' | 'archived';
   @Column('real', { nullable: true }) temperature: number | null;

@@ -5,6 +5,8 @@ export interface Conversation {
   id: string;
   tenantId: string;
   agentName: string;
+  /** The agent version the conversation started with: every turn uses it. Null for conversations older than that. */
+  agentPin: { agentId: string; version: number } | null;
   title: string | null;
   status: 'active' | 'archived';
   temperature: number | null;
@@ -32,6 +34,8 @@ export interface StoredMessage {
 export interface NewConversation {
   id: string;
   agentName: string;
+  /** The agent version every turn of the conversation uses. */
+  agentPin?: { agentId: string; version: number } | null;
   title?: string | null;
   temperature?: number | null;
   maxIterations?: number | null;

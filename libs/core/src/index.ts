@@ -18,6 +18,7 @@ export {
   UnauthorizedError,
   ForbiddenError,
   NotFoundError,
+  ConflictError,
   ConversationBusyError,
   UpstreamError,
   RateLimitedError,

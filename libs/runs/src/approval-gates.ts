@@ -2,7 +2,7 @@
 // pending) until one is recorded; an approved call runs, a denied or expired one is refused to the model.
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@lib/core';
-import { AgentRegistry, toolsRequiringApproval } from '@lib/agents';
+import { AgentRegistry, approvalTools } from '@lib/agents';
 import type { ToolGate } from '@lib/chat';
 import { refusalText, toPendingView } from './approval-records';
 import type { Run } from './run-records';
@@ -36,16 +36,15 @@ export class ApprovalGates {
   for(runId: string): ToolGate {
     let gated: Promise<{ tenantId: string; conversationId: string; tools: Set<string> }> | undefined;
     const scope = () =>
-      (gated ??= this.approvals.scopeOf(runId).then((found) => ({
-        tenantId: found.tenantId,
-        conversationId: found.conversationId,
-        tools: new Set(
-          toolsRequiringApproval(
-            this.agents.has(found.agentName) ? this.agents.get(found.agentName) : { requiresApproval: [] },
-            found.requireApproval,
-          ),
-        ),
-      })));
+      (gated ??= this.approvals.scopeOf(runId).then(async (found) => {
+        // The agent version the conversation runs with: its operator's approvals are that version's.
+        const agent = await this.agents.pinned(found.tenantId, found.agentPin, found.agentName);
+        return {
+          tenantId: found.tenantId,
+          conversationId: found.conversationId,
+          tools: new Set(approvalTools(agent, found.requireApproval)),
+        };
+      }));
     return {
       decide: async (use) => {
         const { tenantId, conversationId, tools } = await scope();

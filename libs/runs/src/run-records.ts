@@ -1,4 +1,5 @@
 // The plain records of this lib, and the contract's RunStatus as REST sends it.
+import type { AgentPin } from '@lib/agents';
 import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
 import type { ToolGate } from '@lib/chat';
 import type { PendingApprovalView } from './approval-records';
@@ -33,6 +34,8 @@ export interface RunRequest {
   /** Omitted: a new conversation with `agentName` (or the default agent). */
   conversationId?: string;
   agentName?: string;
+  /** The agent version a new conversation starts with (a task's); omitted: the agent's current version. */
+  agentPin?: AgentPin;
   source: RunSource;
   /** The caller's API key (a task: the key that created it), recorded on the run and on each model call. */
   apiKeyId?: string | null;

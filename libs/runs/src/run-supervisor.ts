@@ -71,6 +71,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         message: request.message,
         conversationId: request.conversationId,
         agentName: request.agentName,
+        agentPin: request.agentPin,
         apiKeyId: request.apiKeyId,
         taskId: request.taskId,
         newConversationId: request.newConversationId,

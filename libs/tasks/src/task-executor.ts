@@ -139,6 +139,7 @@ export class TaskExecutor {
         tenantId: task.tenantId,
         message: task.instruction,
         agentName: task.agentName,
+        agentPin: task.agentPin ?? undefined,
         newConversationId: task.conversationId,
         taskId: task.id,
         source: 'task',

@@ -19,6 +19,8 @@ export interface Task {
   id: string;
   tenantId: string;
   agentName: string;
+  /** The agent version the task runs with: the one current when it was created (null for older tasks). */
+  agentPin: { agentId: string; version: number } | null;
   instruction: string;
   status: TaskState;
   progress: number;
@@ -46,6 +48,7 @@ export interface Task {
 
 export interface NewTask {
   agentName: string;
+  agentPin?: { agentId: string; version: number } | null;
   instruction: string;
   webhookUrl?: string | null;
   metadata?: Record<string, unknown>;

@@ -8,6 +8,8 @@ export class TaskEntity {
   @PrimaryColumn('uuid') id: string;
   @Column('text') tenant_id: string;
   @Column('text') agent_name: string;
+  @Column('uuid', { nullable: true }) agent_id: string | null;
+  @Column('integer', { nullable: true }) agent_version: number | null;
   @Column('text') instruction: string;
   @Column('text') status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   @Column('real') progress: number;

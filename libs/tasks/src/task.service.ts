@@ -36,9 +36,9 @@ export class TaskService {
    * and the caller gets 503; should the process die in between, start-up recovery queues it.
    */
   async create(tenantId: string, input: NewTask): Promise<Task> {
-    const agent = this.agents.resolve(input.agentName);
+    const agent = await this.agents.resolve(tenantId, input.agentName);
     // 402 budget_exceeded once the tenant's daily budget has no room for the task's first call.
-    await this.chat.assertWithinBudget({ tenantId, agentName: agent.name, message: input.instruction });
+    await this.chat.assertWithinBudget({ tenantId, agent, message: input.instruction });
     if (input.webhookUrl) {
       if (!this.config.webhookSecret) {
         throw new ValidationError(
@@ -52,7 +52,8 @@ export class TaskService {
       tenantId,
       { id: this.ids.uuid(), conversationId: this.ids.uuid() },
       this.queue.taskQueueName,
-      { ...input, agentName: agent.name },
+      // The task runs with the version current now, whatever is saved before a worker takes it.
+      { ...input, agentName: agent.name, agentPin: { agentId: agent.id, version: agent.version } },
     );
     try {
       await withTimeout(

@@ -1,4 +1,13 @@
-export type { Tool, ToolContext, ToolOutcome, ToolSpec } from './tool';
+export type {
+  ResolvedTools,
+  Tool,
+  ToolCatalogEntry,
+  ToolContext,
+  ToolOrigin,
+  ToolOutcome,
+  ToolSource,
+  ToolSpec,
+} from './tool';
 export { ToolError } from './tool';
 export { ToolRegistry, MAX_TOOL_CONTENT_CHARS } from './tool-registry';
 export { ToolsModule } from './tools.module';

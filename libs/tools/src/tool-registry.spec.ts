@@ -115,6 +115,50 @@ describe('ToolRegistry', () => {
     });
   });
 
+  describe('catalog and resolve, with another source of tools', () => {
+    const remote = (name: string) => ({
+      name,
+      description: `Remote ${name}.`,
+      input_schema: { type: 'object' },
+      origin: 'mcp:crm' as const,
+    });
+    /** Tenant a's server "crm" with two tools; it answers names of the form crm__<tool> and crm__*. */
+    const source = {
+      list: async (tenantId: string | null) =>
+        tenantId === 'tenant-a' ? [remote('crm__find'), remote('crm__update')] : [],
+      resolve: async (name: string, tenantId: string | null) => {
+        if (!name.startsWith('crm__')) return undefined;
+        const tools = await source.list(tenantId);
+        return name === 'crm__*' ? tools : tools.filter((t) => t.name === name);
+      },
+    };
+
+    it('lists built-in tools first with their origin, then the source’s for the tenant', async () => {
+      const registry = registryWith(echo);
+      registry.addSource(source);
+      expect((await registry.catalog('tenant-a')).map((t) => [t.name, t.origin])).toEqual([
+        ['echo', 'builtin'],
+        ['crm__find', 'mcp:crm'],
+        ['crm__update', 'mcp:crm'],
+      ]);
+      expect((await registry.catalog('tenant-b')).map((t) => t.name)).toEqual(['echo']);
+    });
+
+    it('resolves built-in names, source names and patterns, and reports the names nothing stands for', async () => {
+      const registry = registryWith(echo, tool({ name: 'alpha' }));
+      registry.addSource(source);
+      const resolved = await registry.resolve(
+        ['alpha', 'crm__*', 'nope', 'crm__find', 'crm__gone'],
+        'tenant-a',
+      );
+      expect(resolved.tools.map((t) => t.name)).toEqual(['alpha', 'crm__find', 'crm__update']);
+      expect(resolved.unknown).toEqual(['nope', 'crm__gone']);
+      expect((await registry.resolve(['crm__find'], 'tenant-b')).unknown).toEqual(['crm__find']);
+      expect(await registry.exists('echo', null)).toBe(true);
+      expect(await registry.exists('crm__find', null)).toBe(false);
+    });
+  });
+
   describe('execute', () => {
     it('serialises an object result as JSON and measures the duration', async () => {
       const outcome = await registryWith(echo).execute('echo', { text: 'hi', times: 2 }, contextWith());

@@ -3,7 +3,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import Ajv2020, { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { QueryFailedError } from 'typeorm';
 import { AppConfig } from '@lib/core';
-import { Tool, ToolContext, ToolError, ToolOutcome, ToolSpec } from './tool';
+import {
+  ResolvedTools,
+  Tool,
+  ToolCatalogEntry,
+  ToolContext,
+  ToolError,
+  ToolOutcome,
+  ToolSource,
+  ToolSpec,
+} from './tool';
 
 /** Results longer than this are cut: one runaway tool must not fill the model's context window. */
 export const MAX_TOOL_CONTENT_CHARS = 16_000;
@@ -34,6 +43,7 @@ class ToolCancelledError extends ToolError {
 export class ToolRegistry {
   private readonly logger = new Logger(ToolRegistry.name);
   private readonly tools = new Map<string, RegisteredTool>();
+  private readonly sources: ToolSource[] = [];
   // No coercion and no defaults: the tool receives exactly what the model sent, or nothing at all.
   private readonly ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes: false, verbose: true });
 
@@ -61,6 +71,57 @@ export class ToolRegistry {
   /** False for a tool that declared itself not safe to run twice (an unknown name is harmless: true). */
   isIdempotent(name: string): boolean {
     return this.tools.get(name)?.tool.idempotent !== false;
+  }
+
+  /** Adds tools from elsewhere (an MCP server's): they are listed and resolved per tenant. */
+  addSource(source: ToolSource): void {
+    this.sources.push(source);
+  }
+
+  /** Every tool the tenant can use, built-in ones first, each with its origin: what `GET /v1/tools` shows. */
+  async catalog(tenantId: string | null): Promise<ToolCatalogEntry[]> {
+    const builtin = this.list().map((spec) => ({ ...spec, origin: 'builtin' as const }));
+    const others = await Promise.all(this.sources.map((source) => source.list(tenantId)));
+    return [...builtin, ...others.flat()];
+  }
+
+  /**
+   * What the names an agent gives stand for, for the tenant (null: a global agent, which may only name tools every
+   * tenant can use): a built-in tool by its name, else whatever a source
+   * answers (an MCP tool, or a pattern naming several). `unknown` lists the names nothing stands for, in order.
+   */
+  async resolve(names: readonly string[], tenantId: string | null): Promise<ResolvedTools> {
+    const tools: ToolCatalogEntry[] = [];
+    const unknown: string[] = [];
+    const seen = new Set<string>();
+    for (const name of names) {
+      const found = await this.resolveOne(name, tenantId);
+      if (!found) {
+        unknown.push(name);
+        continue;
+      }
+      for (const tool of found) {
+        if (seen.has(tool.name)) continue;
+        seen.add(tool.name);
+        tools.push(tool);
+      }
+    }
+    return { tools, unknown };
+  }
+
+  /** True when the name stands for at least one tool the tenant can use. */
+  async exists(name: string, tenantId: string | null): Promise<boolean> {
+    return (await this.resolveOne(name, tenantId)) !== undefined;
+  }
+
+  private async resolveOne(name: string, tenantId: string | null): Promise<ToolCatalogEntry[] | undefined> {
+    const entry = this.tools.get(name);
+    if (entry) return [{ ...this.spec(entry.tool), origin: 'builtin' }];
+    for (const source of this.sources) {
+      const found = await source.resolve(name, tenantId);
+      if (found?.length) return found;
+    }
+    return undefined;
   }
 
   /** Every tool, sorted by name: what `GET /v1/tools` shows. */

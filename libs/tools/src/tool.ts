@@ -55,6 +55,34 @@ export interface ToolSpec {
   input_schema: Record<string, unknown>;
 }
 
+/** Where a tool comes from: `builtin`, or `mcp:<server name>` for a tool of a registered MCP server. */
+export type ToolOrigin = 'builtin' | `mcp:${string}`;
+
+/** A tool as the catalog (`GET /v1/tools`, an agent's resolved tools) shows it. */
+export interface ToolCatalogEntry extends ToolSpec {
+  origin: ToolOrigin;
+}
+
+/**
+ * A set of tools that is not the built-in one (an MCP server's): what a tenant may see and name. The registry asks
+ * every source, so a name that no source knows does not exist for that tenant.
+ */
+export interface ToolSource {
+  /** Every tool of this source the tenant can use (null: only those every tenant can use, for a global agent). */
+  list(tenantId: string | null): Promise<ToolCatalogEntry[]>;
+  /**
+   * The tools that `name` stands for, for this tenant (null: for every tenant): one tool, several for a pattern the
+   * source accepts (such as `<server>__*`), or `undefined` when the name is not this source's to answer.
+   */
+  resolve(name: string, tenantId: string | null): Promise<ToolCatalogEntry[] | undefined>;
+}
+
+/** The answer of `ToolRegistry.resolve`: the tools the names stand for, and the names nothing stands for. */
+export interface ResolvedTools {
+  tools: ToolCatalogEntry[];
+  unknown: string[];
+}
+
 /**
  * A failure the tool reports to the model on purpose ("No order with number 1234"): its message is
  * written for the model and passed through as it is. Other errors are reduced to a safe sentence.

@@ -1,10 +1,16 @@
-// The admin API for keys: issue one for any tenant (its plaintext is shown once) and revoke one.
-import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+// The admin API for keys: list them, issue one for any tenant (its plaintext is shown once) and revoke one.
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiKeyService, Roles } from '@lib/auth';
 import { ApiAdminAuth, ApiErrors } from '../http/api-errors';
 import { uuidParam } from '../http/uuid-param';
-import { CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto';
+import { ApiKeyListDto, ApiKeyListQueryDto, CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto';
 
 @ApiTags('admin')
 @ApiAdminAuth()
@@ -12,6 +18,39 @@ import { CreateApiKeyDto, CreatedApiKeyDto } from './api-key.dto';
 @Controller('v1/admin/api-keys')
 export class ApiKeysController {
   constructor(private readonly keys: ApiKeyService) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'List API keys (admin only)',
+    description:
+      'Newest first; every tenant’s keys unless `tenant` names one; revoked keys only with `include_revoked=true`. ' +
+      'A key is shown by its prefix: the key itself is never stored.',
+  })
+  @ApiOkResponse({ type: ApiKeyListDto })
+  @ApiErrors(400)
+  async list(@Query() query: ApiKeyListQueryDto): Promise<ApiKeyListDto> {
+    const { keys, total } = await this.keys.list({
+      tenant: query.tenant,
+      includeRevoked: query.include_revoked,
+      page: query.page,
+      pageSize: query.page_size,
+    });
+    return {
+      keys: keys.map((key) => ({
+        id: key.id,
+        tenant: key.tenant,
+        role: key.role,
+        name: key.name,
+        prefix: key.prefix,
+        created_at: key.createdAt.toISOString(),
+        last_used_at: key.lastUsedAt?.toISOString() ?? null,
+        revoked_at: key.revokedAt?.toISOString() ?? null,
+      })),
+      total,
+      page: query.page,
+      page_size: query.page_size,
+    };
+  }
 
   @Post()
   @ApiOperation({

@@ -107,6 +107,15 @@ export class PageQueryDto {
 export class ConversationSummaryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ example: 'support' }) agent_name: string;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 3,
+    description:
+      'The agent version the conversation started with: every turn of it uses that version, whatever was saved ' +
+      'since. Null for conversations older than versioned agents.',
+  })
+  agent_version: number | null;
   @ApiProperty({ nullable: true, type: String, example: 'Where is order 1001?' }) title: string | null;
   @ApiProperty({ example: 2 }) message_count: number;
   @ApiProperty({ format: 'date-time' }) created_at: string;

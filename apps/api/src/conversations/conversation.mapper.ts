@@ -5,6 +5,7 @@ export function toSummary(c: Conversation): ConversationSummaryDto {
   return {
     id: c.id,
     agent_name: c.agentName,
+    agent_version: c.agentPin?.version ?? null,
     title: c.title,
     message_count: c.messageCount,
     created_at: c.createdAt.toISOString(),

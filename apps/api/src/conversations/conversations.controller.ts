@@ -42,8 +42,8 @@ export class ConversationsController {
     @Body() body: CreateConversationDto,
     @CurrentPrincipal() principal: Principal,
   ): Promise<ConversationSummaryDto> {
-    const agent = this.agents.resolve(body.agent_name);
     this.ceilings.assertPermitted(body.cost_limit_usd, principal.role === 'admin');
+    const agent = await this.agents.resolve(principal.tenantId, body.agent_name);
     const unknownTools = (body.require_approval ?? []).filter((name) => !agent.tools.includes(name));
     if (unknownTools.length) {
       throw new ValidationError(`Agent "${agent.name}" has no tool named ${unknownTools.join(', ')}.`, [
@@ -53,6 +53,7 @@ export class ConversationsController {
     const conversation = await this.store.create(principal.tenantId, {
       id: this.ids.uuid(),
       agentName: agent.name,
+      agentPin: { agentId: agent.id, version: agent.version },
       title: body.title,
       temperature: body.temperature,
       maxIterations: body.max_iterations,

@@ -1,6 +1,6 @@
 // Swagger declarations of the error answers a route can give, all in the one envelope.
 import { applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiResponse } from '@nestjs/swagger';
 import { ErrorEnvelopeDto } from './error-envelope';
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -9,7 +9,7 @@ const DESCRIPTIONS: Record<number, string> = {
   402: "`budget_exceeded`: the tenant's daily budget or the conversation's cost ceiling has no room left.",
   403: '`forbidden`: the API key lacks the role the route needs (admin).',
   404: '`not_found`: no such resource for this tenant.',
-  409: '`conversation_busy`: a turn is already running on the conversation.',
+  409: '`conversation_busy`: a turn is already running on the conversation; `conflict`: the resource already exists.',
   413: '`payload_too_large`: the body is over the limit.',
   429: '`rate_limited`: retry after the `Retry-After` seconds.',
   500: '`internal_error`.',
@@ -30,7 +30,7 @@ export function ApiKeyAuth(): MethodDecorator & ClassDecorator {
   return applyDecorators(ApiBearerAuth(), ApiErrors(401, 429));
 }
 
-/** An admin-only route: also 403 for a user key. */
+/** An admin-only route: also 403 for a user key; `x-required-role: admin` tells clients (and tests) so. */
 export function ApiAdminAuth(): MethodDecorator & ClassDecorator {
-  return applyDecorators(ApiBearerAuth(), ApiErrors(401, 403, 429));
+  return applyDecorators(ApiBearerAuth(), ApiErrors(401, 403, 429), ApiExtension('x-required-role', 'admin'));
 }

@@ -9,6 +9,7 @@ export const STATUS_OF: Readonly<Record<ErrorType, number>> = {
   forbidden: 403,
   not_found: 404,
   conversation_busy: 409,
+  conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,
   internal_error: 500,

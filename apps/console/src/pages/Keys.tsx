@@ -1,24 +1,24 @@
-// Admin: issue API keys and revoke them. The API has no route listing keys, so this page lists the keys issued
-// from this tab, and revokes any other key by its id.
-import { FormEvent, useEffect, useState } from 'react';
+// Admin: the deployment's API keys (every tenant's, newest first), issue one, revoke one.
+import { FormEvent, useCallback, useEffect, useState } from 'react';
 import type { Session } from '../App';
-import type { ApiKeyIssued } from '../types';
-import { IssuedKey, loadIssuedKeys, saveIssuedKeys } from '../session';
+import type { ApiKeyIssued, ApiKeyList } from '../types';
 import { errorText, ErrorLine } from '../components/common';
+
+const PAGE_SIZE = 20;
 
 export function KeysPage({ session }: { session: Session }) {
   const { api } = session;
   const [tenant, setTenant] = useState('');
   const [role, setRole] = useState<'user' | 'admin'>('user');
   const [name, setName] = useState('');
-  const [issued, setIssued] = useState<IssuedKey[]>(loadIssuedKeys);
+  const [list, setList] = useState<ApiKeyList | null>(null);
+  const [page, setPage] = useState(1);
+  const [showRevoked, setShowRevoked] = useState(false);
   const [fresh, setFresh] = useState<ApiKeyIssued | null>(null);
-  const [revokeId, setRevokeId] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  // null while unknown. The API has no "who am I" route: naming a tenant in /v1/usage is admin-only, so that
-  // read-only query (over an empty far-future day) tells, with a 403 for a user key.
+  // null while unknown: listing keys is admin-only, a user key gets a 403.
   const [admin, setAdmin] = useState<boolean | null>(null);
   useEffect(() => {
     let stale = false;
@@ -31,10 +31,17 @@ export function KeysPage({ session }: { session: Session }) {
     };
   }, [api]);
 
-  const remember = (next: IssuedKey[]) => {
-    setIssued(next);
-    saveIssuedKeys(next);
-  };
+  const reload = useCallback(async () => {
+    try {
+      setList(await api.keys(page, showRevoked, PAGE_SIZE));
+    } catch (err) {
+      setError(errorText(err));
+    }
+  }, [api, page, showRevoked]);
+
+  useEffect(() => {
+    if (admin) void reload();
+  }, [admin, reload]);
 
   const issue = async (event: FormEvent) => {
     event.preventDefault();
@@ -42,13 +49,11 @@ export function KeysPage({ session }: { session: Session }) {
     setNotice(null);
     try {
       const key = await api.issueKey({ tenant: tenant.trim(), role, name: name.trim() });
-      setFresh(key);
       // The secret itself is shown once and never stored.
-      remember([
-        { id: key.id, name: key.name, tenant: key.tenant, role: key.role, revoked: false },
-        ...issued,
-      ]);
+      setFresh(key);
       setName('');
+      setPage(1);
+      await reload();
     } catch (err) {
       setError(errorText(err));
     }
@@ -59,9 +64,9 @@ export function KeysPage({ session }: { session: Session }) {
     setNotice(null);
     try {
       await api.revokeKey(id);
-      remember(issued.map((key) => (key.id === id ? { ...key, revoked: true } : key)));
       setNotice(`Key ${id} is revoked.`);
       if (fresh?.id === id) setFresh(null);
+      await reload();
     } catch (err) {
       setError(errorText(err));
     }
@@ -118,12 +123,22 @@ export function KeysPage({ session }: { session: Session }) {
           </code>
         </div>
       )}
-      <h2>Issued in this tab</h2>
-      <p className="muted">
-        The API has no route that lists keys: keys issued elsewhere are revoked by id below.
-      </p>
-      {issued.length === 0 ? (
-        <p className="muted">None yet.</p>
+      <h2>Keys</h2>
+      <label className="row">
+        <input
+          type="checkbox"
+          checked={showRevoked}
+          onChange={(event) => {
+            setShowRevoked(event.target.checked);
+            setPage(1);
+          }}
+        />
+        Show revoked keys
+      </label>
+      {!list ? (
+        <p aria-busy="true">Loading keys…</p>
+      ) : list.keys.length === 0 ? (
+        <p className="muted">No keys.</p>
       ) : (
         <table>
           <thead>
@@ -131,22 +146,26 @@ export function KeysPage({ session }: { session: Session }) {
               <th scope="col">Name</th>
               <th scope="col">Tenant</th>
               <th scope="col">Role</th>
-              <th scope="col">Id</th>
+              <th scope="col">Key</th>
+              <th scope="col">Created</th>
+              <th scope="col">Last used</th>
               <th scope="col">State</th>
             </tr>
           </thead>
           <tbody>
-            {issued.map((key) => (
+            {list.keys.map((key) => (
               <tr key={key.id}>
                 <td>{key.name}</td>
                 <td>{key.tenant}</td>
                 <td>{key.role}</td>
                 <td>
-                  <code>{key.id}</code>
+                  <code title={key.id}>{key.prefix}…</code>
                 </td>
+                <td>{new Date(key.created_at).toLocaleString()}</td>
+                <td>{key.last_used_at ? new Date(key.last_used_at).toLocaleString() : 'never'}</td>
                 <td>
-                  {key.revoked ? (
-                    'revoked'
+                  {key.revoked_at ? (
+                    `revoked ${new Date(key.revoked_at).toLocaleString()}`
                   ) : (
                     <button
                       type="button"
@@ -163,24 +182,23 @@ export function KeysPage({ session }: { session: Session }) {
           </tbody>
         </table>
       )}
-      <form
-        className="card row"
-        onSubmit={(event) => {
-          event.preventDefault();
-          void revoke(revokeId.trim());
-        }}
-      >
-        <label htmlFor="revoke-id">Key id</label>
-        <input
-          id="revoke-id"
-          value={revokeId}
-          onChange={(event) => setRevokeId(event.target.value)}
-          required
-        />
-        <button type="submit" className="danger" disabled={!revokeId.trim()}>
-          Revoke by id
-        </button>
-      </form>
+      {list && list.total > PAGE_SIZE && (
+        <nav className="pager" aria-label="Key pages">
+          <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+            Previous page
+          </button>
+          <span>
+            Page {page} of {Math.max(1, Math.ceil((list?.total ?? 0) / PAGE_SIZE))}
+          </span>
+          <button
+            type="button"
+            disabled={page >= Math.max(1, Math.ceil((list?.total ?? 0) / PAGE_SIZE))}
+            onClick={() => setPage(page + 1)}
+          >
+            Next page
+          </button>
+        </nav>
+      )}
       {notice && <p role="status">{notice}</p>}
       <ErrorLine error={error} />
     </div>

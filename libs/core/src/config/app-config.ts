@@ -30,6 +30,11 @@ export class AppConfig {
   localAdminKeyFile: string;
   /** How long a validated API key is trusted without asking the database (0: never cached). */
   apiKeyCacheTtlMs: number;
+  /**
+   * How long an instance trusts its cached agent definitions without asking PostgreSQL (0: never cached). Writes
+   * are broadcast on Redis, so this only bounds staleness while that broadcast is interrupted.
+   */
+  agentCacheTtlMs: number;
   /** Requests one API key may make per window, across every instance (0: no limit). */
   rateLimitRequests: number;
   rateLimitWindowSeconds: number;

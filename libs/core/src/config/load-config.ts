@@ -326,6 +326,7 @@ export function loadConfig(env: Env): AppConfig {
   config.adminApiKey = secret(env, 'ADMIN_API_KEY');
   config.localAdminKeyFile = read(env, 'LOCAL_ADMIN_KEY_FILE') ?? '.local-admin-key';
   config.apiKeyCacheTtlMs = int(env, 'API_KEY_CACHE_TTL_MS', 5_000, 0, 60_000);
+  config.agentCacheTtlMs = int(env, 'AGENT_CACHE_TTL_MS', 30_000, 0, 3_600_000);
   config.rateLimitRequests = int(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000);
   config.rateLimitWindowSeconds = int(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400);
   config.socketMaxConnectionsPerKey = int(env, 'SOCKET_MAX_CONNECTIONS_PER_KEY', 100, 0, 1_000_000);

@@ -5,6 +5,7 @@ export type ErrorType =
   | 'forbidden'
   | 'not_found'
   | 'conversation_busy'
+  | 'conflict'
   | 'payload_too_large'
   | 'rate_limited'
   | 'budget_exceeded'
@@ -53,6 +54,13 @@ export class ForbiddenError extends DomainError {
 export class NotFoundError extends DomainError {
   constructor(what: string) {
     super('not_found', `${what} was not found.`);
+  }
+}
+
+/** The resource to create already exists (an agent with that name and owner). */
+export class ConflictError extends DomainError {
+  constructor(message: string) {
+    super('conflict', message);
   }
 }
 

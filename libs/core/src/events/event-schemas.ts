@@ -30,6 +30,7 @@ const ERROR_TYPES: Record<ErrorType, true> = {
   forbidden: true,
   not_found: true,
   conversation_busy: true,
+  conflict: true,
   payload_too_large: true,
   rate_limited: true,
   budget_exceeded: true,

@@ -10,6 +10,7 @@ import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedD
 import { BilledCallsAndFencing1765000000400 } from './1765000000400-BilledCallsAndFencing';
 import { RunJournal1765000000500 } from './1765000000500-RunJournal';
 import { Approvals1765000000600 } from './1765000000600-Approvals';
+import { StoredAgents1765000000900 } from './1765000000900-StoredAgents';
 
 export const MIGRATIONS = [
   ConversationHistory1764000000000,
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   BilledCallsAndFencing1765000000400,
   RunJournal1765000000500,
   Approvals1765000000600,
+  StoredAgents1765000000900,
 ];
