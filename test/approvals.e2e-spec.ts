@@ -85,6 +85,10 @@ describe('approvals (human in the loop)', () => {
   /** Task webhooks received, by event. */
   const webhooks: Array<{ event: string; task: { task_id: string; status: string } }> = [];
   let receiver: Server;
+  const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
+  /** The deployment's worker process: task runs execute here (TASK_CONCURRENCY 1). */
+  let worker: WorkerProcess;
+  const workerEnv = () => testEnv(env({ TASK_CONCURRENCY: '1' }));
   let webhookUrl: string;
 
   const env = (overrides: Record<string, string> = {}) => ({
@@ -96,7 +100,7 @@ describe('approvals (human in the loop)', () => {
     QUEUE_PREFIX: prefix,
     TASK_MAX_ATTEMPTS: '1',
     APPROVAL_SWEEP_INTERVAL_MS: '200',
-    WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    WEBHOOK_SECRET: webhookSecret,
     OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
     ...overrides,
   });
@@ -130,15 +134,15 @@ describe('approvals (human in the loop)', () => {
     await new Promise((resolve) => receiver.once('listening', resolve));
     webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     fake = await FakeAnthropic.start();
-    // A runs the task consumers with one slot; B is a second instance of the same deployment whose approvals
-    // expire after a second.
-    a = await startTestApp(env({ RUN_WORKERS_IN_API: 'true', TASK_CONCURRENCY: '1' }));
+    // Two API instances and a worker process with one task slot; B's approvals expire after a second.
+    a = await startTestApp(env({ RUN_WORKERS_IN_API: 'false' }));
     b = await startTestApp({
       ...env({ RUN_WORKERS_IN_API: 'false', APPROVAL_TIMEOUT_SECONDS: '1' }),
       DEFAULT_TENANT: a.tenantId,
     });
     await createSupervised();
     db = await openTestDataSource();
+    worker = await startWorker(workerEnv());
   });
 
   afterEach(() => {
@@ -147,6 +151,7 @@ describe('approvals (human in the loop)', () => {
   });
 
   afterAll(async () => {
+    await worker?.stop();
     await b?.close();
     await a?.close();
     await db?.destroy();
@@ -656,11 +661,11 @@ describe('approvals (human in the loop)', () => {
   });
 
   describe('restarts', () => {
-    it('keeps a pending approval across a restart of the API and of the worker; the approval then runs the tool once', async () => {
+    it('keeps pending approvals across a restart of the API and of the worker; the approvals then run each tool once', async () => {
       fake.respondWith(modelCalling([TICKET('Survives restarts')]));
-      const sharedEnv = env({ RUN_WORKERS_IN_API: 'false' });
-      let worker: WorkerProcess = await startWorker(testEnv(sharedEnv));
-      let api = await startTestApp({ ...sharedEnv, DEFAULT_TENANT: a.tenantId });
+      const apiEnv = { ...env({ RUN_WORKERS_IN_API: 'false' }), DEFAULT_TENANT: a.tenantId };
+      let api = await startTestApp(apiEnv);
+      // A chat turn paused on this instance, and a task paused in the worker.
       const conversationId = await newConversation(['create_support_ticket'], api);
       const turn = await api.request('POST', '/v1/chat', {
         json: { message: 'Open a ticket', conversation_id: conversationId },
@@ -668,25 +673,50 @@ describe('approvals (human in the loop)', () => {
       });
       const runId = turn.body.run_id as string;
       const [pending] = turn.body.pending_approvals;
+      const created = await api.request('POST', '/v1/tasks', {
+        json: { agent_name: 'supervised', instruction: 'Open a ticket.' },
+        key: a.userKey,
+      });
+      const taskId = created.body.task_id as string;
+      const waiting = await waitForStatus(
+        (id) => api.request('GET', `/v1/tasks/${id}`, { key: a.userKey }),
+        taskId,
+        ['requires_action'],
+      );
       const before = await tickets();
 
-      // Every process that knew of the run stops; new ones start.
+      // Every process that ran them stops; new ones start.
       await worker.kill();
       await api.app.close();
-      worker = await startWorker(testEnv(sharedEnv));
-      api = await startTestApp({ ...sharedEnv, DEFAULT_TENANT: a.tenantId });
+      worker = await startWorker(workerEnv());
+      api = await startTestApp(apiEnv);
       try {
         expect(await runOf(runId, api)).toMatchObject({
           status: 'requires_action',
           pending_approvals: [pending],
         });
-        const approved = await decide(runId, [{ tool_use_id: pending.tool_use_id, approve: true }], api);
-        expect(approved.status).toBe(202);
+        const taskRun = await runOf(waiting.run_id, api);
+        expect(taskRun).toMatchObject({ status: 'requires_action', task_id: taskId });
+        for (const [id, call] of [
+          [runId, pending],
+          [taskRun.run_id, taskRun.pending_approvals[0]],
+        ]) {
+          expect((await decide(id, [{ tool_use_id: call.tool_use_id, approve: true }], api)).status).toBe(
+            202,
+          );
+        }
         await waitForRun(runId, ['completed'], api);
-        expect(await tickets()).toBe(before + 1);
+        const finished = await waitForStatus(
+          (id) => api.request('GET', `/v1/tasks/${id}`, { key: a.userKey }),
+          taskId,
+          ['completed', 'failed'],
+          15_000,
+        );
+        expect(finished.status).toBe('completed');
+        expect(await tickets()).toBe(before + 2);
         expectEveryToolUsePaired(await messages(conversationId));
+        expectEveryToolUsePaired(await messages(finished.conversation_id));
       } finally {
-        await worker.stop();
         await api.app.close();
       }
     });
