@@ -1,6 +1,6 @@
 // Graceful shutdown of real processes: SIGTERM to the built API server mid-turn (readiness 503 at once, new turns
-// refused, sockets sent to reconnect elsewhere, the running turn completes and is stored, or is cancelled and
-// stored consistently once the grace period is over), and SIGTERM to a worker mid-task (the task finishes, or
+// refused, sockets sent to reconnect elsewhere, the running turn completes and is stored, or is handed back once the
+// grace period is over and resumed by the next instance), and SIGTERM to a worker mid-task (the task finishes, or
 // its job is handed back and another worker completes it).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -134,24 +134,43 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(log).toContain('Draining');
     });
 
-    it('cancels a turn still running when the grace period ends, and stores it consistently', async () => {
+    it('hands back a run still running when the grace period ends: its caller gets 503, the next instance resumes and stores it', async () => {
       proc = await start({ SHUTDOWN_GRACE_MS: '700' });
       const { url } = proc;
       const gate = fake.gate();
-      fake.enqueue({ text: 'This answer is long and never gets to its end.', gate });
+      fake.enqueue(
+        { text: 'This answer is long and never gets to its end.', gate },
+        { text: 'The whole story.' },
+      );
       try {
         const running = chat(url, 'Tell me a long story.');
         await gate.reached;
         const signalledAt = Date.now();
         proc.signal('SIGTERM');
         const answer = await running;
-        expect(answer.status).toBe(200);
-        expect(answer.body.stop_reason).toBe('cancelled');
+        expect(answer.status).toBe(503);
+        expect(answer.body.error).toMatchObject({ type: 'service_unavailable' });
+        expect(answer.body.error.message).toMatch(/\/v1\/conversations\/[0-9a-f-]{36}\/events/);
         expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(600);
         expect(await proc.exited).toBe(0);
-        const stored = await storedMessages(answer.body.conversation_id);
+        const conversationId = /conversations\/([0-9a-f-]{36})/.exec(answer.body.error.message)![1];
+        // Not ended, nothing stored: the run waits for an instance to resume it.
+        const [run] = await db.query(`SELECT id, status FROM runs WHERE conversation_id = $1`, [
+          conversationId,
+        ]);
+        expect(run.status).toBe('running');
+        expect(await storedMessages(conversationId)).toEqual([]);
+
+        proc = await start({ RUN_RECONCILE_INTERVAL_MS: '200' });
+        await waitUntil(
+          () => db.query(`SELECT status FROM runs WHERE id = $1`, [run.id]),
+          ([row]) => row.status !== 'running',
+          10_000,
+          'the resumed run to end',
+        ).then(([row]) => expect(row.status).toBe('completed'));
+        const stored = await storedMessages(conversationId);
         expect(stored.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
-        expect(JSON.stringify(stored[1].content)).toContain('This ');
+        expect(JSON.stringify(stored[1].content)).toContain('The whole story.');
       } finally {
         gate.release();
       }

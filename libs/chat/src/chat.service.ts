@@ -1,6 +1,13 @@
 // A chat turn around the agent loop: resolve the conversation, hold its lock, run, store the turn in one go.
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError, IdGenerator, LogContext, RateLimitedError, UpstreamError } from '@lib/core';
+import {
+  DomainError,
+  IdGenerator,
+  LogContext,
+  RateLimitedError,
+  ServiceUnavailableError,
+  UpstreamError,
+} from '@lib/core';
 import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
 import { ChatMessage, LlmError } from '@lib/llm';
@@ -49,6 +56,21 @@ export interface TurnRequest {
   journal?: StepJournal;
   /** Decides whether each tool call runs (see ToolGate). */
   gate?: ToolGate;
+}
+
+/**
+ * The reason a run's signal carries when its process hands it back (a graceful shutdown past its grace period):
+ * the turn stops storing nothing, its run stays `running` with its journal, and another instance resumes it. Its
+ * caller (a REST client) is answered 503 and can follow the run through the conversation's events.
+ */
+export class RunHandedBackError extends ServiceUnavailableError {
+  constructor(readonly conversationId: string) {
+    super(
+      `This instance is shutting down; the run goes on on another instance: follow it with GET /v1/conversations/${conversationId}/events.`,
+      1,
+    );
+    this.name = 'RunHandedBackError';
+  }
 }
 
 /** A turn that has its conversation and its lock; `events` must be consumed to run (and release) it. */
@@ -226,6 +248,8 @@ export class ChatService {
           yield event;
           continue;
         }
+        // Handed back: nothing is stored; the journal keeps the completed steps for the execution that resumes it.
+        if (handedBack(request.signal)) throw new AgentTurnError(request.signal!.reason, event.llm_calls);
         const appended = await this.store
           .appendTurn({
             tenantId: request.tenantId,
@@ -264,8 +288,9 @@ export class ChatService {
             this.logger.error(`Could not record the model calls of a failed turn: ${e.message}`),
           );
       }
-      // A conversation that only existed for this failed first turn goes away with it (unless a run names it).
-      if (isNew && !request.keepConversation) {
+      // A conversation that only existed for this failed first turn goes away with it (unless a run names it, or
+      // the run goes on elsewhere).
+      if (isNew && !request.keepConversation && !handedBack(request.signal)) {
         await this.store
           .deleteIfEmpty(request.tenantId, conversationId)
           .catch((e: Error) => this.logger.error(`Could not remove an empty conversation: ${e.message}`));
@@ -275,6 +300,10 @@ export class ChatService {
       if (!request.holdLease) await lease.release();
     }
   }
+}
+
+function handedBack(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && signal.reason instanceof RunHandedBackError;
 }
 
 /** What a provider failure means to the caller of a turn. */

@@ -104,6 +104,11 @@ export class EventLog {
     }
   }
 
+  /** Sends what is queued for the conversation now (a run that stops without a last event: handed back). */
+  flushPending(conversationId: string): void {
+    this.flush(conversationId);
+  }
+
   /** The retained events after `afterSeq`, including those of this process not yet sent. */
   async read(conversationId: string, afterSeq: number): Promise<Replay> {
     // Both taken in the same tick: what is queued here now is sent after this read, so it is in `unsent`.

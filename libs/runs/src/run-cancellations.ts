@@ -2,6 +2,7 @@
 // process, else published on Redis for the instance (API or worker) that runs it.
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { RedisService, RedisSubscriber } from '@lib/core';
+import { RunHandedBackError } from '@lib/chat';
 
 const CHANNEL = 'agent-backend:run-cancel';
 
@@ -62,9 +63,14 @@ export class RunCancellations implements OnModuleInit {
     return this.byConversation.get(conversationId)?.runId;
   }
 
-  /** Aborts every run of this process (graceful shutdown past its grace period). */
-  abortAll(): void {
-    for (const running of this.byRun.values()) running.controller.abort();
+  /**
+   * Hands every run of this process back (graceful shutdown past its grace period): each stops without ending,
+   * stays `running` with its journal, and the reconciler of another instance resumes it (see RunRecovery).
+   */
+  handBackAll(): void {
+    for (const running of this.byRun.values()) {
+      running.controller.abort(new RunHandedBackError(running.conversationId));
+    }
   }
 
   get runningCount(): number {

@@ -2,7 +2,7 @@
 // records how it ended, and only then lets the conversation go.
 import { Injectable, Logger } from '@nestjs/common';
 import type { RunEvent, RunEventMap, RunEventName, RunSource } from '@lib/core';
-import type { Turn } from '@lib/chat';
+import { RunHandedBackError, Turn } from '@lib/chat';
 import { ApprovalRepository } from './approval-repository';
 import { AsyncQueue } from './async-queue';
 import { EventLog } from './event-log';
@@ -297,6 +297,14 @@ export class RunExecutor {
       state.failure = error;
       const body = failureBody(error, conversationId);
       const failed = event('error', body);
+      if (error instanceof RunHandedBackError) {
+        // The run does not end: what it published stays in the log, its lock goes, and the reconciler of another
+        // instance resumes it from its journal. Only its caller here hears of it (503).
+        this.log.flushPending(conversationId);
+        await turn.lease.release();
+        this.feed.deliverHere(conversationId, run.id, failed);
+        return;
+      }
       const finished = await this.runs
         .finish(
           run.id,

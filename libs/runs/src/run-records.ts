@@ -20,6 +20,8 @@ export interface Run {
   outputTokens: number;
   costUsd: number;
   lastSeq: number;
+  /** How often the reconciler resumed it (read where a run is claimed for an execution; 0 elsewhere). */
+  resumes?: number;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;

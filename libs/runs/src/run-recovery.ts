@@ -19,6 +19,12 @@ import { RunInfrastructure } from './run-infrastructure';
 import type { Run, RunRequest } from './run-records';
 import { RunRepository } from './run-repository';
 
+/**
+ * How often the reconciler resumes one run: a run that keeps taking its process down with it (a poison input, a
+ * tool that crashes the process) is failed after this many resumes instead of being resumed forever.
+ */
+export const MAX_RECONCILER_RESUMES = 3;
+
 export interface ResumeOptions {
   /** Also execute again a run that ended `failed` (a task's retry after a failed attempt). Default false. */
   reopenFailed?: boolean;
@@ -31,6 +37,8 @@ export interface ResumeOptions {
   gate?: ToolGate;
   /** Runs once the conversation is free again (the supervisor starts its next queued run). */
   onEnded?: (queuedBehind: boolean) => void;
+  /** The reconciler resumes the run (its owner is gone): counted, and bounded by MAX_RECONCILER_RESUMES. */
+  byReconciler?: boolean;
 }
 
 /** What `resume` found: the run going again, a run that has ended (nothing to do), or no such run. */
@@ -65,11 +73,24 @@ export class RunRecovery {
     let run: Run | null;
     let journal;
     try {
-      run = await this.runs.claimForExecution(runId, lease.fence, options.reopenFailed ?? false);
+      run = await this.runs.claimForExecution(
+        runId,
+        lease.fence,
+        options.reopenFailed ?? false,
+        options.byReconciler ?? false,
+      );
       journal = run ? await this.infra.journal.resume(runId) : undefined;
     } catch (error) {
       await lease.release();
       throw error;
+    }
+    if (run && (run.resumes ?? 0) > MAX_RECONCILER_RESUMES) {
+      await lease.release();
+      await this.fail(
+        run,
+        `The run stopped with its process ${MAX_RECONCILER_RESUMES + 1} times and is not resumed again; send the message again.`,
+      );
+      return { kind: 'finished', run: (await this.runs.byId(runId)) ?? run };
     }
     if (!run || !journal) {
       await lease.release();
@@ -145,6 +166,7 @@ export class RunRecovery {
       try {
         const resumed = await this.resume(run.id, {
           takeover: false,
+          byReconciler: true,
           onEnded: (queued) => onEnded(run, queued),
         });
         // Nobody waits for it here: its followers read it from the conversation's events.

@@ -21,6 +21,7 @@ interface RunRow {
   output_tokens: string;
   cost_usd: string;
   last_seq: string;
+  resumes?: number;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -43,6 +44,7 @@ function toRun(row: RunRow): Run {
     outputTokens: Number(row.output_tokens),
     costUsd: Number(row.cost_usd),
     lastSeq: Number(row.last_seq),
+    resumes: Number(row.resumes ?? 0),
     createdAt: new Date(row.created_at),
     startedAt: row.started_at ? new Date(row.started_at) : null,
     finishedAt: row.finished_at ? new Date(row.finished_at) : null,
@@ -123,23 +125,29 @@ export class RunRepository {
    * Marks a run running again for a new execution holding the conversation's lease `fence`: a run still marked
    * running (its execution is gone) or waiting for a decision, and with `reopenFailed` one that failed (a retried
    * task). The run and its conversation record the fence, so the earlier execution can write to neither. Null when
-   * the run is in none of those states (it ended meanwhile).
+   * the run is in none of those states (it ended meanwhile). `byReconciler` counts the resume (Run.resumes).
    */
-  async claimForExecution(id: string, fence: number, reopenFailed: boolean): Promise<Run | null> {
+  async claimForExecution(
+    id: string,
+    fence: number,
+    reopenFailed: boolean,
+    byReconciler = false,
+  ): Promise<Run | null> {
     const rows: RunRow[] = await this.db.query(
       `WITH claimed AS (
          UPDATE runs SET status = 'running', stop_reason = NULL, error = NULL, finished_at = NULL,
-                started_at = COALESCE(started_at, now()), fence = $2::bigint
+                started_at = COALESCE(started_at, now()), fence = $2::bigint,
+                resumes = resumes + CASE WHEN $4 THEN 1 ELSE 0 END
           WHERE id = $1 AND (status = 'running' OR ($3 AND status = 'failed')
                  -- A run waiting for decisions goes on only once none is pending.
                  OR (status = 'requires_action'
                      AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = $1 AND a.status = 'pending')))
-          RETURNING ${COLUMNS}
+          RETURNING ${COLUMNS}, resumes
        ), fenced AS (
          UPDATE conversations SET fence = GREATEST(fence, $2::bigint) WHERE id = (SELECT conversation_id FROM claimed)
        )
        SELECT * FROM claimed`,
-      [id, fence, reopenFailed],
+      [id, fence, reopenFailed, byReconciler],
     );
     return rows[0] ? toRun(rows[0]) : null;
   }

@@ -1,7 +1,8 @@
 // The API's drain on SIGTERM, before connections close: readiness turns 503 and new turns are refused at once;
 // sockets without a turn here are sent to reconnect elsewhere; running turns (and jobs, when this process runs the
-// queue consumers) get SHUTDOWN_GRACE_MS to finish; turns still running then are cancelled, so they end and are
-// stored consistently, and jobs still running are handed back to the queue; then every socket is released.
+// queue consumers) get SHUTDOWN_GRACE_MS to finish; runs still running then are handed back (they stop without
+// ending, their callers get 503, and another instance resumes them from their journal), and jobs still running are
+// handed back to the queue; then every socket is released.
 import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AppConfig, ShutdownState } from '@lib/core';
@@ -9,8 +10,8 @@ import { RunCancellations } from '@lib/runs';
 import { ChatGateway } from '../realtime/chat.gateway';
 import { QueueConsumers } from '@lib/tasks';
 
-/** How long cancelled turns get to store what they produced. */
-const CANCELLED_TURNS_SETTLE_MS = 10_000;
+/** How long handed-back runs get to stop. */
+const HANDED_BACK_SETTLE_MS = 10_000;
 
 export interface DrainReport {
   turnsFinished: boolean;
@@ -47,9 +48,11 @@ export class GracefulShutdown {
     let turnsCancelled = 0;
     if (!turnsFinished) {
       turnsCancelled = this.turns.runningCount;
-      this.logger.warn(`Cancelling ${turnsCancelled} turn(s) still running after ${grace} ms.`);
-      this.turns.abortAll();
-      await this.turns.whenIdle(CANCELLED_TURNS_SETTLE_MS);
+      this.logger.warn(
+        `Handing back ${turnsCancelled} run(s) still running after ${grace} ms: another instance resumes them.`,
+      );
+      this.turns.handBackAll();
+      await this.turns.whenIdle(HANDED_BACK_SETTLE_MS);
     }
     const jobsHandedBack = jobsFinished || !consumers ? [] : await consumers.handBack();
     this.gateway.releaseSockets('all');

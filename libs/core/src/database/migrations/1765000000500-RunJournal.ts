@@ -18,6 +18,8 @@ export class RunJournal1765000000500 implements MigrationInterface {
         PRIMARY KEY (run_id, step)
       )`);
     await q.query(`ALTER TABLE runs ADD COLUMN fence bigint`);
+    // How often the reconciler has resumed the run: one that keeps killing its process is failed, not resumed forever.
+    await q.query(`ALTER TABLE runs ADD COLUMN resumes integer NOT NULL DEFAULT 0`);
     // A ticket's tool call is named by the idempotency key its run gives it (<run_id>:<tool_use_id>); tickets
     // opened before runs had one keep what named them then (the task and the tool_use id).
     await q.query(`ALTER TABLE support_tickets ADD COLUMN idempotency_key text`);
@@ -37,6 +39,7 @@ export class RunJournal1765000000500 implements MigrationInterface {
       CREATE UNIQUE INDEX support_tickets_tool_call_key ON support_tickets
         (tenant_id, tool_use_id, (coalesce(task_id, '00000000-0000-0000-0000-000000000000'::uuid)))`);
     await q.query(`ALTER TABLE support_tickets DROP COLUMN idempotency_key`);
+    await q.query(`ALTER TABLE runs DROP COLUMN resumes`);
     await q.query(`ALTER TABLE runs DROP COLUMN fence`);
     await q.query(`DROP TABLE run_steps`);
   }
