@@ -61,6 +61,42 @@ function modelCalling(tools: FakeToolUse[]) {
   };
 }
 
+interface SseFrame {
+  id?: number;
+  event?: string;
+  data?: any;
+}
+
+/** Reads SSE frames from a response until `until` holds for one (then stops reading). */
+async function readSse(response: Response, until: (frame: SseFrame) => boolean): Promise<SseFrame[]> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const frames: SseFrame[] = [];
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return frames;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const frame: SseFrame = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith('id: ')) frame.id = Number(line.slice(4));
+        else if (line.startsWith('event: ')) frame.event = line.slice(7);
+        else if (line.startsWith('data: ')) frame.data = JSON.parse(line.slice(6));
+      }
+      if (!frame.event) continue;
+      frames.push(frame);
+      if (until(frame)) {
+        await reader.cancel();
+        return frames;
+      }
+    }
+  }
+}
+
 /** Every tool_use of a stored conversation has its tool_result in the next message, and nothing else is left. */
 function expectEveryToolUsePaired(messages: Array<{ role: string; content: unknown }>): void {
   messages.forEach((message, index) => {
@@ -465,6 +501,48 @@ describe('approvals (human in the loop)', () => {
         .map((e) => e.payload.seq as number);
       expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
       expect(new Set(seqs).size).toBe(seqs.length);
+    });
+
+    it('pauses a streamed turn (SSE) and resumes its events after the decision with Last-Event-ID', async () => {
+      fake.respondWith(modelCalling([TICKET('Streamed')]));
+      const conversationId = await newConversation();
+      const headers = { authorization: `Bearer ${a.userKey}`, 'content-type': 'application/json' };
+      const stream = await fetch(`${a.url}/v1/chat/stream`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ message: 'Ticket, streamed', conversation_id: conversationId }),
+      });
+      expect(stream.status).toBe(200);
+      const paused = await readSse(stream, (f) => f.event === 'done');
+      const required = paused.find((f) => f.event === 'approval_required')!;
+      const done = paused.at(-1)!;
+      expect(done.data).toMatchObject({ stop_reason: 'requires_approval', message_id: null });
+      expect(required.data).toMatchObject({ tool_name: 'create_support_ticket', run_id: done.data.run_id });
+      expect(required.id).toBe(required.data.seq);
+
+      const controller = new AbortController();
+      const follow = await fetch(`${a.url}/v1/conversations/${conversationId}/events`, {
+        headers: { authorization: `Bearer ${a.userKey}`, 'Last-Event-ID': String(done.id) },
+        signal: controller.signal,
+      });
+      const rest = readSse(follow, (f) => f.event === 'done');
+      const decided = await decide(done.data.run_id, [
+        {
+          tool_use_id: required.data.tool_use_id,
+          approve: true,
+          arguments_sha256: required.data.arguments_sha256,
+        },
+      ]);
+      expect(decided.status).toBe(202);
+      const after = await rest;
+      controller.abort();
+      // The approved call, then the model's answer (text deltas), then the run's end: nothing replayed again.
+      expect([...new Set(after.map((f) => f.event))]).toEqual(['tool_start', 'tool_end', 'text', 'done']);
+      expect(after.filter((f) => f.event === 'tool_start').map((f) => f.data.tool_use_id)).toEqual([
+        required.data.tool_use_id,
+      ]);
+      expect(after.every((f) => f.data.run_id === done.data.run_id && f.id! > done.id!)).toBe(true);
+      expect(after.at(-1)!.data.stop_reason).toBe('end_turn');
     });
 
     it('counts an approval nobody decided in time as denied, without anyone calling the API', async () => {
