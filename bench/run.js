@@ -14,6 +14,7 @@ const { directive, nominalFirstTokenMs, replyText } = require('./lib/directive')
 const report = require('./lib/report');
 const { round, summarize } = require('./lib/stats');
 const { readCommandStats, diffCommandStats, perUnit } = require('./lib/redis-stats');
+const { cacheFigures, driveConversation } = require('./lib/long-conversation');
 
 const ROOT = path.join(__dirname, '..');
 const BUILD = path.join(__dirname, '.build');
@@ -50,13 +51,19 @@ const config = {
   bullJobs: num('BENCH_BULL_JOBS', QUICK ? 5_000 : 20_000),
   agentTasks: num('BENCH_TASKS', QUICK ? 500 : 2_000),
   taskConcurrency: num('BENCH_TASK_CONCURRENCY', 32),
+  cacheTurns: num('BENCH_CACHE_TURNS', 10),
+  cacheTools: num('BENCH_CACHE_TOOLS', 3),
+  cacheLongTurns: num('BENCH_CACHE_LONG_TURNS', QUICK ? 20 : 40),
+  cacheLongTools: num('BENCH_CACHE_LONG_TOOLS', QUICK ? 5 : 10),
   burstCounts: list('BENCH_BURST', QUICK ? [200] : [200, 1000]),
   burstTimeoutMs: num('BENCH_BURST_TIMEOUT_MS', 60_000),
   python: env.BENCH_PYTHON_DESIGN !== '0',
   profile: env.BENCH_PROFILE === '1',
   fdLimit: FD_LIMIT,
 };
-const scenarios = new Set((env.BENCH_ONLY || 'rest,tools,sockets,sse,burst,resume,idle,bull').split(','));
+const scenarios = new Set(
+  (env.BENCH_ONLY || 'rest,tools,sockets,sse,burst,resume,idle,bull,cache').split(','),
+);
 const API_KEY = 'ak_live_bench_0000000000000000000000000000000000000';
 const TENANT = 'bench';
 const log = (...parts) =>
@@ -633,7 +640,7 @@ async function socketScenarios(shared, list) {
 }
 
 /**
- * (h) N clients connected, then every one starts a streamed turn at once: first token p50 / p99 from each send.
+ * (i) N clients connected, then every one starts a streamed turn at once: first token p50 / p99 from each send.
  * The app and the bare baseline over Socket.IO, the Python design over its plain WebSocket.
  */
 async function burstScenario(shared, targets) {
@@ -1089,6 +1096,50 @@ async function machine(pgVersion, redisUrl) {
   };
 }
 
+/**
+ * (h) The prompt cache: conversations driven turn by turn against a fake provider that emulates the prefix cache
+ * (1,024-token minimum, as the API has for Sonnet), on an app with automatic prompt caching and on one with it off
+ * (PROMPT_CACHING=false): the share of input read from the cache from turn 2 on, and what the same conversation
+ * costs with and without caching. Its own fake provider and apps, so no other scenario's figures change.
+ */
+async function cacheScenario(shared, distDir) {
+  const fake = proc.start('fake-provider-cache', path.join(__dirname, 'servers/fake-provider.js'), {
+    logDir: LOGS,
+    env: { FAKE_PROMPT_CACHE_MIN_TOKENS: '1024' },
+  });
+  const { url: providerUrl } = await fake.waitFor((m) => m.type === 'ready');
+  const rows = [];
+  try {
+    for (const caching of [true, false]) {
+      const name = caching ? 'app-prompt-cache' : 'app-no-prompt-cache';
+      const app = await startApp(name, distDir, {
+        appEnv: { ...shared.appEnv, ANTHROPIC_BASE_URL: providerUrl, PROMPT_CACHING: String(caching) },
+      });
+      try {
+        for (const [label, turns, tools] of [
+          ['short', config.cacheTurns, config.cacheTools],
+          ['long', config.cacheLongTurns, config.cacheLongTools],
+        ]) {
+          const perTurn = await driveConversation(app.url, API_KEY, { turns, tools });
+          const row = { conversation: label, caching, ...cacheFigures(perTurn) };
+          rows.push(row);
+          log(
+            `  ${label} conversation, ${row.turns} turns, ${row.toolCalls} tool calls, caching ${caching ? 'on' : 'off'}:`,
+            `${fmtPct(row.readRatioFromTurn2)} of input read from the cache from turn 2 on, cost ${row.costUsd} USD`,
+          );
+        }
+      } finally {
+        await app.child.stop();
+      }
+    }
+  } finally {
+    await fake.stop();
+  }
+  return rows;
+}
+
+const fmtPct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
+
 async function main() {
   const startedAt = Date.now();
   fs.mkdirSync(LOGS, { recursive: true });
@@ -1267,7 +1318,7 @@ async function main() {
       );
     }
     if (scenarios.has('burst')) {
-      log(`(h) ${config.burstCounts.join(' and ')} clients start a streamed turn at once`);
+      log(`(i) ${config.burstCounts.join(' and ')} clients start a streamed turn at once`);
       results.burst = await burstScenario(
         shared,
         [undiciBase, python, app, appExp, appProduction].filter(Boolean),
@@ -1306,6 +1357,10 @@ async function main() {
     if (scenarios.has('bull')) {
       log('(f) Bull: no-op jobs and agent tasks');
       results.bull = await bullScenario(shared, distDir, app);
+    }
+    if (scenarios.has('cache')) {
+      log('(h) prompt cache: a conversation with tool calls, with and without automatic caching');
+      results.promptCache = await cacheScenario(shared, distDir);
     }
   } finally {
     await proc.stopAll();

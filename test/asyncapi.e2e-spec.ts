@@ -33,6 +33,7 @@ const serverSamples: { [Name in ServerEventName]: ServerEventMap[Name][] } = {
     { ...run, seq: 2, content: 'Hello' },
     { ...run, seq: 3, content: '' },
   ],
+  thinking: [{ ...run, seq: 2, content: 'Look the order up first.' }],
   tool_start: [{ ...run, seq: 4, tool_name: 'search_knowledge_base', tool_use_id: 'toolu_1', arguments: {} }],
   tool_end: [
     {
@@ -69,6 +70,8 @@ const serverSamples: { [Name in ServerEventName]: ServerEventMap[Name][] } = {
       cache_creation_input_tokens: 0,
       cost_usd: 0,
       latency_ms: 3,
+      context_tokens: 0,
+      compacted: false,
     },
     {
       ...run,
@@ -82,6 +85,8 @@ const serverSamples: { [Name in ServerEventName]: ServerEventMap[Name][] } = {
       cache_creation_input_tokens: 4,
       cost_usd: 0.0001,
       latency_ms: 40,
+      context_tokens: 14,
+      compacted: true,
     },
   ],
   error: [
@@ -107,9 +112,21 @@ const clientSamples: { [Name in ClientEventName]: ClientEventMap[Name][] } = {
       agent_name: 'support',
       on_disconnect: 'cancel',
       multitask_strategy: 'interrupt',
+      include_thinking: true,
+    },
+    {
+      message: [
+        { type: 'text', text: 'What is on this receipt?' },
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        {
+          type: 'document',
+          source: { type: 'url', url: 'https://example.com/invoice.pdf' },
+          title: 'Invoice',
+        },
+      ],
     },
   ],
-  join: [{ conversation_id }, { conversation_id, after_seq: 0 }],
+  join: [{ conversation_id }, { conversation_id, after_seq: 0, include_thinking: false }],
   leave: [{ conversation_id }],
   cancel: [{ conversation_id }],
   subscribe_task: [{ task_id }],

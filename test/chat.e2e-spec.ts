@@ -216,7 +216,11 @@ describe('POST /v1/chat against the Anthropic API', () => {
         role: 'user',
         content: [expect.objectContaining({ type: 'tool_result', tool_use_id: 'toolu_first' })],
       },
-      { role: 'assistant', content: [{ type: 'text', text: 'It is 4.' }] },
+      // The tail of the prompt cache: the last answer (see cache-breakpoints.ts).
+      {
+        role: 'assistant',
+        content: [{ type: 'text', text: 'It is 4.', cache_control: { type: 'ephemeral' } }],
+      },
       { role: 'user', content: 'What did I ask?' },
     ]);
     const stored = await conversation(first.body.conversation_id);

@@ -1,7 +1,7 @@
 // The Anthropic adapter driving the real SDK over real HTTP against the fake provider.
 import { AppConfig } from '@lib/core';
 import { AnthropicLlmClient, LlmError, LlmRequest, LlmResult, LlmStreamEvent } from '@lib/llm';
-import { cachedUsage, FakeAnthropic, fakeUsage } from './support/fake-anthropic';
+import { cachedUsage, FakeAnthropic, fakeUsage, thinkingSignature } from './support/fake-anthropic';
 
 const API_KEY = 'sk-ant-api03-test-key-that-must-never-appear-in-messages';
 
@@ -201,7 +201,7 @@ describe('AnthropicLlmClient against the fake provider', () => {
   });
 
   describe('the request it sends', () => {
-    it('sends the model, system prompt, history, tools and max_tokens as given', async () => {
+    it('sends the model, system prompt, history, tools and max_tokens as given (prompt caching off)', async () => {
       const tools = [
         {
           name: 'lookup_order',
@@ -231,7 +231,9 @@ describe('AnthropicLlmClient against the fake provider', () => {
       ];
       fake.enqueue({ text: 'That order does not exist.' });
       await collect(
-        clientFor(fake).stream(request({ messages, tools, maxTokens: 777, model: 'claude-haiku-4-5' })),
+        clientFor(fake, { promptCaching: false }).stream(
+          request({ messages, tools, maxTokens: 777, model: 'claude-haiku-4-5' }),
+        ),
       );
 
       expect(fake.requests).toHaveLength(1);
@@ -248,11 +250,108 @@ describe('AnthropicLlmClient against the fake provider', () => {
       });
     });
 
+    it('marks the last tool, the system prompt and the tail as cache breakpoints, the content otherwise as given', async () => {
+      const tools = [
+        { name: 'a', description: 'A.', input_schema: { type: 'object' } },
+        { name: 'b', description: 'B.', input_schema: { type: 'object' } },
+      ];
+      const messages: LlmRequest['messages'] = [
+        { role: 'user', content: 'First' },
+        { role: 'assistant', content: [{ type: 'text', text: 'Answer' }] },
+        { role: 'user', content: 'Second' },
+      ];
+      fake.enqueue({ text: 'OK' });
+      await collect(clientFor(fake).stream(request({ messages, tools })));
+      const ephemeral = { type: 'ephemeral' };
+      expect(fake.requests[0].body).toMatchObject({
+        system: [{ type: 'text', text: 'You are the support agent.', cache_control: ephemeral }],
+        tools: [tools[0], { ...tools[1], cache_control: ephemeral }],
+        messages: [
+          { role: 'user', content: 'First' },
+          { role: 'assistant', content: [{ type: 'text', text: 'Answer', cache_control: ephemeral }] },
+          { role: 'user', content: 'Second' },
+        ],
+      });
+    });
+
     it('leaves temperature out, because anthropic-version 2026-10-21 refuses sampling parameters', async () => {
       fake.enqueue({ text: 'OK' });
       await collect(clientFor(fake).stream(request({ temperature: 0.7 })));
       expect(fake.requests[0].headers['anthropic-version']).toBe('2026-10-21');
       expect(fake.requests[0].body).not.toHaveProperty('temperature');
+    });
+
+    it('asks for extended thinking with the budget, and streams the thinking deltas apart from the text', async () => {
+      fake.enqueue({ thinking: 'Check the order first.', text: 'It shipped.' });
+      const thoughts: string[] = [];
+      const texts: string[] = [];
+      let result: LlmResult | undefined;
+      for await (const event of clientFor(fake).stream(
+        request({ maxTokens: 3072, thinking: { budgetTokens: 2048 } }),
+      )) {
+        if (event.type === 'thinking') thoughts.push(event.thinking);
+        else if (event.type === 'text') texts.push(event.text);
+        else if (event.type === 'result') result = event.result;
+      }
+      expect(fake.requests[0].body).toMatchObject({
+        max_tokens: 3072,
+        thinking: { type: 'enabled', budget_tokens: 2048 },
+      });
+      expect(thoughts.join('')).toBe('Check the order first.');
+      expect(texts.join('')).toBe('It shipped.');
+      expect(result!.content).toEqual([
+        {
+          type: 'thinking',
+          thinking: 'Check the order first.',
+          signature: thinkingSignature('Check the order first.'),
+        },
+        { type: 'text', text: 'It shipped.' },
+      ]);
+    });
+
+    it('keeps a redacted_thinking block as received, and drops a thinking block cut before its signature', async () => {
+      fake.enqueue({ redactedThinking: true, text: 'Done.' });
+      const redacted = await collect(
+        clientFor(fake).stream(request({ maxTokens: 3072, thinking: { budgetTokens: 2048 } })),
+      );
+      expect(redacted.result.content[0]).toEqual({ type: 'redacted_thinking', data: expect.any(String) });
+
+      // Cut by max_tokens mid-thinking: the thinking streamed, its signature never came.
+      fake.enqueue({
+        thinking: 'A long thought that never',
+        unsignedThinking: true,
+        stop_reason: 'max_tokens',
+      });
+      const cut = await collect(
+        clientFor(fake).stream(request({ maxTokens: 3072, thinking: { budgetTokens: 2048 } })),
+      );
+      expect(cut.result.stop_reason).toBe('max_tokens');
+      expect(cut.result.content).toEqual([{ type: 'text', text: 'OK' }]);
+    });
+
+    it('sends thinking, redacted thinking, images and documents back in the shape the provider takes', async () => {
+      fake.enqueue({ text: 'OK' });
+      const thinking = { type: 'thinking' as const, thinking: 'Hmm.', signature: thinkingSignature('Hmm.') };
+      const png = { type: 'base64' as const, media_type: 'image/png', data: 'iVBORw0KGgo=' };
+      const messages: LlmRequest['messages'] = [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Look' },
+            { type: 'image', source: png },
+            { type: 'image', source: { type: 'url', url: 'https://example.com/a.webp' } },
+            {
+              type: 'document',
+              source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              title: 'A',
+            },
+          ],
+        },
+        { role: 'assistant', content: [thinking, { type: 'text', text: 'Seen.' }] },
+        { role: 'user', content: 'And?' },
+      ];
+      await collect(clientFor(fake).stream(request({ messages })));
+      expect(fake.requests[0].body.messages).toEqual(messages);
     });
 
     it('uses the configured model when the request names none', async () => {
@@ -265,7 +364,12 @@ describe('AnthropicLlmClient against the fake provider', () => {
     });
 
     it('sends each call its own history, which the provider can answer from', async () => {
-      fake.respondWith((sent) => ({ text: `You said: ${String(sent.body.messages.at(-1)?.content)}` }));
+      fake.respondWith((sent) => {
+        const last = sent.body.messages.at(-1)?.content;
+        return {
+          text: `You said: ${typeof last === 'string' ? last : (last as Array<{ text: string }>)[0].text}`,
+        };
+      });
       const client = clientFor(fake);
       const first = await collect(client.stream(request({ messages: [{ role: 'user', content: 'one' }] })));
       const second = await collect(client.stream(request({ messages: [{ role: 'user', content: 'two' }] })));

@@ -207,6 +207,8 @@ describe('streaming turns', () => {
         cache_creation_input_tokens: 0,
         cost_usd: expect.any(Number),
         latency_ms: expect.any(Number),
+        context_tokens: expect.any(Number),
+        compacted: false,
       });
       const names = s.events.map((e) => e.name);
       expect(names.indexOf('done')).toBe(names.length - 1);

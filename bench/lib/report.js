@@ -36,6 +36,7 @@ function targets(results, config) {
     note: note || null,
   });
   const resume = (results.socketResume || []).find((r) => r.target === 'app');
+  const cached = (results.promptCache || []).find((r) => r.conversation === 'short' && r.caching);
   const tasksRatio =
     results.bull && hundred?.turnsPerSecond
       ? results.bull.tasks.tasksPerSecond / hundred.turnsPerSecond
@@ -102,6 +103,18 @@ function targets(results, config) {
       resume?.turns ? ((resume.turns - resume.failedTurns) / resume.turns) * 100 : null,
       (v) => v === 100,
       resume ? `${resume.turns - resume.failedTurns} of ${resume.turns}` : null,
+      1,
+    ),
+    judged(
+      cached
+        ? `input read from the prompt cache from turn 2 on, ${cached.turns}-turn conversation with ${cached.toolCalls} tool calls`
+        : 'input read from the prompt cache from turn 2 on, 10-turn conversation with 3 tool calls',
+      '≥ 85%',
+      cached?.readRatioFromTurn2 === null || cached?.readRatioFromTurn2 === undefined
+        ? null
+        : cached.readRatioFromTurn2 * 100,
+      (v) => v >= 85,
+      null,
       1,
     ),
   ];
@@ -275,6 +288,10 @@ function figures(results) {
   for (const r of results.idle || []) {
     put(`idle.${r.requested}.${r.target}.rssKBPerConnection`, r.rssKBPerConnection, 'lower', 'KB');
     put(`idle.${r.requested}.${r.target}.heapKBPerConnection`, r.heapKBPerConnection, 'lower', 'KB');
+  }
+  for (const r of results.promptCache || []) {
+    if (r.caching)
+      put(`promptCache.${r.conversation}.readRatioFromTurn2`, r.readRatioFromTurn2, 'higher', '');
   }
   if (results.bull) {
     put('bull.noop.jobsPerSecond', results.bull.noop.jobsPerSecond, 'higher', '/s');
@@ -622,6 +639,45 @@ function resumeTable(rows) {
   );
 }
 
+function promptCacheLines(rows) {
+  if (!rows || !rows.length) return [];
+  const lines = table(
+    [
+      'conversation',
+      'prompt caching',
+      'turns',
+      'tool calls',
+      'input tokens',
+      'read from cache',
+      'written to cache',
+      'read from turn 2 on',
+      'cost USD',
+    ],
+    rows.map((r) => [
+      r.conversation,
+      r.caching ? 'on' : 'off',
+      r.turns,
+      r.toolCalls,
+      r.inputTokens,
+      r.cacheReadTokens,
+      r.cacheWriteTokens,
+      r.readRatioFromTurn2 === null ? '–' : `${fmt(r.readRatioFromTurn2 * 100, 1)}%`,
+      fmt(r.costUsd, 4),
+    ]),
+  );
+  for (const label of ['short', 'long']) {
+    const on = rows.find((r) => r.conversation === label && r.caching);
+    const off = rows.find((r) => r.conversation === label && !r.caching);
+    if (on && off && off.costUsd) {
+      lines.push(
+        '',
+        `The ${label} conversation (${on.turns} turns) costs ${fmt(on.costUsd, 4)} USD with prompt caching and ${fmt(off.costUsd, 4)} USD without: ${fmt((1 - on.costUsd / off.costUsd) * 100, 0)}% less.`,
+      );
+    }
+  }
+  return lines;
+}
+
 function costTable(rows) {
   if (!rows || !rows.length) return [];
   const change = (r) =>
@@ -717,7 +773,7 @@ function markdown(results, { quick }) {
   if (results.sse) lines.push(`### (e) SSE \`POST /v1/chat/stream\``, '', ...streamTable(results.sse), '');
   if (results.burst) {
     lines.push(
-      '### (h) Streams started at once',
+      '### (i) Streams started at once',
       '',
       'Every client connected first, then all send a message in the same tick; first token timed from each send. The Python design over its plain WebSocket, the others over Socket.IO.',
       '',
@@ -734,6 +790,16 @@ function markdown(results, { quick }) {
       `Each socket streams a ${results.socketResume[0].tokens}-token reply, drops its connection after 10–60% of it, comes back after ${results.socketResume[0].offlineMs} ms and joins with \`after_seq\` of its last event.`,
       '',
       ...resumeTable(results.socketResume),
+      '',
+    );
+  }
+  if (results.promptCache) {
+    lines.push(
+      '### (h) Prompt cache: a conversation with tool calls',
+      '',
+      'Conversations of the `support` agent driven turn by turn over REST against a fake provider that emulates the prompt cache from the `cache_control` markers (1,024-token minimum prefix), on an app with automatic caching and on one with `PROMPT_CACHING=false`; costs at the Sonnet prices (input 3, cache write 3.75, cache read 0.3, output 15 USD per million tokens).',
+      '',
+      ...promptCacheLines(results.promptCache),
       '',
     );
   }

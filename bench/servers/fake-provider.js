@@ -1,9 +1,12 @@
 // The fake Anthropic Messages API of test/support (compiled by the bench into .build/), answering every
-// request from the directive in its first user message: timing, reply length, and one tool call.
+// request from the directive in its first user message: timing, reply length, and one tool call. With
+// FAKE_PROMPT_CACHE_MIN_TOKENS set it emulates the provider's prompt cache (the prompt-cache scenario's own fake),
+// and answers that scenario's conversation (see lib/long-conversation.js).
 'use strict';
 const path = require('node:path');
 const { serve, ready, exitWithParent } = require('../lib/child');
 const { parseDirective, replyText } = require('../lib/directive');
+const { conversationReply } = require('../lib/long-conversation');
 
 const { FakeAnthropic } = require(path.join(__dirname, '..', '.build', 'fake-anthropic.js'));
 
@@ -14,7 +17,12 @@ function textOf(content) {
 }
 
 async function main() {
-  const fake = await FakeAnthropic.start({ recordRequests: false, port: Number(process.env.PORT || 0) });
+  const cacheMin = process.env.FAKE_PROMPT_CACHE_MIN_TOKENS;
+  const fake = await FakeAnthropic.start({
+    recordRequests: false,
+    port: Number(process.env.PORT || 0),
+    ...(cacheMin ? { promptCache: { minTokens: Number(cacheMin) } } : {}),
+  });
   let served = 0;
   let connections = 0;
   // Private in TypeScript only: how many TCP connections clients opened tells whether they keep them alive.
@@ -22,6 +30,8 @@ async function main() {
   fake.respondWith((request) => {
     served += 1;
     const messages = request.body.messages;
+    const conversation = conversationReply(messages, replyText);
+    if (conversation) return conversation;
     const firstUser = messages.find((m) => m.role === 'user');
     const d = parseDirective(textOf(firstUser && firstUser.content));
     const last = messages[messages.length - 1];

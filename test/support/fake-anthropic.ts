@@ -1,6 +1,6 @@
 // A scripted stand-in for the Anthropic Messages API on loopback, speaking its wire format (JSON and SSE) over real HTTP.
 // Free of jest on purpose: the benchmark drives it too, with a first-byte latency and a token pace.
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -96,6 +96,15 @@ export interface FakeToolUse {
 }
 
 export interface FakeMessageReply extends FakeTiming {
+  /**
+   * A `thinking` block first (extended thinking), streamed as `thinking_delta`s then one `signature_delta`, signed
+   * the way `validate` checks when a later request sends it back.
+   */
+  thinking?: string;
+  /** Streams the thinking block without its `signature_delta` (an answer cut short by `max_tokens`). */
+  unsignedThinking?: boolean;
+  /** A `redacted_thinking` block (after the thinking block, if any): its `data` is opaque and signed too. */
+  redactedThinking?: boolean;
   /** The text block's content; a reply with neither text nor tool uses answers `OK`. */
   text?: string;
   toolUses?: FakeToolUse[];
@@ -177,7 +186,31 @@ export interface FakeAnthropicOptions {
   validate?: boolean;
   /** Keep every request in `requests` (default true); a long benchmark may turn it off to save memory. */
   recordRequests?: boolean;
+  /**
+   * The model's context window in tokens, as this fake counts them (see `promptTokens`): a longer request gets the
+   * API's 400 "prompt is too long: N tokens > M maximum". Unset: no limit. Changeable with `setContextWindow`.
+   */
+  contextWindow?: number;
+  /** Emulate the provider's prompt cache from the requests' `cache_control` markers (see `setPromptCache`). */
+  promptCache?: boolean | FakePromptCacheOptions;
+  /**
+   * Answer the backend's summariser requests (their system prompt asks for "the running summary of a
+   * conversation") with a summary made from the transcript, ahead of the scripted queue (default true).
+   */
+  answerSummaries?: boolean;
 }
+
+export interface FakePromptCacheOptions {
+  /** Breakpoints whose prefix holds fewer tokens are ignored, as the API does (default 0). */
+  minTokens?: number;
+  /** How long an entry lives without a hit (default 5 minutes); each hit refreshes it. */
+  ttlMs?: number;
+}
+
+/** How far before a breakpoint the provider looks for an earlier cached prefix, in blocks. */
+const CACHE_LOOKBACK_BLOCKS = 20;
+/** What the backend's summariser asks for in its system prompt. */
+const SUMMARY_REQUEST = /running summary of a conversation/i;
 
 interface SseEvent {
   name: string;
@@ -196,6 +229,30 @@ interface AssistantMessage {
 
 /** From this API version on, sampling parameters are refused, whatever their value. */
 const SAMPLING_REMOVED_IN = '2026-10-21';
+
+/** The key the fake signs its thinking blocks with: a block edited by the client no longer matches. */
+const SIGNING_KEY = randomUUID();
+
+export function thinkingSignature(thinking: string): string {
+  return createHmac('sha256', SIGNING_KEY).update(`thinking:${thinking}`).digest('base64');
+}
+
+function redactedData(): string {
+  const nonce = randomUUID();
+  return `${Buffer.from(nonce).toString('base64')}.${createHmac('sha256', SIGNING_KEY).update(`redacted:${nonce}`).digest('base64')}`;
+}
+
+function validRedactedData(data: unknown): boolean {
+  if (typeof data !== 'string') return false;
+  const [nonce, mac] = data.split('.');
+  if (!nonce || !mac) return false;
+  const expected = createHmac('sha256', SIGNING_KEY)
+    .update(`redacted:${Buffer.from(nonce, 'base64').toString()}`)
+    .digest('base64');
+  return mac === expected;
+}
+
+const IMAGE_MEDIA_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 
 const DEFAULT_ERRORS: Record<number, { type: string; message: string }> = {
   400: { type: 'invalid_request_error', message: 'Invalid request.' },
@@ -229,12 +286,44 @@ export class FakeAnthropic {
   private received = 0;
   private readonly abortWaiters = new Set<() => void>();
   private readonly stopping = new AbortController();
+  private contextWindowTokens: number | undefined;
+  private cacheOptions: FakePromptCacheOptions | undefined;
+  /** Cached prefixes: hash → expiry (ms since epoch). */
+  private readonly prefixCache = new Map<string, number>();
+  private summaryCount = 0;
+  private overflowCount = 0;
 
   private constructor(
     private readonly server: Server,
     readonly url: string,
     private readonly options: FakeAnthropicOptions,
-  ) {}
+  ) {
+    this.contextWindowTokens = options.contextWindow;
+    if (options.promptCache) this.cacheOptions = options.promptCache === true ? {} : options.promptCache;
+  }
+
+  /** Sets (or with undefined, lifts) the context window the fake enforces. */
+  setContextWindow(tokens: number | undefined): this {
+    this.contextWindowTokens = tokens;
+    return this;
+  }
+
+  /** Turns the prompt-cache emulation on (with options) or off; turning it off or on again empties the cache. */
+  setPromptCache(options: boolean | FakePromptCacheOptions): this {
+    this.cacheOptions = options === false ? undefined : options === true ? {} : options;
+    this.prefixCache.clear();
+    return this;
+  }
+
+  /** Summariser requests the fake answered itself (see `answerSummaries`). */
+  get summaryRequests(): number {
+    return this.summaryCount;
+  }
+
+  /** Requests refused as longer than the context window. */
+  get overflows(): number {
+    return this.overflowCount;
+  }
 
   static async start(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
     const server = createServer();
@@ -312,6 +401,9 @@ export class FakeAnthropic {
     this.abortedCount = 0;
     this.completedCount = 0;
     this.unscriptedCount = 0;
+    this.summaryCount = 0;
+    this.overflowCount = 0;
+    this.prefixCache.clear();
   }
 
   async stop(): Promise<void> {
@@ -367,8 +459,10 @@ export class FakeAnthropic {
       }
       const invalid = this.options.validate === false ? null : validateRequest(body, req.headers);
       if (invalid) return this.sendError(exchange, { status: 400, message: invalid });
+      const tooLong = this.contextOverflow(body);
+      if (tooLong) return this.sendError(exchange, { status: 400, message: tooLong });
 
-      const scripted = await this.nextReply(recorded);
+      const scripted = this.summaryReply(body) ?? (await this.nextReply(recorded));
       if (!scripted) {
         this.unscriptedCount += 1;
         return this.sendError(exchange, {
@@ -383,7 +477,7 @@ export class FakeAnthropic {
       if (exchange.closed.signal.aborted) return;
 
       if ('status' in reply) return this.sendError(exchange, reply);
-      const message = buildMessage(body, reply, recorded.seq);
+      const message = buildMessage(body, reply, recorded.seq, this.cachedUsage(body));
       if (body.stream === true) await this.sendStream(exchange, message, reply);
       else await this.sendJson(exchange, message, reply);
     } catch (error) {
@@ -398,6 +492,64 @@ export class FakeAnthropic {
         shouldRetry: false,
       });
     }
+  }
+
+  /** The API's answer to a request longer than the window, or null when it fits (or no window is set). */
+  private contextOverflow(body: FakeRequestBody): string | null {
+    if (this.contextWindowTokens === undefined || !Array.isArray(body.messages)) return null;
+    const tokens = promptTokens(body);
+    if (tokens <= this.contextWindowTokens) return null;
+    this.overflowCount += 1;
+    return `prompt is too long: ${tokens} tokens > ${this.contextWindowTokens} maximum`;
+  }
+
+  /** A summary of the transcript a summariser request carries, or undefined for any other request. */
+  private summaryReply(body: FakeRequestBody): FakeMessageReply | undefined {
+    if (this.options.answerSummaries === false || !SUMMARY_REQUEST.test(systemText(body.system)))
+      return undefined;
+    this.summaryCount += 1;
+    return { text: summaryOf(textOf(body.messages.at(-1)?.content), body.max_tokens) };
+  }
+
+  /**
+   * With the prompt cache on: the request's input split into uncached, written and read tokens. The prefix up to a
+   * `cache_control` marker is read when it (or one ending up to 20 blocks before the marker) was written before,
+   * and written when it is new; without the cache, undefined (the plain estimate applies).
+   */
+  private cachedUsage(body: FakeRequestBody): Partial<FakeUsage> | undefined {
+    if (!this.cacheOptions) return undefined;
+    const now = Date.now();
+    const ttl = this.cacheOptions.ttlMs ?? 300_000;
+    const minTokens = this.cacheOptions.minTokens ?? 0;
+    const blocks = prefixBlocks(body);
+    const total = blocks.length ? blocks[blocks.length - 1].tokens : 0;
+    const live = (hash: string): boolean => (this.prefixCache.get(hash) ?? 0) > now;
+    let read = 0;
+    let readHash: string | undefined;
+    let lastMarker = -1;
+    blocks.forEach((block, index) => {
+      if (!block.marked || block.tokens < minTokens) return;
+      lastMarker = index;
+      for (let back = index; back >= 0 && back >= index - CACHE_LOOKBACK_BLOCKS; back -= 1) {
+        if (!live(blocks[back].hash)) continue;
+        if (blocks[back].tokens > read) {
+          read = blocks[back].tokens;
+          readHash = blocks[back].hash;
+        }
+        break;
+      }
+    });
+    if (readHash) this.prefixCache.set(readHash, now + ttl);
+    let written = 0;
+    if (lastMarker >= 0 && !live(blocks[lastMarker].hash)) written = blocks[lastMarker].tokens - read;
+    for (const block of blocks)
+      if (block.marked && block.tokens >= minTokens) this.prefixCache.set(block.hash, now + ttl);
+    return {
+      input_tokens: total - read - Math.max(0, written),
+      cache_read_input_tokens: read,
+      cache_creation_input_tokens: Math.max(0, written),
+      cache_creation: { ephemeral_5m_input_tokens: Math.max(0, written), ephemeral_1h_input_tokens: 0 },
+    };
   }
 
   private async nextReply(request: RecordedRequest): Promise<FakeReply | undefined> {
@@ -529,6 +681,17 @@ function validateRequest(body: FakeRequestBody, headers: IncomingHttpHeaders): s
     if (sampling) return `${sampling}: Extra inputs are not permitted`;
   }
   if (typeof body.max_tokens !== 'number' || body.max_tokens < 1) return 'max_tokens: Field required';
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+  const thinkingEnabled = thinking?.type === 'enabled';
+  if (thinkingEnabled) {
+    const budget = thinking.budget_tokens;
+    if (typeof budget !== 'number' || budget < 1024)
+      return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (budget >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`.';
+    const choice = (body.tool_choice as { type?: unknown } | undefined)?.type;
+    if (choice === 'any' || choice === 'tool')
+      return 'Thinking may not be enabled when tool_choice forces tool use.';
+  }
   if (!Array.isArray(body.messages) || body.messages.length === 0) {
     return 'messages: at least one message is required';
   }
@@ -536,7 +699,18 @@ function validateRequest(body: FakeRequestBody, headers: IncomingHttpHeaders): s
     const { role, content } = body.messages[i];
     if (role !== 'user' && role !== 'assistant')
       return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    for (const [j, block] of blocksOf(content).entries()) {
+      const invalid = blockProblem(role, block, `messages.${i}.content.${j}`);
+      if (invalid) return invalid;
+    }
     const results = blocksOf(content).filter((b) => b.type === 'tool_result');
+    if (role === 'user' && results.length && thinkingEnabled && i === body.messages.length - 1) {
+      // Within a tool-use cycle the assistant message goes back verbatim, its thinking block first.
+      const first = i > 0 ? blocksOf(body.messages[i - 1].content)[0] : undefined;
+      if (first?.type !== 'thinking' && first?.type !== 'redacted_thinking') {
+        return `messages.${i - 1}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first?.type)}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks).`;
+      }
+    }
     if (role === 'user' && results.length) {
       const previous = i > 0 ? body.messages[i - 1] : undefined;
       const offered = new Set(
@@ -567,12 +741,72 @@ function validateRequest(body: FakeRequestBody, headers: IncomingHttpHeaders): s
   return null;
 }
 
-function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: number): AssistantMessage {
+/** The provider's checks of one content block (where it may appear, its shape, its signature); null when fine. */
+function blockProblem(role: string, block: Record<string, unknown>, at: string): string | null {
+  switch (block.type) {
+    case 'thinking':
+      if (role !== 'assistant') return `${at}: thinking blocks may only appear in assistant messages`;
+      if ('cache_control' in block) return `${at}.cache_control: Extra inputs are not permitted`;
+      if (typeof block.thinking !== 'string' || block.signature !== thinkingSignature(block.thinking)) {
+        return `${at}: Invalid \`signature\` in \`thinking\` block`;
+      }
+      return null;
+    case 'redacted_thinking':
+      if (role !== 'assistant')
+        return `${at}: redacted_thinking blocks may only appear in assistant messages`;
+      if ('cache_control' in block) return `${at}.cache_control: Extra inputs are not permitted`;
+      return validRedactedData(block.data) ? null : `${at}: Invalid \`data\` in \`redacted_thinking\` block`;
+    case 'image':
+    case 'document': {
+      if (role !== 'user') return `${at}: ${block.type} blocks may only appear in user messages`;
+      const source = block.source as Record<string, unknown> | undefined;
+      if (source?.type === 'url') {
+        return typeof source.url === 'string' && /^https?:\/\//.test(source.url)
+          ? null
+          : `${at}.source.url: Invalid URL`;
+      }
+      if (source?.type !== 'base64') return `${at}.source.type: Input should be 'base64' or 'url'`;
+      const allowed = block.type === 'image' ? IMAGE_MEDIA_TYPES : ['application/pdf'];
+      if (typeof source.media_type !== 'string' || !allowed.includes(source.media_type)) {
+        return `${at}.source.media_type: Input should be ${allowed.map((t) => `'${t}'`).join(', ')}`;
+      }
+      if (typeof source.data !== 'string' || !source.data) return `${at}.source.data: Field required`;
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+function buildMessage(
+  body: FakeRequestBody,
+  reply: FakeMessageReply,
+  seq: number,
+  cached?: Partial<FakeUsage>,
+): AssistantMessage {
   const content: Array<Record<string, unknown>> = [];
   const deltas: Array<Array<Record<string, unknown>>> = [];
   const toolUses = reply.toolUses ?? [];
   const text = reply.text ?? (toolUses.length ? undefined : 'OK');
   let outputChars = 0;
+
+  if (reply.thinking !== undefined) {
+    const signature = thinkingSignature(reply.thinking);
+    content.push({ type: 'thinking', thinking: reply.thinking, signature });
+    deltas.push([
+      ...splitText(reply.thinking, reply.chunkSize).map((piece) => ({
+        type: 'thinking_delta',
+        thinking: piece,
+      })),
+      ...(reply.unsignedThinking ? [] : [{ type: 'signature_delta', signature }]),
+    ]);
+    outputChars += reply.thinking.length;
+  }
+  if (reply.redactedThinking) {
+    content.push({ type: 'redacted_thinking', data: redactedData() });
+    deltas.push([]);
+    outputChars += 100;
+  }
 
   if (text !== undefined) {
     content.push({ type: 'text', text });
@@ -593,6 +827,7 @@ function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: numbe
   const usage = fakeUsage({
     input_tokens: estimateTokens(promptChars),
     output_tokens: estimateTokens(outputChars),
+    ...cached,
     ...reply.usage,
   });
   return {
@@ -603,6 +838,99 @@ function buildMessage(body: FakeRequestBody, reply: FakeMessageReply, seq: numbe
     usage,
     deltas,
   };
+}
+
+/** One block of a request's cacheable prefix (tools → system → messages), with the prefix up to it. */
+interface PrefixBlock {
+  /** Identifies the prefix up to and including this block (model, content, order; never the markers). */
+  hash: string;
+  /** Tokens of the prefix up to and including this block. */
+  tokens: number;
+  /** The block carries a `cache_control` breakpoint. */
+  marked: boolean;
+}
+
+/** The request's blocks in cache order; a string content counts as one text block, as the API treats it. */
+function prefixBlocks(body: FakeRequestBody): PrefixBlock[] {
+  const out: PrefixBlock[] = [];
+  let hash = createHash('sha256').update(String(body.model)).digest('hex');
+  let tokens = 0;
+  const add = (key: string, block: unknown): void => {
+    const marked = isMarked(block);
+    hash = createHash('sha256')
+      .update(hash)
+      .update(key)
+      .update(JSON.stringify(unmarked(block)))
+      .digest('hex');
+    tokens += estimateTokens(JSON.stringify(unmarked(block)));
+    out.push({ hash, tokens, marked });
+  };
+  for (const tool of body.tools ?? []) add('tool', tool);
+  const system = body.system;
+  for (const block of typeof system === 'string'
+    ? system
+      ? [{ type: 'text', text: system }]
+      : []
+    : blocksOf(system)) {
+    add('system', block);
+  }
+  body.messages.forEach((message, index) => {
+    const content =
+      typeof message.content === 'string'
+        ? [{ type: 'text', text: message.content }]
+        : blocksOf(message.content);
+    content.forEach((block, i) => add(i === 0 ? `${index}:${message.role}` : message.role, block));
+  });
+  return out;
+}
+
+/** The input tokens of a request as this fake counts them (what its context window holds). */
+export function promptTokens(body: FakeRequestBody): number {
+  const blocks = prefixBlocks(body);
+  return blocks.length ? blocks[blocks.length - 1].tokens : 0;
+}
+
+function isMarked(block: unknown): boolean {
+  return typeof block === 'object' && block !== null && 'cache_control' in block;
+}
+
+function unmarked(block: unknown): unknown {
+  if (!isMarked(block)) return block;
+  const { cache_control: _marker, ...rest } = block as Record<string, unknown>;
+  return rest;
+}
+
+function systemText(system: unknown): string {
+  if (typeof system === 'string') return system;
+  return blocksOf(system)
+    .map((b) => (typeof b.text === 'string' ? b.text : ''))
+    .join('\n');
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  return blocksOf(content)
+    .map((b) => (typeof b.text === 'string' ? b.text : ''))
+    .join('\n');
+}
+
+/**
+ * What a summariser would write: the summary so far, then one line per user request and tool result of the
+ * transcript (shortened), within the request's max_tokens.
+ */
+export function summaryOf(request: string, maxTokens: number): string {
+  const section = (tag: string): string =>
+    new RegExp(`<${tag}>\\n?([\\s\\S]*?)\\n?</${tag}>`).exec(request)?.[1] ?? '';
+  const previous = section('summary_so_far').trim();
+  const lines = section('transcript')
+    .split('\n')
+    .filter((line) => /^User: |returned/.test(line))
+    .map((line) => (line.length > 80 ? `${line.slice(0, 79)}…` : line));
+  const parts = [previous && previous !== '(none yet)' ? previous : '', ...lines.map((line) => `- ${line}`)];
+  const text = parts.filter(Boolean).join('\n') || 'Nothing of note was said.';
+  const room = Math.max(16, maxTokens * 4 - 8);
+  // Like a model near its limit: the oldest details go first.
+  return text.length <= room ? text : `…${text.slice(text.length - room + 1)}`;
 }
 
 function wireMessage(
@@ -638,7 +966,14 @@ function streamEvents(message: AssistantMessage, reply: FakeMessageReply): SseEv
     });
   }
   message.content.forEach((block, index) => {
-    const placeholder = block.type === 'tool_use' ? { ...block, input: {} } : { ...block, text: '' };
+    const placeholder =
+      block.type === 'tool_use'
+        ? { ...block, input: {} }
+        : block.type === 'thinking'
+          ? { type: 'thinking', thinking: '', signature: '' }
+          : block.type === 'redacted_thinking'
+            ? block
+            : { ...block, text: '' };
     events.push({
       name: 'content_block_start',
       data: { type: 'content_block_start', index, content_block: placeholder },

@@ -70,6 +70,9 @@ function declareApiKeyAuth(document: OpenAPIObject): OpenAPIObject {
   return document;
 }
 
+/** The routes whose body carries a user message (`message`, a task's `instruction`). */
+const MESSAGE_ROUTES = new Set(['/v1/chat', '/v1/chat/stream', '/v1/tasks']);
+
 export async function createApp(options: CoreModuleOptions = {}): Promise<NestFastifyApplication> {
   // Validated here too, so the adapter gets its limits before Nest resolves the same config.
   const config: AppConfig = loadConfig(options.env ?? processEnv());
@@ -86,6 +89,17 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  // The routes that take a user message may carry images and PDFs: their own, larger body limit (registered before
+  // Nest adds its routes, at init).
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (methods.includes('POST') && MESSAGE_ROUTES.has(route.url)) {
+        route.bodyLimit = config.messageBodyLimitBytes;
+      }
+    });
   // Swagger UI and the console load only their own scripts (no inline ones), so the default policy fits them;
   // the console's Socket.IO connection is same-origin ('self' covers ws:/wss: to this host). Plain-HTTP
   // deployments behind a TLS proxy must not have their requests upgraded.

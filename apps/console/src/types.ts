@@ -5,7 +5,8 @@ export interface Agent {
   description: string;
   model: string;
   tools: string[];
-  temperature: number;
+  /** Always null: no temperature is sent to the model. */
+  temperature: number | null;
   max_iterations: number;
   /** The agent's owner: a tenant, or null for an agent of every tenant. */
   tenant?: string | null;
@@ -20,7 +21,8 @@ export interface AgentDetail {
   description: string;
   system_prompt: string;
   model: string;
-  temperature: number;
+  /** Always null: no temperature is sent to the model. */
+  temperature: number | null;
   max_iterations: number;
   max_tokens: number;
   thinking_budget_tokens: number | null;

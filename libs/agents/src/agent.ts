@@ -14,6 +14,8 @@ export interface AgentDefinition {
   toolsRequiringApproval?: string[];
   /** The extended-thinking budget of each model call; null or absent: no extended thinking. */
   thinkingBudgetTokens?: number | null;
+  /** A context budget in tokens below the model's window, for every conversation of the agent (optional). */
+  maxContextTokens?: number | null;
 }
 
 /**

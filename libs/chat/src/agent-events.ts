@@ -9,6 +9,12 @@ export interface TextEvent {
   content: string;
 }
 
+/** A delta of the model's reasoning (agents with extended thinking); clients receive it only when they ask. */
+export interface ThinkingEvent {
+  type: 'thinking';
+  content: string;
+}
+
 export interface ToolStartEvent {
   type: 'tool_start';
   tool_name: string;
@@ -45,6 +51,10 @@ export interface RunnerDoneEvent {
   llm_calls: LlmCallRecord[];
   usage: TurnUsage;
   iterations: number;
+  /** The input tokens of the turn's last model call, cache reads and writes included (0: no call finished). */
+  context_tokens: number;
+  /** True when a call of this turn sent a compacted history (a summary, or cleared tool results). */
+  compacted: boolean;
 }
 
 /**
@@ -56,6 +66,8 @@ export interface RunnerPausedEvent {
   pending: ToolUseBlock[];
   /** What the run's model calls used so far (replayed ones included). */
   usage: TurnUsage;
+  context_tokens: number;
+  compacted: boolean;
 }
 
 /** The turn stopped waiting for the tool calls a gate paused (see RunnerPausedEvent); the run is not over. */
@@ -63,6 +75,8 @@ export interface PausedEvent extends TurnUsage {
   type: 'paused';
   pending: ToolUseBlock[];
   latency_ms: number;
+  context_tokens: number;
+  compacted: boolean;
 }
 
 /** The last event a transport sees: the turn is stored and `message_id` names its answer. */
@@ -72,8 +86,11 @@ export interface DoneEvent extends TurnUsage {
   stop_reason: StopReason;
   latency_ms: number;
   response: string;
+  /** See RunnerDoneEvent. */
+  context_tokens: number;
+  compacted: boolean;
 }
 
-export type AgentEvent = TextEvent | ToolStartEvent | ToolEndEvent;
+export type AgentEvent = TextEvent | ThinkingEvent | ToolStartEvent | ToolEndEvent;
 export type RunnerEvent = AgentEvent | RunnerDoneEvent | RunnerPausedEvent;
 export type TurnEvent = AgentEvent | DoneEvent | PausedEvent;

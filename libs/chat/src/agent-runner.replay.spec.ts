@@ -285,4 +285,20 @@ describe('AgentRunner with a journal', () => {
       expect.objectContaining({ tool_use_id: 'l1', content: 'lookup done' }),
     ]);
   });
+
+  it('fails the turn with the calls made when a step cannot be recorded (they are billed all the same)', async () => {
+    const { registry } = tools();
+    const journal = new JournalForTest();
+    journal.record = async (step) => {
+      if (step.kind === 'tool') throw new Error('the database is away');
+    };
+    const { error } = await execute(
+      new ScriptedModel([{ toolUses: [use('t1', 'lookup')] }]),
+      registry,
+      journal,
+    );
+    expect(error).toBeInstanceOf(AgentTurnError);
+    expect((error as AgentTurnError).llmCalls).toHaveLength(1);
+    expect((error as AgentTurnError).message).toBe('the database is away');
+  });
 });

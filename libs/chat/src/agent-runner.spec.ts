@@ -14,7 +14,7 @@ import { ToolRegistry } from '@lib/tools';
 import type { ReservationOutcome, SpendGuard, SpendScope } from '@lib/usage';
 import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
 import { TurnTelemetry } from './turn-telemetry';
-import { AgentRunner, AgentTurnError } from './agent-runner';
+import { AgentRunner, AgentTurnError, thinkingSettings } from './agent-runner';
 
 type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError; cancelAfterText?: AbortController };
 
@@ -289,5 +289,37 @@ describe('AgentRunner', () => {
     await run(model, undefined, budget).catch(() => undefined);
     expect(budget.settlements).toEqual([0]);
     expect(budget.reserved).toBeCloseTo(0, 10);
+  });
+});
+
+describe('thinkingSettings', () => {
+  const base = {
+    name: 'a',
+    description: '',
+    systemPrompt: '',
+    model: '',
+    temperature: 0,
+    maxIterations: 1,
+    maxTokens: 512,
+    tools: [],
+  };
+
+  it('sends the budget within max_tokens, as the provider counts it', () => {
+    expect(thinkingSettings({ ...base, maxTokens: 4096, thinkingBudgetTokens: 2048 })).toEqual({
+      maxTokens: 4096,
+      thinking: { budgetTokens: 2048 },
+    });
+  });
+
+  it('keeps the budget below max_tokens for an agent whose budget would take all of it', () => {
+    expect(thinkingSettings({ ...base, maxTokens: 2048, thinkingBudgetTokens: 2048 })).toEqual({
+      maxTokens: 3072,
+      thinking: { budgetTokens: 2048 },
+    });
+  });
+
+  it('sends no thinking for an agent without a budget', () => {
+    expect(thinkingSettings(base)).toEqual({ maxTokens: 512 });
+    expect(thinkingSettings({ ...base, thinkingBudgetTokens: null })).toEqual({ maxTokens: 512 });
   });
 });

@@ -1,10 +1,11 @@
 // The one agent loop: model call, tools, model call… as a stream of events. Every transport consumes this.
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { AgentDefinition } from '@lib/agents';
 import type { LlmCallRecord } from '@lib/conversations';
 import {
   ChatMessage,
   ContentBlock,
+  contextOverflowError,
   estimateInputTokens,
   LlmClient,
   LlmError,
@@ -14,19 +15,23 @@ import {
   PriceTable,
   ToolResultBlock,
   ToolUseBlock,
+  UserMessage,
   worstCaseUsd,
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
 import { FirstCall, SpendGuard, SpendReservation } from '@lib/usage';
 import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent, TurnUsage } from './agent-events';
 import { ReplayedIteration, replayPlan, StepJournal, ToolGate, ToolStep } from './step-journal';
+import { callRecordOf, partialCallRecordOf } from './call-record';
+import { ContextWindow, PreparedRequest, TurnContext } from './context-window';
 import { summarize } from './summarize';
 import { TurnTelemetry, TurnTrace } from './turn-telemetry';
 
 export interface RunRequest {
   agent: AgentDefinition;
   history: ChatMessage[];
-  userMessage: string;
+  /** A string or text, image and document blocks: stored and sent as given. */
+  userMessage: UserMessage;
   tenantId: string;
   conversationId: string;
   taskId?: string;
@@ -50,6 +55,8 @@ export interface RunRequest {
   journal?: StepJournal;
   /** Decides, before each tool call runs, whether it runs, is denied or waits (see ToolGate). Omitted: it runs. */
   gate?: ToolGate;
+  /** The conversation's own context budget in tokens (null: the agent's, else the model's window). */
+  maxContextTokens?: number | null;
 }
 
 /** Progress of a turn: `iteration` model calls (with their tools) are done, of at most `maxIterations`. */
@@ -80,6 +87,8 @@ export class AgentRunner {
     private readonly prices: PriceTable,
     private readonly spend: SpendGuard,
     private readonly telemetry: TurnTelemetry,
+    /** Keeps each request within the context budget; without it (unit tests) the whole history is sent. */
+    @Optional() private readonly context?: ContextWindow,
   ) {}
 
   /** The turn inside its `agent.turn` span: model calls and tools nest under it. */
@@ -111,6 +120,11 @@ export class AgentRunner {
     let response = '';
     let stopReason: StopReason;
     let iterations = 0;
+    const context = await this.openContext(request, model, toolSpecs, calls);
+    // The input tokens of the turn's last model call (cache reads and writes included), and whether it recovered
+    // once from a "prompt is too long".
+    let contextTokens = 0;
+    let overflowRecovered = false;
 
     while (true) {
       if (signal.aborted) {
@@ -122,34 +136,48 @@ export class AgentRunner {
         // Recorded by an earlier execution: no provider request, no reservation, no event (followers had them).
         iterations += 1;
         calls.push(replayed.call);
+        const replayedCall = replayed.call;
+        contextTokens =
+          replayedCall.input_tokens +
+          replayedCall.cache_creation_input_tokens +
+          replayedCall.cache_read_input_tokens;
         for (const block of replayed.content) if (block.type === 'text') response += block.text;
-        const outcome = yield* this.afterModelStep(
-          request,
-          trace,
-          turn,
-          replayed.content,
-          replayed.call.stop_reason,
-          replayed,
+        const outcome = yield* this.step(
           calls,
+          this.afterModelStep(request, trace, turn, replayed.content, replayed.call.stop_reason, replayed),
         );
         if (outcome.stop) {
           stopReason = outcome.stop;
           break;
         }
-        if (outcome.paused) return;
+        if (outcome.paused) {
+          yield {
+            type: 'runner_paused',
+            pending: outcome.paused,
+            usage: turnUsage(calls),
+            context_tokens: contextTokens,
+            compacted: context?.compacted ?? false,
+          };
+          return;
+        }
         if (iterations >= maxIterations) {
           stopReason = 'max_iterations';
           break;
         }
         continue;
       }
+      const prepared = await this.prepareContext(context, request, turn, calls);
+      if (prepared === 'cancelled' || prepared.stop) {
+        stopReason = prepared === 'cancelled' ? 'cancelled' : 'cost_limit';
+        break;
+      }
       const llmRequest: LlmRequest = {
         model,
         system: agent.systemPrompt,
-        messages: [...request.history, ...turn],
+        messages: prepared.messages,
         tools: toolSpecs,
         temperature: request.temperature ?? agent.temperature,
-        maxTokens: agent.maxTokens,
+        ...samplingFor(agent, prepared.maxTokens),
         signal,
         tenantId: request.tenantId,
       };
@@ -171,6 +199,9 @@ export class AgentRunner {
             partial += event.text;
             response += event.text;
             yield { type: 'text', content: event.text };
+          } else if (event.type === 'thinking') {
+            // Never stored from here: only the signed block of a finished call is (an unsigned one is refused later).
+            yield { type: 'thinking', content: event.thinking };
           } else if (event.type === 'attempt_failed') {
             const attempt = this.partialRecord(event.error, request);
             modelCall.attemptFailed(attempt);
@@ -194,6 +225,14 @@ export class AgentRunner {
           stopReason = 'cancelled';
           break;
         }
+        // Longer than the model takes: compact further and try once more, so the conversation never gets stuck.
+        const overflow = contextOverflowError(error);
+        if (overflow && context && !overflowRecovered) {
+          overflowRecovered = true;
+          context.tighten(overflow, prepared);
+          iterations -= 1;
+          continue;
+        }
         throw new AgentTurnError(error, calls);
       }
       if (!result) {
@@ -210,6 +249,7 @@ export class AgentRunner {
       };
       modelCall.succeeded(call);
       calls.push(call);
+      contextTokens = call.input_tokens + call.cache_creation_input_tokens + call.cache_read_input_tokens;
       try {
         await reservation.settle(billedUsd + call.cost_usd);
       } catch (error) {
@@ -226,20 +266,24 @@ export class AgentRunner {
           throw new AgentTurnError(error, calls);
         }
       }
-      const outcome = yield* this.afterModelStep(
-        request,
-        trace,
-        turn,
-        content,
-        result.stop_reason,
-        undefined,
+      const outcome = yield* this.step(
         calls,
+        this.afterModelStep(request, trace, turn, content, result.stop_reason, undefined),
       );
       if (outcome.stop) {
         stopReason = outcome.stop;
         break;
       }
-      if (outcome.paused) return;
+      if (outcome.paused) {
+        yield {
+          type: 'runner_paused',
+          pending: outcome.paused,
+          usage: turnUsage(calls),
+          context_tokens: contextTokens,
+          compacted: context?.compacted ?? false,
+        };
+        return;
+      }
       if (iterations >= maxIterations) {
         stopReason = 'max_iterations';
         break;
@@ -258,13 +302,27 @@ export class AgentRunner {
       llm_calls: calls,
       usage: turnUsage(calls),
       iterations,
+      context_tokens: contextTokens,
+      compacted: context?.compacted ?? false,
     };
+  }
+
+  /** Passes a step's events on; a failure in it (a journal write, a gate) fails the turn with the calls made. */
+  private async *step<T>(
+    calls: LlmCallRecord[],
+    events: AsyncGenerator<RunnerEvent, T>,
+  ): AsyncGenerator<RunnerEvent, T> {
+    try {
+      return yield* events;
+    } catch (error) {
+      throw error instanceof AgentTurnError ? error : new AgentTurnError(error, calls);
+    }
   }
 
   /**
    * What follows a model response, live or replayed: it joins the turn; without tool calls the turn ends, else its
    * tools run (those with a recorded result are replayed) and their results join the turn. `paused`: the gate held
-   * back some calls; the loop ends with `runner_paused` (already yielded).
+   * back some calls (the loop ends with `runner_paused`).
    */
   private async *afterModelStep(
     request: RunRequest,
@@ -273,8 +331,7 @@ export class AgentRunner {
     content: ContentBlock[],
     modelStopReason: string,
     replayed: ReplayedIteration | undefined,
-    calls: LlmCallRecord[],
-  ): AsyncGenerator<RunnerEvent, { stop?: StopReason; paused?: boolean }> {
+  ): AsyncGenerator<RunnerEvent, { stop?: StopReason; paused?: ToolUseBlock[] }> {
     if (content.length) turn.push({ role: 'assistant', content });
     const toolUses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
     if (!toolUses.length) return { stop: modelStopReason === 'max_tokens' ? 'max_tokens' : 'end_turn' };
@@ -288,8 +345,7 @@ export class AgentRunner {
     for await (const event of this.runTools(toolUses, request, results, paused, trace, replayed)) yield event;
     if (paused.length) {
       // The step's other results are recorded; its paused calls run (or are denied) when the run is executed again.
-      yield { type: 'runner_paused', pending: paused, usage: turnUsage(calls) };
-      return { paused: true };
+      return { paused };
     }
     turn.push({ role: 'user', content: results });
     if (request.signal.aborted) return { stop: 'cancelled' };
@@ -416,18 +472,83 @@ export class AgentRunner {
     );
   }
 
-  /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
-  firstCall(agent: AgentDefinition, userMessage: string, history: ChatMessage[] = []): FirstCall {
-    let inputTokens: number | undefined;
-    const estimate = () =>
-      estimateInputTokens({
-        system: agent.systemPrompt,
-        messages: [...history, { role: 'user', content: userMessage }],
-        tools: this.tools.specs(agent.tools),
+  /** The turn's context (its conversation's summary and clearing loaded), or null without a ContextWindow. */
+  private async openContext(
+    request: RunRequest,
+    model: string,
+    tools: LlmRequest['tools'],
+    calls: LlmCallRecord[],
+  ): Promise<TurnContext | null> {
+    if (!this.context) return null;
+    try {
+      return await this.context.open({
+        tenantId: request.tenantId,
+        conversationId: request.conversationId,
+        agent: request.agent,
+        model,
+        system: request.agent.systemPrompt,
+        tools,
+        history: request.history,
+        maxTokens: request.agent.maxTokens,
+        maxContextTokens: request.maxContextTokens,
+        signal: request.signal,
+        apiKeyId: request.apiKeyId,
+        taskId: request.taskId,
+        spend: { conversationLimitUsd: request.costLimitUsd, conversationSpentUsd: request.spentUsd },
       });
+    } catch (error) {
+      throw new AgentTurnError(error, calls);
+    }
+  }
+
+  /** The messages of the next call, within the context budget (a compaction's summary calls go into `calls`). */
+  private async prepareContext(
+    context: TurnContext | null,
+    request: RunRequest,
+    turn: ChatMessage[],
+    calls: LlmCallRecord[],
+  ): Promise<PreparedRequest | { stop: 'cost_limit' } | 'cancelled'> {
+    if (!context) {
+      const messages = [...request.history, ...turn];
+      return { messages, maxTokens: request.agent.maxTokens, tokens: 0, compacted: false };
+    }
+    const before = calls.length;
+    try {
+      return await context.prepare(turn, calls);
+    } catch (error) {
+      if (error instanceof LlmError && error.kind === 'aborted') return 'cancelled';
+      throw new AgentTurnError(error, calls);
+    } finally {
+      // A compaction's summary calls are billed like the loop's own: in the token and cost series too.
+      for (const call of calls.slice(before)) this.telemetry.billed(request.agent.name, call.model, call);
+    }
+  }
+
+  /** What a turn's first call will reserve (the same estimate run() makes): what a budget must still fit. */
+  firstCall(
+    agent: AgentDefinition,
+    userMessage: UserMessage,
+    history: ChatMessage[] = [],
+    maxContextTokens?: number | null,
+  ): FirstCall {
+    let inputTokens: number | undefined;
+    const model = this.llm.modelFor(agent.model);
+    // A long history is compacted to the context budget before it is sent: no call reserves more than that.
+    const ceiling = this.context
+      ? this.context.budgetOf(model, agent, maxContextTokens)
+      : Number.POSITIVE_INFINITY;
+    const estimate = () =>
+      Math.min(
+        ceiling,
+        estimateInputTokens({
+          system: agent.systemPrompt,
+          messages: [...history, { role: 'user', content: userMessage }],
+          tools: this.tools.specs(agent.tools),
+        }),
+      );
     return {
-      model: this.llm.modelFor(agent.model),
-      maxTokens: agent.maxTokens,
+      model,
+      maxTokens: thinkingSettings(agent).maxTokens,
       // Estimated when read: with no budget or ceiling configured, nobody reads it.
       get inputTokens() {
         return (inputTokens ??= estimate());
@@ -470,39 +591,14 @@ export class AgentRunner {
    * `cancelled` when the turn was, else `failed`.
    */
   private partialRecord(error: LlmError & { partial: PartialCall }, request: RunRequest): LlmCallRecord {
-    const partial = error.partial;
-    const record = this.callRecord(
-      { ...partial, model: partial.model || this.llm.modelFor(request.agent.model), content: [] },
-      request,
-    );
-    return {
-      ...record,
-      status: error.kind === 'aborted' ? 'cancelled' : 'failed',
-      stop_reason: error.kind === 'aborted' ? 'cancelled' : error.kind,
-    };
+    return partialCallRecordOf(this.prices, error, this.llm.modelFor(request.agent.model), request);
   }
 
   private callRecord(
     result: Omit<LlmResult, 'stop_reason'> & { stop_reason?: string },
     request: RunRequest,
   ): LlmCallRecord {
-    const { costUsd, known } = this.prices.cost(result.model, result.usage);
-    return {
-      status: 'completed',
-      model: result.model,
-      input_tokens: result.usage.input_tokens,
-      output_tokens: result.usage.output_tokens,
-      cache_creation_input_tokens: result.usage.cache_creation_input_tokens,
-      cache_read_input_tokens: result.usage.cache_read_input_tokens,
-      cost_usd: costUsd,
-      latency_ms: Math.round(result.latency_ms),
-      time_to_first_token_ms:
-        result.time_to_first_token_ms === null ? null : Math.round(result.time_to_first_token_ms),
-      stop_reason: result.stop_reason ?? 'end_turn',
-      unknown_model_price: !known,
-      api_key_id: request.apiKeyId ?? null,
-      task_id: request.taskId ?? null,
-    };
+    return callRecordOf(this.prices, result, request);
   }
 }
 
@@ -523,6 +619,34 @@ function turnUsage(calls: LlmCallRecord[]): TurnUsage {
     cost_usd: Math.round(cost * 1e8) / 1e8,
   };
 }
+
+/**
+ * The call's token limit and thinking budget. The provider counts thinking in `max_tokens` and wants the budget
+ * below it (the agents API checks that); an agent stored before that check still gets a valid request, with room
+ * for an answer beside its budget.
+ */
+export function thinkingSettings(agent: AgentDefinition): Pick<LlmRequest, 'maxTokens' | 'thinking'> {
+  const budget = agent.thinkingBudgetTokens;
+  if (!budget) return { maxTokens: agent.maxTokens };
+  const maxTokens = agent.maxTokens > budget ? agent.maxTokens : budget + MIN_ANSWER_TOKENS;
+  return { maxTokens, thinking: { budgetTokens: budget } };
+}
+
+/**
+ * `max_tokens` and thinking of a call whose context left `maxTokens` for the answer: the agent's own settings, unless
+ * the context had to lower `max_tokens` (one turn nearly as large as the window), when thinking goes if it no
+ * longer fits under it.
+ */
+function samplingFor(agent: AgentDefinition, maxTokens: number): Pick<LlmRequest, 'maxTokens' | 'thinking'> {
+  const settings = thinkingSettings(agent);
+  if (maxTokens >= agent.maxTokens) return settings;
+  const thinking =
+    settings.thinking && settings.thinking.budgetTokens < maxTokens ? settings.thinking : undefined;
+  return { maxTokens, ...(thinking ? { thinking } : {}) };
+}
+
+/** The room an answer gets beside a thinking budget that would take all of `maxTokens`. */
+const MIN_ANSWER_TOKENS = 1024;
 
 /** A failure the provider had already started answering, so it billed part of the call. */
 function isBilled(error: unknown): error is LlmError & { partial: PartialCall } {

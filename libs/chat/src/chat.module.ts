@@ -6,12 +6,13 @@ import { ToolsModule } from '@lib/tools';
 import { UsageModule } from '@lib/usage';
 import { AgentRunner } from './agent-runner';
 import { ChatService } from './chat.service';
+import { ContextWindow } from './context-window';
 import { IdempotencyStore } from './idempotency-store';
 import { TurnTelemetry } from './turn-telemetry';
 
 @Module({
   imports: [AgentsModule, ConversationsModule, LlmModule, ToolsModule, UsageModule],
-  providers: [AgentRunner, ChatService, IdempotencyStore, TurnTelemetry],
+  providers: [AgentRunner, ChatService, ContextWindow, IdempotencyStore, TurnTelemetry],
   exports: [AgentRunner, ChatService, IdempotencyStore],
 })
 export class ChatModule {}

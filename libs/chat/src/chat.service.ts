@@ -10,7 +10,7 @@ import {
 } from '@lib/core';
 import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
 import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
-import { ChatMessage, LlmError } from '@lib/llm';
+import { ChatMessage, LlmError, UserMessage } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, IterationHook } from './agent-runner';
@@ -18,7 +18,8 @@ import type { StepJournal, ToolGate } from './step-journal';
 
 export interface TurnRequest {
   tenantId: string;
-  message: string;
+  /** A string or content blocks, already checked (RunSupervisor, TaskService). */
+  message: UserMessage;
   conversationId?: string;
   agentName?: string;
   /**
@@ -132,7 +133,7 @@ export class ChatService {
             conversationLimitUsd: conversation.costLimitUsd,
             conversationSpentUsd: conversation.costUsd,
           },
-          this.runner.firstCall(agent, request.message, history),
+          this.runner.firstCall(agent, request.message, history, conversation.maxContextTokens),
         );
       } catch (error) {
         await lease.release();
@@ -148,6 +149,7 @@ export class ChatService {
           maxIterations: conversation.maxIterations,
           costLimitUsd: conversation.costLimitUsd,
           spentUsd: conversation.costUsd,
+          maxContextTokens: conversation.maxContextTokens,
           history,
         }),
       };
@@ -191,7 +193,7 @@ export class ChatService {
   async assertWithinBudget(turn: {
     tenantId: string;
     agent: AgentDefinition;
-    message: string;
+    message: UserMessage;
   }): Promise<void> {
     await this.spend.assertCanStart(
       { tenantId: turn.tenantId },
@@ -210,6 +212,7 @@ export class ChatService {
       maxIterations?: number | null;
       costLimitUsd?: number | null;
       spentUsd?: number;
+      maxContextTokens?: number | null;
       /** Loaded by start() for a conversation that has one. */
       history?: ChatMessage[];
     },
@@ -241,6 +244,8 @@ export class ChatService {
             pending: event.pending,
             ...event.usage,
             latency_ms: Math.round(performance.now() - startedAt),
+            context_tokens: event.context_tokens,
+            compacted: event.compacted,
           };
           continue;
         }
@@ -278,6 +283,8 @@ export class ChatService {
           response: event.response,
           ...event.usage,
           latency_ms: Math.round(performance.now() - startedAt),
+          context_tokens: event.context_tokens,
+          compacted: event.compacted,
         };
       }
     } catch (error) {

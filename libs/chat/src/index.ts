@@ -17,6 +17,7 @@ export type {
 export { IdempotencyStore, requestFingerprint } from './idempotency-store';
 export type { IdempotencyClaim } from './idempotency-store';
 export { summarize } from './summarize';
+export { ContextWindow, SUMMARISER_SYSTEM } from './context-window';
 export type {
   AgentEvent,
   TurnEvent,

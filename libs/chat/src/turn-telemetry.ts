@@ -38,6 +38,8 @@ export class TurnTelemetry {
   private readonly tokens: ReturnType<typeof llmTokens>;
   private readonly cost: ReturnType<typeof llmCost>;
   private readonly toolDuration: ReturnType<typeof toolDuration>;
+  /** Input tokens by agent since the process started: all of them, and those read from the prompt cache. */
+  private readonly cacheTotals = new Map<string, { input: number; read: number }>();
 
   constructor(metrics: Metrics) {
     this.callDuration = llmCallDuration(metrics);
@@ -45,6 +47,15 @@ export class TurnTelemetry {
     this.tokens = llmTokens(metrics);
     this.cost = llmCost(metrics);
     this.toolDuration = toolDuration(metrics);
+    const totals = this.cacheTotals;
+    metrics.gauge(
+      'llm_prompt_cache_hit_ratio',
+      "The share of the agent's model-call input tokens read from the provider's prompt cache since the process started.",
+      ['agent'],
+      function collect() {
+        for (const [agent, { input, read }] of totals) if (input > 0) this.set({ agent }, read / input);
+      },
+    );
   }
 
   /** Opens the turn's span under the active context (the HTTP request, socket event or task job). */
@@ -80,6 +91,10 @@ export class TurnTelemetry {
       ['cache_read', call.cache_read_input_tokens],
     ];
     for (const [kind, count] of counts) if (count > 0) this.tokens.inc({ agent, model, kind }, count);
+    const totals = this.cacheTotals.get(agent) ?? { input: 0, read: 0 };
+    totals.input += call.input_tokens + call.cache_creation_input_tokens + call.cache_read_input_tokens;
+    totals.read += call.cache_read_input_tokens;
+    this.cacheTotals.set(agent, totals);
     if (call.cost_usd > 0) this.cost.inc({ agent, model }, call.cost_usd);
   }
 

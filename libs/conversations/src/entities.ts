@@ -21,6 +21,8 @@ export class ConversationEntity {
   @Column('bigint', { transformer: numeric }) output_tokens: number;
   @Column('numeric', { transformer: numeric }) cost_usd: number;
   @Column('numeric', { nullable: true }) cost_limit_usd: string | null;
+  @Column('integer', { nullable: true }) max_context_tokens: number | null;
+  @Column('integer') tool_results_cleared_before: number;
   @Column('timestamptz') created_at: Date;
   @Column('timestamptz', { nullable: true }) last_message_at: Date | null;
   @Column('timestamptz') last_activity_at: Date;
@@ -59,5 +61,18 @@ export class LlmCallEntity {
   @Column('boolean') unknown_model_price: boolean;
   @Column('uuid', { nullable: true }) api_key_id: string | null;
   @Column('uuid', { nullable: true }) task_id: string | null;
+  @Column('timestamptz') created_at: Date;
+}
+
+@Entity({ name: 'conversation_summaries' })
+export class ConversationSummaryEntity {
+  @PrimaryColumn('uuid') id: string;
+  @Column('uuid') conversation_id: string;
+  @Column('text') tenant_id: string;
+  @Column('integer') first_seq: number;
+  @Column('integer') last_seq: number;
+  @Column('text') text: string;
+  @Column('text') model: string;
+  @Column('integer') tokens: number;
   @Column('timestamptz') created_at: Date;
 }

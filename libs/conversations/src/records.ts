@@ -18,6 +18,10 @@ export interface Conversation {
   costUsd: number;
   /** The conversation's own cost ceiling in USD; null: CONVERSATION_COST_LIMIT_USD applies. */
   costLimitUsd: number | null;
+  /** The conversation's own context budget in tokens (below the model's window); null: the model's window. */
+  maxContextTokens: number | null;
+  /** Tool results of the messages before this position are sent to the model as a short placeholder. */
+  toolResultsClearedBefore: number;
   /** Tools whose calls wait for a person's decision here, added to those the agent's operator named. */
   requireApproval: string[];
   createdAt: Date;
@@ -42,6 +46,21 @@ export interface NewConversation {
   metadata?: Record<string, unknown>;
   costLimitUsd?: number | null;
   requireApproval?: string[];
+  maxContextTokens?: number | null;
+}
+
+/** A summary of the messages at positions `firstSeq`..`lastSeq` (0-based, inclusive), sent in their place. */
+export interface ConversationSummary {
+  id: string;
+  conversationId: string;
+  firstSeq: number;
+  lastSeq: number;
+  text: string;
+  /** The model that wrote it. */
+  model: string;
+  /** Its size in tokens, as the model reported it (the output of the call that wrote it). */
+  tokens: number;
+  createdAt: Date;
 }
 
 /**

@@ -11,9 +11,11 @@ import type { Logger as SdkLogger } from '@anthropic-ai/sdk/client';
 import { format } from 'node:util';
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, tracingActive } from '@lib/core';
-import type { ChatMessage, ContentBlock, TextBlock, ToolUseBlock } from './content';
+import type { AssistantBlock, ChatMessage, ContentBlock, MediaSource, TextBlock } from './content';
 import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmUsage } from './llm-client';
+import { withCacheBreakpoints } from './cache-breakpoints';
 import { LlmError } from './llm-error';
+import { contextOverflowOf } from './prompt-too-long';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -84,8 +86,9 @@ export class AnthropicLlmClient extends LlmClient {
       for await (const event of stream) {
         watchdog.touch();
         if (event.type === 'content_block_delta' && firstDeltaAt === null) firstDeltaAt = performance.now();
-        const text = blocks.add(event);
-        if (text) yield { type: 'text', text };
+        const delta = blocks.add(event);
+        if (delta?.text) yield { type: 'text', text: delta.text };
+        else if (delta?.thinking) yield { type: 'thinking', thinking: delta.thinking };
         else message.add(event);
       }
       // An abort ends the SDK's iterator quietly; so might a connection closed early: only message_stop is an end.
@@ -126,12 +129,21 @@ export class AnthropicLlmClient extends LlmClient {
   }
 
   private paramsFor(request: LlmRequest): StreamParams {
+    const params = this.plainParamsFor(request);
+    return this.config.promptCaching === false ? params : withCacheBreakpoints(params);
+  }
+
+  private plainParamsFor(request: LlmRequest): StreamParams {
     return {
       model: this.modelFor(request.model),
       max_tokens: request.maxTokens,
       stream: true,
       // No `temperature`: this SDK sends anthropic-version 2026-10-21, which answers 400 to any sampling
       // parameter ("Extra inputs are not permitted"), and its types no longer have one.
+      // Thinking leaves `tool_choice` at its default (`auto`): the provider refuses a forced tool with thinking.
+      ...(request.thinking
+        ? { thinking: { type: 'enabled' as const, budget_tokens: request.thinking.budgetTokens } }
+        : {}),
       ...(request.system ? { system: request.system } : {}),
       messages: request.messages.map(toMessageParam),
       ...(request.tools.length
@@ -172,7 +184,8 @@ export class AnthropicLlmClient extends LlmClient {
         error,
       );
     }
-    if (error instanceof APIError) return withCause(classifyApiError(error), error);
+    if (error instanceof APIError)
+      return withCause(withContextOverflow(classifyApiError(error), error), error);
     if (error instanceof AnthropicError || error instanceof StreamEndedEarly || isFetchTermination(error)) {
       if (error instanceof AnthropicError && error.cause instanceof SyntaxError) {
         return withCause(
@@ -279,6 +292,12 @@ function classifyApiError(error: APIError): LlmError {
   );
 }
 
+/** A 400 that says the prompt is longer than the model's window carries the provider's counts. */
+function withContextOverflow(failure: LlmError, error: APIError): LlmError {
+  if (failure.kind === 'invalid_request') failure.contextOverflow = contextOverflowOf(error.apiMessage);
+  return failure;
+}
+
 function errorTypeOf(body: unknown): string | null {
   const type = (body as { error?: { type?: unknown } } | undefined)?.error?.type;
   return typeof type === 'string' ? type : null;
@@ -333,7 +352,34 @@ function toBlockParam(block: ContentBlock): ContentBlockParam {
         content: block.content,
         ...(block.is_error ? { is_error: true } : {}),
       };
+    // Signed by the provider: sent back exactly as received, or it refuses the request.
+    case 'thinking':
+      return { type: 'thinking', thinking: block.thinking, signature: block.signature };
+    case 'redacted_thinking':
+      return { type: 'redacted_thinking', data: block.data };
+    case 'image':
+      return { type: 'image', source: imageSource(block.source) };
+    case 'document':
+      return {
+        type: 'document',
+        source: documentSource(block.source),
+        ...(block.title ? { title: block.title } : {}),
+      };
   }
+}
+
+function imageSource(source: MediaSource): Anthropic.Messages.ImageBlockParam['source'] {
+  if (source.type === 'url') return { type: 'url', url: source.url };
+  return {
+    type: 'base64',
+    media_type: source.media_type as Anthropic.Messages.Base64ImageSource['media_type'],
+    data: source.data,
+  };
+}
+
+function documentSource(source: MediaSource): Anthropic.Messages.DocumentBlockParam['source'] {
+  if (source.type === 'url') return { type: 'url', url: source.url };
+  return { type: 'base64', media_type: 'application/pdf', data: source.data };
 }
 
 /** The stream closed before its `message_stop`. */
@@ -404,21 +450,35 @@ interface PendingToolUse {
   json: string;
 }
 
+/** A thinking block as it streams: its signature arrives last, in one `signature_delta`. */
+interface PendingThinking {
+  type: 'thinking';
+  thinking: string;
+  signature: string;
+}
+
+type PendingBlock =
+  TextBlock | PendingToolUse | PendingThinking | { type: 'redacted_thinking'; data: string };
+
 /**
  * Rebuilds the content blocks from raw events. The SDK's own snapshot repairs truncated tool input
  * JSON into a partial object, which must never reach a tool; here the JSON is parsed strictly.
  */
 class BlockAssembler {
-  private readonly blocks: Array<TextBlock | PendingToolUse | undefined> = [];
+  private readonly blocks: Array<PendingBlock | undefined> = [];
 
-  /** Returns the text delta the event carries, if any. */
-  add(event: RawEvent): string | undefined {
+  /** Returns the text or thinking delta the event carries, if any. */
+  add(event: RawEvent): { text?: string; thinking?: string } | undefined {
     switch (event.type) {
       case 'content_block_start': {
         const block = event.content_block;
         if (block.type === 'text') this.blocks[event.index] = { type: 'text', text: block.text ?? '' };
         else if (block.type === 'tool_use') {
           this.blocks[event.index] = { type: 'tool_use', id: block.id, name: block.name, json: '' };
+        } else if (block.type === 'thinking') {
+          this.blocks[event.index] = { type: 'thinking', thinking: block.thinking ?? '', signature: '' };
+        } else if (block.type === 'redacted_thinking') {
+          this.blocks[event.index] = { type: 'redacted_thinking', data: block.data };
         }
         return undefined;
       }
@@ -426,10 +486,17 @@ class BlockAssembler {
         const block = this.blocks[event.index];
         if (event.delta.type === 'text_delta' && block?.type === 'text') {
           block.text += event.delta.text;
-          return event.delta.text || undefined;
+          return event.delta.text ? { text: event.delta.text } : undefined;
         }
         if (event.delta.type === 'input_json_delta' && block?.type === 'tool_use') {
           block.json += event.delta.partial_json;
+        }
+        if (event.delta.type === 'thinking_delta' && block?.type === 'thinking') {
+          block.thinking += event.delta.thinking;
+          return event.delta.thinking ? { thinking: event.delta.thinking } : undefined;
+        }
+        if (event.delta.type === 'signature_delta' && block?.type === 'thinking') {
+          block.signature += event.delta.signature;
         }
         return undefined;
       }
@@ -444,18 +511,24 @@ class BlockAssembler {
     let all = '';
     for (const block of this.blocks) {
       if (block?.type === 'text') all += block.text;
-      else if (block) all += block.name + block.json;
+      else if (block?.type === 'thinking') all += block.thinking;
+      else if (block?.type === 'tool_use') all += block.name + block.json;
     }
     return all;
   }
 
   /** With `truncated` (max_tokens), a tool use whose input did not finish is dropped instead of failing the call. */
-  content(truncated: boolean): Array<TextBlock | ToolUseBlock> {
-    const content: Array<TextBlock | ToolUseBlock> = [];
+  content(truncated: boolean): AssistantBlock[] {
+    const content: AssistantBlock[] = [];
     for (const block of this.blocks) {
       if (!block) continue;
-      if (block.type === 'text') {
+      if (block.type === 'text' || block.type === 'redacted_thinking') {
         content.push(block);
+        continue;
+      }
+      if (block.type === 'thinking') {
+        // Unsigned (cut by max_tokens): the provider would refuse it in a later request.
+        if (block.signature) content.push(block);
         continue;
       }
       const input = parseToolInput(block.json);

@@ -1,4 +1,29 @@
-export type { ChatMessage, ContentBlock, Role, TextBlock, ToolResultBlock, ToolUseBlock } from './content';
+export type {
+  AssistantBlock,
+  ChatMessage,
+  ContentBlock,
+  DocumentBlock,
+  ImageBlock,
+  MediaSource,
+  RedactedThinkingBlock,
+  Role,
+  TextBlock,
+  ThinkingBlock,
+  ToolResultBlock,
+  ToolUseBlock,
+  UserContentBlock,
+  UserMessage,
+} from './content';
+export { messageText } from './content';
+export {
+  base64DecodedBytes,
+  DOCUMENT_MEDIA_TYPES,
+  IMAGE_MEDIA_TYPES,
+  MAX_TEXT_CHARS,
+  USER_BLOCK_TYPES,
+  userMessageProblems,
+} from './user-content';
+export type { ContentProblem, UserContentLimits } from './user-content';
 export { LlmClient } from './llm-client';
 export type { LlmRequest, LlmResult, LlmStreamEvent, LlmUsage, ToolSpec } from './llm-client';
 export { LlmError } from './llm-error';
@@ -19,4 +44,19 @@ export { RateLimitWatch } from './rate-limit-watch';
 export type { NearCapacity, NearCapacityListener, RateWindow, WindowFill } from './rate-limit-watch';
 export { fullJitterDelayMs, retryDelayMs, realSleep } from './retry-policy';
 export type { RetrySettings, Sleeper } from './retry-policy';
-export { estimateInputTokens } from './token-estimate';
+export {
+  countPdfPages,
+  DOCUMENT_PAGE_TOKEN_BOUND,
+  estimateInputTokens,
+  IMAGE_TOKEN_BOUND,
+  mediaTokenBound,
+} from './token-estimate';
+export {
+  ContextWindows,
+  DEFAULT_CONTEXT_WINDOWS,
+  UNKNOWN_MODEL_CONTEXT_WINDOW,
+  requestTokenBound,
+} from './context-windows';
+export { MAX_CACHE_BREAKPOINTS, tailBreakpoints, withCacheBreakpoints } from './cache-breakpoints';
+export { contextOverflowError, contextOverflowOf } from './prompt-too-long';
+export type { ContextOverflow } from './prompt-too-long';

@@ -1,5 +1,5 @@
 // The model port: every caller talks to this, never to an SDK.
-import type { ChatMessage, TextBlock, ToolUseBlock } from './content';
+import type { AssistantBlock, ChatMessage } from './content';
 import type { KeyPoolStatus } from './key-pool';
 import type { LlmError } from './llm-error';
 
@@ -14,8 +14,15 @@ export interface LlmRequest {
   system: string;
   messages: ChatMessage[];
   tools: ToolSpec[];
+  /**
+   * Not sent to the provider: the API version this SDK speaks (anthropic-version 2026-10-21) refuses every sampling
+   * parameter. Kept so the offline model and a future adapter can read it.
+   */
   temperature: number;
+  /** Includes the thinking budget, when there is one (the provider wants `budget_tokens` below `max_tokens`). */
   maxTokens: number;
+  /** Extended thinking: the model may reason in up to `budgetTokens` tokens (≥ 1,024) before it answers. */
+  thinking?: { budgetTokens: number };
   signal?: AbortSignal;
   /** Who the call is for: the shared rate limit gives each tenant a fair share when calls queue. */
   tenantId?: string;
@@ -32,7 +39,7 @@ export interface LlmUsage {
 export interface LlmResult {
   /** The model that answered, as the provider names it (`offline-demo` for the offline model). */
   model: string;
-  content: Array<TextBlock | ToolUseBlock>;
+  content: AssistantBlock[];
   stop_reason: string;
   usage: LlmUsage;
   latency_ms: number;
@@ -42,6 +49,8 @@ export interface LlmResult {
 
 export type LlmStreamEvent =
   | { type: 'text'; text: string }
+  /** A delta of the model's reasoning (extended thinking); the signed block arrives in the result. */
+  | { type: 'thinking'; thinking: string }
   | { type: 'result'; result: LlmResult }
   /** An attempt the provider had started answering failed and is retried: `error.partial` is what it billed. */
   | { type: 'attempt_failed'; error: LlmError & { partial: NonNullable<LlmError['partial']> } };

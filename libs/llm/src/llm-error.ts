@@ -28,6 +28,8 @@ export interface PartialCall {
 export class LlmError extends Error {
   /** The billed part of the attempt that failed; see PartialCall. */
   partial?: PartialCall;
+  /** Set when the provider refused the request as longer than the model's context window (see prompt-too-long.ts). */
+  contextOverflow?: { tokens: number; maximum: number };
 
   constructor(
     readonly kind: LlmErrorKind,

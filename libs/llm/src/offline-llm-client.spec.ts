@@ -236,6 +236,30 @@ describe('OfflineLlmClient', () => {
     expect(result.stop_reason).toBe('end_turn');
   });
 
+  it('says it cannot see images or documents, and answers from the text of the message', async () => {
+    const { result } = await collect(
+      offlineClient().stream(
+        request([
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Where is order 1001?' },
+              { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+              {
+                type: 'document',
+                source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' },
+              },
+            ],
+          },
+        ]),
+      ),
+    );
+    expect(textOf(result)).toContain('I cannot see images or documents (2 attached)');
+    expect(result.content).toContainEqual(
+      expect.objectContaining({ type: 'tool_use', name: 'lookup_order', input: { order_number: '1001' } }),
+    );
+  });
+
   describe('what a trial user types', () => {
     it.each<[string, string, Record<string, unknown>]>([
       ['What is your refund policy?', 'search_knowledge_base', { query: 'refund policy' }],

@@ -77,14 +77,19 @@ function compose(request: LlmRequest): Reply {
   const turn = currentTurn(request.messages);
   const latest = turn.latest.map(describeStep).join('\n\n');
   const plan = planFor(turn.question, offered);
-  if (!plan) return { text: OFFLINE_LABEL + (latest || cannedReply(turn.question, offered)) };
+  // It reads text only: say so once, on the first answer of a turn that came with images or documents.
+  const unseen =
+    turn.media && !turn.steps.length
+      ? `I cannot see images or documents (${turn.media} attached); I answer from the text of your message.\n\n`
+      : '';
+  if (!plan) return { text: OFFLINE_LABEL + unseen + (latest || cannedReply(turn.question, offered)) };
 
   // A tool error ends the plan: the answer says what went wrong instead of carrying on without the facts.
   const failed = turn.latest.some((step) => step.result.is_error);
   const call = failed ? null : plan.next(turn.steps);
   if (call) {
     return {
-      text: `${OFFLINE_LABEL}${latest ? `${latest}\n\n` : ''}${call.lead}\n\n`,
+      text: `${OFFLINE_LABEL}${unseen}${latest ? `${latest}\n\n` : ''}${call.lead}\n\n`,
       toolUse: { name: call.name, input: call.input },
     };
   }
@@ -99,6 +104,8 @@ interface Turn {
   steps: ToolStep[];
   /** The results the model has not answered yet (the last message's), with their calls when known. */
   latest: Array<ToolStep | { use: undefined; result: ToolResultBlock }>;
+  /** Images and documents in the user message, which this model cannot read. */
+  media: number;
 }
 
 function currentTurn(messages: ChatMessage[]): Turn {
@@ -110,6 +117,7 @@ function currentTurn(messages: ChatMessage[]): Turn {
     .map((b) => b.text)
     .join('\n')
     .trim();
+  const media = blocksOf(messages[start]).filter((b) => b.type === 'image' || b.type === 'document').length;
 
   const uses = new Map<string, ToolUseBlock>();
   const steps: ToolStep[] = [];
@@ -125,7 +133,7 @@ function currentTurn(messages: ChatMessage[]): Turn {
     }
     latest = message.role === 'user' ? results : [];
   }
-  return { question, steps, latest };
+  return { question, steps, latest, media };
 }
 
 const EXAMPLES: Array<[string, string]> = [

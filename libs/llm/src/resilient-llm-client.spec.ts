@@ -5,7 +5,7 @@ import { LlmError } from './llm-error';
 import { ProviderRateLimiter, RateLimitGrant } from './rate-limiter';
 import { ResilientLlmClient } from './resilient-llm-client';
 
-type Attempt = { fail?: LlmError; failAfterText?: LlmError; text?: string };
+type Attempt = { fail?: LlmError; failAfterText?: LlmError; text?: string; thinkingOnly?: boolean };
 
 class ScriptedKey extends LlmClient {
   readonly kind = 'scripted';
@@ -20,7 +20,8 @@ class ScriptedKey extends LlmClient {
     this.calls += 1;
     const attempt = this.attempts.shift() ?? { text: 'ok' };
     if (attempt.fail) throw attempt.fail;
-    yield { type: 'text', text: attempt.text ?? 'partial' };
+    if (attempt.thinkingOnly) yield { type: 'thinking', thinking: attempt.text ?? 'partial' };
+    else yield { type: 'text', text: attempt.text ?? 'partial' };
     if (attempt.failAfterText) throw attempt.failAfterText;
     yield {
       type: 'result',
@@ -152,6 +153,15 @@ describe('ResilientLlmClient', () => {
     ]);
     const { texts, error } = await run(client);
     expect(texts).toEqual(['Half an ans']);
+    expect(error).toMatchObject({ kind: 'connection' });
+    expect(clients[0].calls).toBe(1);
+  });
+
+  it('does not retry a call that already streamed thinking to its caller', async () => {
+    const { client, clients } = setup([
+      [{ text: 'Let me th', thinkingOnly: true, failAfterText: new LlmError('connection', 'cut') }],
+    ]);
+    const { error } = await run(client);
     expect(error).toMatchObject({ kind: 'connection' });
     expect(clients[0].calls).toBe(1);
   });

@@ -67,7 +67,7 @@ export class ResilientLlmClient extends LlmClient {
       let usage: LlmUsage | undefined;
       try {
         for await (const event of key.client.stream(request)) {
-          if (event.type === 'text') yielded = true;
+          if (event.type === 'text' || event.type === 'thinking') yielded = true;
           else if (event.type === 'result') usage = event.result.usage;
           yield event;
         }

@@ -43,6 +43,8 @@ export interface RunHandle {
 /** A follower that queues one run's events for its caller and ends after the run's last event. */
 export class RunEventQueue implements RunFollower {
   lastSeq = -1;
+  /** The run's handle carries every event; each transport leaves out what its client did not ask for. */
+  readonly thinking = true;
   readonly queue = new AsyncQueue<RunEvent>();
   onEnd: (() => void) | undefined;
 
@@ -165,6 +167,8 @@ export class RunExecutor {
             cache_creation_input_tokens: 0,
             cost_usd: 0,
             latency_ms: 0,
+            context_tokens: 0,
+            compacted: false,
           },
         };
     this.feed.publish(run.conversationId, last, true);
@@ -237,6 +241,9 @@ export class RunExecutor {
           case 'text':
             this.feed.publish(conversationId, event('text', { content: turnEvent.content }));
             break;
+          case 'thinking':
+            this.feed.publish(conversationId, event('thinking', { content: turnEvent.content }));
+            break;
           case 'tool_start': {
             const { type: _type, ...fields } = turnEvent;
             this.feed.publish(conversationId, event('tool_start', fields));
@@ -265,6 +272,8 @@ export class RunExecutor {
               cache_creation_input_tokens: turnEvent.cache_creation_input_tokens,
               cost_usd: turnEvent.cost_usd,
               latency_ms: turnEvent.latency_ms,
+              context_tokens: turnEvent.context_tokens,
+              compacted: turnEvent.compacted,
             });
             // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended.
             const finished = await this.runs
@@ -360,6 +369,8 @@ export interface PausedUsage {
   cache_creation_input_tokens: number;
   cost_usd: number;
   latency_ms: number;
+  context_tokens: number;
+  compacted: boolean;
 }
 
 const NOTHING: FinishedRun = {

@@ -14,14 +14,20 @@ export interface RunFollower {
   lastSeq: number;
   /** Only this run's events, when set. */
   readonly runId?: string;
+  /** Delivers `thinking` events too (clients opt in; off by default). */
+  thinking?: boolean;
   deliver(event: RunEvent): void;
 }
 
-/** Delivers the event unless the follower already has it (or it belongs to another run than the follower's). */
+/**
+ * Delivers the event unless the follower already has it, it belongs to another run than the follower's, or it is
+ * a `thinking` event the follower did not ask for.
+ */
 export function offer(follower: RunFollower, event: RunEvent): void {
   if (event.payload.seq <= follower.lastSeq) return;
   if (follower.runId !== undefined && event.payload.run_id !== follower.runId) return;
   follower.lastSeq = event.payload.seq;
+  if (event.name === 'thinking' && !follower.thinking) return;
   follower.deliver(event);
 }
 

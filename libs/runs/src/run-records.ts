@@ -2,6 +2,7 @@
 import type { AgentPin } from '@lib/agents';
 import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
 import type { ToolGate } from '@lib/chat';
+import type { UserMessage } from '@lib/llm';
 import type { PendingApprovalView } from './approval-records';
 
 export interface Run {
@@ -13,7 +14,7 @@ export interface Run {
   status: RunState;
   stopReason: StopReason | null;
   error: ErrorPayload | null;
-  message: string;
+  message: UserMessage;
   apiKeyId: string | null;
   taskId: string | null;
   inputTokens: number;
@@ -32,7 +33,7 @@ export interface Run {
 /** What starts a run, whichever transport it came through. */
 export interface RunRequest {
   tenantId: string;
-  message: string;
+  message: UserMessage;
   /** Omitted: a new conversation with `agentName` (or the default agent). */
   conversationId?: string;
   agentName?: string;

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ErrorPayload, RunSource, RunState, StopReason } from '@lib/core';
+import { messageText, UserContentBlock, UserMessage } from '@lib/llm';
 import type { FinishedRun, Run, RunTotals } from './run-records';
 
 interface RunRow {
@@ -15,6 +16,7 @@ interface RunRow {
   stop_reason: StopReason | null;
   error: ErrorPayload | null;
   message: string;
+  message_content: UserContentBlock[] | null;
   api_key_id: string | null;
   task_id: string | null;
   input_tokens: string;
@@ -37,7 +39,7 @@ function toRun(row: RunRow): Run {
     status: row.status,
     stopReason: row.stop_reason,
     error: row.error,
-    message: row.message,
+    message: row.message_content ?? row.message,
     apiKeyId: row.api_key_id,
     taskId: row.task_id,
     inputTokens: Number(row.input_tokens),
@@ -57,7 +59,7 @@ export interface NewRun {
   conversationId: string;
   agentName: string;
   source: RunSource;
-  message: string;
+  message: UserMessage;
   apiKeyId: string | null;
   taskId: string | null;
   status: 'queued' | 'running';
@@ -74,8 +76,8 @@ function returned<T>(result: unknown): T[] {
   return (result as [T[], number])[0];
 }
 
-const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, stop_reason, error, message, api_key_id,
-  task_id, input_tokens, output_tokens, cost_usd, last_seq, created_at, started_at, finished_at`;
+const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, stop_reason, error, message, message_content,
+  api_key_id, task_id, input_tokens, output_tokens, cost_usd, last_seq, created_at, started_at, finished_at`;
 
 @Injectable()
 export class RunRepository {
@@ -93,8 +95,9 @@ export class RunRepository {
          UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
        )
        INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
-         priority, started_at, fence)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $11::bigint
+         priority, started_at, message_content, fence)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb,
+         $11::bigint
         WHERE $6 = 'queued'
            OR NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $3 AND w.status = 'requires_action')
        RETURNING id`,
@@ -105,11 +108,12 @@ export class RunRepository {
         run.agentName,
         run.source,
         run.status,
-        run.message,
+        messageText(run.message),
         run.apiKeyId,
         run.taskId,
         run.priority ?? 0,
         run.fence ?? null,
+        typeof run.message === 'string' ? null : JSON.stringify(run.message),
       ],
     );
     return rows.length > 0;

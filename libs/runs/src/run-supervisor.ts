@@ -2,7 +2,8 @@
 // an existing run again from its journal), and the reconciliation that starts queued runs and resumes runs whose
 // owner is gone.
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { ConversationBusyError, NotFoundError, ServiceUnavailableError } from '@lib/core';
+import { ConversationBusyError, NotFoundError, ServiceUnavailableError, ValidationError } from '@lib/core';
+import { userMessageProblems } from '@lib/llm';
 import { ChatService } from '@lib/chat';
 import { RunCancellations } from './run-cancellations';
 import { RunEventQueue, RunExecutor, RunHandle } from './run-executor';
@@ -55,6 +56,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
    * conversation queues the run instead (`interrupt` also cancels the running one).
    */
   async start(request: RunRequest): Promise<RunHandle> {
+    this.assertAcceptableMessage(request.message);
     if (this.infra.shutdown.draining) {
       // Refused before anything is taken: the client retries and the load balancer picks another instance.
       throw new ServiceUnavailableError(
@@ -151,6 +153,23 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     const run = await this.runs.byId(runId);
     if (!run || isFinished(run.status)) return;
     await this.recovery.fail(run, message);
+  }
+
+  /**
+   * 400 naming each refused block (`message[i]`: its type, media type or size), before anything of the run exists.
+   * The transports check that a message is a string or an array; the blocks and their sizes are checked here, once.
+   */
+  assertAcceptableMessage(message: unknown, field = 'message'): void {
+    // A string's own bounds (10,000 characters for a chat message, 50,000 for a task) are its DTO's.
+    if (typeof message === 'string') return;
+    const { maxImageBytes, maxDocumentBytes, maxMessageBlocks } = this.infra.config;
+    const problems = userMessageProblems(
+      message,
+      { maxImageBytes, maxDocumentBytes, maxBlocks: maxMessageBlocks },
+      field,
+    );
+    if (problems.length)
+      throw new ValidationError(`The ${field} is invalid: ${problems[0].message}.`, problems);
   }
 
   async get(tenantId: string, runId: string): Promise<Run> {

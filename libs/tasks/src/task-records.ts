@@ -1,4 +1,5 @@
 // The plain records this lib hands out, and the contract's TaskStatus as REST, Socket.IO and webhooks send it.
+import type { UserMessage } from '@lib/llm';
 // `requires_action`: the task's run waits for a person's decision on a tool call (no worker slot is held meanwhile).
 export const TASK_STATES = [
   'queued',
@@ -21,7 +22,8 @@ export interface Task {
   agentName: string;
   /** The agent version the task runs with: the one current when it was created (null for older tasks). */
   agentPin: { agentId: string; version: number } | null;
-  instruction: string;
+  /** A string, or content blocks (text, image, document) as a chat message may be. */
+  instruction: UserMessage;
   status: TaskState;
   progress: number;
   result: string | null;
@@ -49,7 +51,7 @@ export interface Task {
 export interface NewTask {
   agentName: string;
   agentPin?: { agentId: string; version: number } | null;
-  instruction: string;
+  instruction: UserMessage;
   webhookUrl?: string | null;
   metadata?: Record<string, unknown>;
   /** The request that created the task, carried into its job's logs. */

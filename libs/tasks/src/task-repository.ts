@@ -3,6 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { messageText, UserContentBlock } from '@lib/llm';
 import { TaskEntity } from './task.entity';
 import type { FinalTaskState, NewTask, Task, TaskPage, TaskState } from './task-records';
 
@@ -22,7 +23,7 @@ function toTask(row: TaskEntity): Task {
     agentName: row.agent_name,
     agentPin:
       row.agent_id && row.agent_version ? { agentId: row.agent_id, version: row.agent_version } : null,
-    instruction: row.instruction,
+    instruction: (row.instruction_content as UserContentBlock[] | null) ?? row.instruction,
     status: row.status,
     progress: Number(row.progress),
     result: row.result,
@@ -62,13 +63,13 @@ export class TaskRepository {
   ): Promise<Task> {
     const rows: TaskEntity[] = await this.dataSource.query(
       `INSERT INTO tasks (id, tenant_id, agent_name, instruction, webhook_url, metadata, conversation_id, queue, request_id,
-         agent_id, agent_version)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+         agent_id, agent_version, instruction_content)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) RETURNING *`,
       [
         ids.id,
         tenantId,
         input.agentName,
-        input.instruction,
+        messageText(input.instruction),
         input.webhookUrl ?? null,
         JSON.stringify(input.metadata ?? {}),
         ids.conversationId,
@@ -76,6 +77,7 @@ export class TaskRepository {
         input.requestId ?? null,
         input.agentPin?.agentId ?? null,
         input.agentPin?.version ?? null,
+        typeof input.instruction === 'string' ? null : JSON.stringify(input.instruction),
       ],
     );
     return toTask(rows[0]);

@@ -11,6 +11,7 @@ export class TaskEntity {
   @Column('uuid', { nullable: true }) agent_id: string | null;
   @Column('integer', { nullable: true }) agent_version: number | null;
   @Column('text') instruction: string;
+  @Column('jsonb', { nullable: true }) instruction_content: unknown[] | null;
   @Column('text') status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   @Column('real') progress: number;
   @Column('text', { nullable: true }) result: string | null;

@@ -36,6 +36,7 @@ export class TaskService {
    * and the caller gets 503; should the process die in between, start-up recovery queues it.
    */
   async create(tenantId: string, input: NewTask): Promise<Task> {
+    this.runs.assertAcceptableMessage(input.instruction, 'instruction');
     const agent = await this.agents.resolve(tenantId, input.agentName);
     // 402 budget_exceeded once the tenant's daily budget has no room for the task's first call.
     await this.chat.assertWithinBudget({ tenantId, agent, message: input.instruction });

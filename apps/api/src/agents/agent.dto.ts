@@ -17,6 +17,11 @@ import {
 } from 'class-validator';
 import { AGENT_LIMITS, AGENT_NAME_PATTERN } from '@lib/agents';
 
+/** Why no agent has a temperature on the wire. */
+const TEMPERATURE_NOT_SENT =
+  'Null: no sampling temperature is sent to the model. The provider API version this deployment speaks ' +
+  '(anthropic-version 2026-10-21) refuses sampling parameters, so the model samples with its own default.';
+
 const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
 const TOOL_NAME = /^[A-Za-z0-9_*-]{1,128}$/;
@@ -112,7 +117,13 @@ export class AgentSettingsDto {
   @IsAgentToolList()
   tools: AgentToolInput[];
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 1, default: 1, example: 0.3 })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 1,
+    default: 1,
+    example: 0.3,
+    description: `Stored, not sent. ${TEMPERATURE_NOT_SENT}`,
+  })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
@@ -250,7 +261,13 @@ export class AgentDto {
     description: '`offline-demo` while no ANTHROPIC_API_KEY is set.',
   })
   model: string;
-  @ApiProperty({ example: 0.3 }) temperature: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: null,
+    description: TEMPERATURE_NOT_SENT,
+  })
+  temperature: number | null;
   @ApiProperty({ example: 6 }) max_iterations: number;
   @ApiProperty({ example: 2048 }) max_tokens: number;
   @ApiProperty({ nullable: true, type: Number, example: null }) thinking_budget_tokens: number | null;
@@ -277,6 +294,12 @@ export class AgentSummaryDto {
   })
   model: string;
   @ApiProperty({ type: [String], example: ['search_knowledge_base', 'lookup_order'] }) tools: string[];
-  @ApiProperty({ example: 0.3 }) temperature: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    example: null,
+    description: TEMPERATURE_NOT_SENT,
+  })
+  temperature: number | null;
   @ApiProperty({ example: 6 }) max_iterations: number;
 }

@@ -52,7 +52,8 @@ export class AgentsController {
       description: a.description,
       model: this.llm.modelFor(a.model),
       tools: [...a.tools],
-      temperature: a.temperature,
+      // Never sent to the model (see AgentSummaryDto.temperature): said as it is.
+      temperature: null,
       max_iterations: a.maxIterations,
     }));
   }
@@ -173,7 +174,7 @@ export class AgentsController {
       description: agent.description,
       system_prompt: agent.systemPrompt,
       model: this.llm.modelFor(agent.model),
-      temperature: agent.temperature,
+      temperature: null,
       max_iterations: agent.maxIterations,
       max_tokens: agent.maxTokens,
       thinking_budget_tokens: agent.thinkingBudgetTokens ?? null,

@@ -18,7 +18,7 @@ const STREAM_DESCRIPTION = [
   '`event:` naming the type and `data:` a JSON payload that always carries `conversation_id`, `run_id` and `seq`:',
   'first `run_started` `{source}`, then `text` `{content}` deltas as the model produces them,',
   '`tool_start` `{tool_name, tool_use_id, arguments}`, `tool_end` `{tool_name, tool_use_id, duration_ms, is_error,',
-  'result_summary}`, then exactly one of `done` `{message_id, stop_reason, input_tokens, output_tokens, tokens_used,',
+  "result_summary}`, `thinking` `{content}` (the model's reasoning, only with `include_thinking: true`), then exactly one of `done` `{message_id, stop_reason, input_tokens, output_tokens, tokens_used,",
   'cost_usd, latency_ms}` or `error` `{type, message}`. A comment line is sent every 15 s as a heartbeat.',
   'A client that disconnects does not stop the run (unless `on_disconnect` is `cancel`): resume with',
   'GET /v1/conversations/{id}/events and `Last-Event-ID`.',
@@ -120,7 +120,7 @@ export class ChatController {
       if (gone) leave();
     });
     this.sse.begin(reply.raw, reply.getHeaders(), String(request.id), startedAt);
-    await this.sse.pipeRun(run, reply.raw);
+    await this.sse.pipeRun(run, reply.raw, body.include_thinking === true);
   }
 
   private async run(

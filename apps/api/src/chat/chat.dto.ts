@@ -1,21 +1,127 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
+import {
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  registerDecorator,
+  ValidationOptions,
+} from 'class-validator';
 import { MULTITASK_STRATEGIES, ON_DISCONNECT } from '@lib/core';
+import { DOCUMENT_MEDIA_TYPES, IMAGE_MEDIA_TYPES, MAX_TEXT_CHARS, UserMessage } from '@lib/llm';
 import type { MultitaskStrategy, OnDisconnect, RunSource } from '@lib/core';
 import type { RunRequest } from '@lib/runs';
 import { PendingApprovalDto } from '../approvals/approval.dto';
 
+const MEDIA_SOURCE = (mediaTypes: readonly string[]): SchemaObject => ({
+  oneOf: [
+    {
+      type: 'object',
+      required: ['type', 'media_type', 'data'],
+      properties: {
+        type: { type: 'string', enum: ['base64'] },
+        media_type: { type: 'string', enum: [...mediaTypes] },
+        data: { type: 'string', format: 'byte', description: 'Base64; its decoded size is limited.' },
+      },
+    },
+    {
+      type: 'object',
+      required: ['type', 'url'],
+      properties: {
+        type: { type: 'string', enum: ['url'] },
+        url: { type: 'string', format: 'uri', description: 'http or https; the model provider fetches it.' },
+      },
+    },
+  ],
+});
+
+/** The OpenAPI schema of a user message: a string or content blocks. */
+export const USER_MESSAGE_SCHEMA: Pick<SchemaObject, 'oneOf'> = {
+  oneOf: [
+    { type: 'string', minLength: 1, maxLength: MAX_TEXT_CHARS, example: 'Where is order 1001?' },
+    {
+      type: 'array',
+      minItems: 1,
+      description:
+        'Content blocks: `text`, `image` (png, jpeg, gif, webp; at most MAX_IMAGE_BYTES decoded) and `document` (PDF; at most MAX_DOCUMENT_BYTES decoded), base64 or URL. A refused block is a 400 whose detail names it (`message[i]`).',
+      items: {
+        oneOf: [
+          {
+            type: 'object',
+            required: ['type', 'text'],
+            properties: {
+              type: { type: 'string', enum: ['text'] },
+              text: { type: 'string', minLength: 1, maxLength: MAX_TEXT_CHARS },
+            },
+          },
+          {
+            type: 'object',
+            required: ['type', 'source'],
+            properties: {
+              type: { type: 'string', enum: ['image'] },
+              source: MEDIA_SOURCE(IMAGE_MEDIA_TYPES),
+            },
+          },
+          {
+            type: 'object',
+            required: ['type', 'source'],
+            properties: {
+              type: { type: 'string', enum: ['document'] },
+              source: MEDIA_SOURCE(DOCUMENT_MEDIA_TYPES),
+              title: { type: 'string', maxLength: 500 },
+            },
+          },
+        ],
+      },
+    },
+  ],
+};
+
+/**
+ * A string of 1 to 10,000 non-blank characters, or an array (its blocks are checked, sizes included, by the run
+ * supervisor before the run starts, with one detail per refused block).
+ */
+export function IsUserMessage(options?: ValidationOptions) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isUserMessage',
+      target: object.constructor,
+      propertyName,
+      options: {
+        message: `${propertyName} must be a non-blank string of 1 to ${MAX_TEXT_CHARS} characters, or an array of content blocks`,
+        ...options,
+      },
+      validator: {
+        validate: (value: unknown) =>
+          Array.isArray(value) ||
+          (typeof value === 'string' &&
+            value.length >= 1 &&
+            value.length <= MAX_TEXT_CHARS &&
+            /\S/.test(value)),
+      },
+    });
+}
+
 export class ChatRequestDto {
   @ApiProperty({
-    description: 'The user message.',
-    minLength: 1,
-    maxLength: 10000,
-    example: 'Where is order 1001?',
+    description:
+      'The user message: a string, or content blocks (text, image, document) — see the README, "Images and documents".',
+    ...(USER_MESSAGE_SCHEMA as object),
   })
-  @IsString()
-  @Length(1, 10000)
-  @Matches(/\S/, { message: 'message must not be blank' })
-  message: string;
+  @IsUserMessage()
+  message: UserMessage;
+
+  @ApiPropertyOptional({
+    description:
+      "`true`: the stream (SSE) also carries `thinking` events, the model's reasoning deltas, for agents with extended thinking. Off by default. On a socket `message`, it applies to the socket's following of the conversation from then on.",
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean({ message: 'include_thinking must be true or false' })
+  include_thinking?: boolean;
 
   @ApiPropertyOptional({
     description: 'Continue this conversation; omit to start a new one.',
@@ -97,6 +203,19 @@ export class ChatResponseDto {
   @ApiProperty({ example: 0.0045 }) cost_usd: number;
   @ApiProperty({ example: 950 }) latency_ms: number;
   @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];
+  @ApiProperty({
+    example: 640,
+    description:
+      "The input tokens of the turn's last model call, cache reads and writes included: how full its context was.",
+  })
+  context_tokens: number;
+  @ApiProperty({
+    example: false,
+    description:
+      'True when the turn sent the model a compacted history: older turns as a summary, or old tool results cleared. ' +
+      'The stored history is never changed.',
+  })
+  compacted: boolean;
   @ApiPropertyOptional({
     type: [PendingApprovalDto],
     description:

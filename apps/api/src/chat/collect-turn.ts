@@ -56,6 +56,8 @@ export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
           cost_usd: event.payload.cost_usd,
           latency_ms: event.payload.latency_ms,
           stop_reason: event.payload.stop_reason,
+          context_tokens: event.payload.context_tokens,
+          compacted: event.payload.compacted,
           ...(event.payload.stop_reason === 'requires_approval' ? { pending_approvals: pending } : {}),
         };
       case 'error':

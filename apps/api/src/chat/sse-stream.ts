@@ -41,11 +41,15 @@ export class SseStreams implements OnModuleDestroy {
     }
   }
 
-  /** Writes a run's events until its end; waits for the client to drain when its buffer is full. */
-  async pipeRun(run: RunHandle, response: ServerResponse): Promise<void> {
+  /**
+   * Writes a run's events until its end; waits for the client to drain when its buffer is full. `thinking` events
+   * only with `includeThinking`.
+   */
+  async pipeRun(run: RunHandle, response: ServerResponse, includeThinking = false): Promise<void> {
     try {
       for await (const event of run.events) {
         if (response.destroyed) break;
+        if (event.name === 'thinking' && !includeThinking) continue;
         if (!response.write(sseFrame(event))) await drained(response);
       }
     } finally {

@@ -23,7 +23,8 @@ export class CreateConversationDto {
     minimum: 0,
     maximum: 1,
     example: 0.3,
-    description: "Overrides the agent's temperature.",
+    description:
+      'Stored with the conversation but not sent to the model: the provider API version this deployment speaks refuses sampling parameters (GET /v1/agents reports `temperature: null`).',
   })
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
@@ -58,6 +59,21 @@ export class CreateConversationDto {
   @Min(0)
   @Max(1_000_000)
   cost_limit_usd?: number;
+
+  @ApiPropertyOptional({
+    minimum: 1000,
+    maximum: 10_000_000,
+    example: 50_000,
+    description:
+      "A context budget in tokens below the model's window: each request sent to the model (system prompt, tools, " +
+      'history and max_tokens) is kept under it by clearing old tool results and summarising older turns. ' +
+      "Left out or null: the agent's budget, else the model's context window.",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
+  max_context_tokens?: number;
 
   @ApiPropertyOptional({ maxLength: 200, example: 'Order questions' })
   @IsOptional()
@@ -131,6 +147,14 @@ export class ConversationSummaryDto {
   })
   cost_limit_usd: number | null;
   @ApiProperty({
+    nullable: true,
+    type: Number,
+    example: 50_000,
+    description:
+      "The conversation's own context budget in tokens; null: the agent's, else the model's window.",
+  })
+  max_context_tokens: number | null;
+  @ApiProperty({
     type: [String],
     example: ['create_support_ticket'],
     description:
@@ -143,8 +167,20 @@ const CONTENT_BLOCK_SCHEMA = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { type: 'string', enum: ['text', 'tool_use', 'tool_result'] },
+    type: {
+      type: 'string',
+      enum: ['text', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking', 'image', 'document'],
+    },
     text: { type: 'string' },
+    thinking: { type: 'string', description: "`thinking`: the model's reasoning." },
+    signature: { type: 'string', description: "`thinking`: the provider's signature, sent back unchanged." },
+    data: { type: 'string', description: '`redacted_thinking`: opaque, sent back unchanged.' },
+    source: {
+      type: 'object',
+      additionalProperties: true,
+      description: '`image` and `document`: `{type: "base64", media_type, data}` or `{type: "url", url}`.',
+    },
+    title: { type: 'string' },
     id: { type: 'string' },
     name: { type: 'string' },
     input: { type: 'object', additionalProperties: true },
@@ -159,7 +195,8 @@ export class MessageDto {
   @ApiProperty({ enum: ['user', 'assistant'] }) role: 'user' | 'assistant';
   @ApiProperty({
     oneOf: [{ type: 'string' }, { type: 'array', items: CONTENT_BLOCK_SCHEMA }],
-    description: 'A string, or Anthropic-style content blocks (text, tool_use, tool_result).',
+    description:
+      'A string, or Anthropic-style content blocks: text, tool_use, tool_result; thinking and redacted_thinking (agents with extended thinking); image and document (sent by the user).',
     example: [{ type: 'text', text: 'Where is order 1001?' }],
   })
   content: unknown;

@@ -15,6 +15,7 @@ export function toSummary(c: Conversation): ConversationSummaryDto {
     cost_usd: c.costUsd,
     cost_limit_usd: c.costLimitUsd,
     require_approval: c.requireApproval,
+    max_context_tokens: c.maxContextTokens,
   };
 }
 

@@ -60,6 +60,7 @@ export class ConversationsController {
       metadata: body.metadata,
       costLimitUsd: body.cost_limit_usd,
       requireApproval: [...new Set(body.require_approval ?? [])],
+      maxContextTokens: body.max_context_tokens,
     });
     return toSummary(conversation);
   }

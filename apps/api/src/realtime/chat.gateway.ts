@@ -103,6 +103,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     // that already follows it keeps its follower (following twice would keep the instance listening after it left).
     const alreadyFollowing = state.following?.has(run.conversationId) ?? false;
     const follower = this.follower(socket, run.conversationId);
+    // The latest choice of the socket wins: `include_thinking` on a message (or a join) turns thinking on or off.
+    if (request.include_thinking !== undefined) follower.thinking = request.include_thinking;
     if (!alreadyFollowing) {
       void this.feed
         .follow(run.conversationId, follower)
@@ -143,13 +145,14 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     let reply: Record<string, unknown>;
     let start: () => void;
     try {
-      const { conversation_id, after_seq } = await parsePayload(JoinPayload, body);
+      const { conversation_id, after_seq, include_thinking } = await parsePayload(JoinPayload, body);
       await this.conversationOfTenant(socket, conversation_id);
       // A new join replaces the socket's earlier following of the conversation (a resume from another number).
       const previous = state.following?.get(conversation_id);
       if (previous) this.feed.unfollow(conversation_id, previous);
       state.following?.delete(conversation_id);
       const follower = this.follower(socket, conversation_id);
+      follower.thinking = include_thinking ?? previous?.thinking ?? false;
       const following = await this.feed.follow(conversation_id, follower, { afterSeq: after_seq });
       // Live only: what follows the acknowledgement is numbered after its last_seq (a socket that followed the
       // conversation already goes on from what it had).

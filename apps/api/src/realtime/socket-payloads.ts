@@ -30,6 +30,11 @@ export class JoinPayload extends ConversationRefPayload {
   @Min(0, { message: 'after_seq must be a non-negative whole number' })
   @Max(Number.MAX_SAFE_INTEGER, { message: 'after_seq is too large' })
   after_seq?: number;
+
+  /** Also receive the conversation's `thinking` events (off by default). */
+  @IsOptional()
+  @IsBoolean({ message: 'include_thinking must be true or false' })
+  include_thinking?: boolean;
 }
 
 /** `approve`: one decision on a run's waiting tool call (the REST route takes several at once). */

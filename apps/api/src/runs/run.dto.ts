@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { RUN_STATES } from '@lib/core';
 import type { RunSource, RunState, StopReason } from '@lib/core';
 import { STOP_REASONS } from '../chat/chat.dto';
@@ -54,4 +54,13 @@ export class EventsQueryDto {
   @Min(0, { message: 'after_seq must be a non-negative whole number' })
   @Max(Number.MAX_SAFE_INTEGER, { message: 'after_seq is too large' })
   after_seq?: number;
+
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    default: 'false',
+    description: "`true`: the stream also carries `thinking` events (the model's reasoning deltas).",
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'include_thinking must be true or false' })
+  include_thinking?: 'true' | 'false';
 }

@@ -97,6 +97,7 @@ export class RunsController {
     const response = reply.raw;
     const follower = {
       lastSeq: -1,
+      thinking: query.include_thinking === 'true',
       deliver: (event: RunEvent) => {
         if (response.destroyed) return;
         response.write(sseFrame(event));

@@ -1,7 +1,19 @@
 // Request and response shapes of /v1/tasks, as the contract pins them (TaskStatus, 202 on creation).
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsObject, IsOptional, IsString, IsUrl, Length, Matches, MaxLength } from 'class-validator';
+import {
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Matches,
+  MaxLength,
+  ValidateIf,
+} from 'class-validator';
 import { TASK_STATES, TaskState } from '@lib/tasks';
+import type { UserMessage } from '@lib/llm';
+import { USER_MESSAGE_SCHEMA } from '../chat/chat.dto';
 import { PageQueryDto } from '../conversations/conversation.dto';
 
 export class CreateTaskDto {
@@ -11,15 +23,23 @@ export class CreateTaskDto {
   agent_name: string;
 
   @ApiProperty({
-    description: "What the agent should do; it is the first user message of the task's conversation.",
-    minLength: 1,
-    maxLength: 50000,
-    example: 'Check orders 1001 and 1002 and open a ticket for any that is delayed.',
+    description:
+      "What the agent should do; it is the first user message of the task's conversation. A string (1 to 50,000 characters), or content blocks as `ChatRequest.message` takes them (text, image, document).",
+    oneOf: [
+      {
+        type: 'string',
+        minLength: 1,
+        maxLength: 50000,
+        example: 'Check orders 1001 and 1002 and open a ticket for any that is delayed.',
+      },
+      USER_MESSAGE_SCHEMA.oneOf![1],
+    ],
   })
+  @ValidateIf((body: CreateTaskDto) => typeof body.instruction !== 'object' || body.instruction === null)
   @IsString()
   @Length(1, 50000)
   @Matches(/\S/, { message: 'instruction must not be blank' })
-  instruction: string;
+  instruction: UserMessage;
 
   @ApiPropertyOptional({
     description:

@@ -22,6 +22,14 @@ export class AppConfig {
   databaseMigrate: boolean;
   redisUrl: string;
   bodyLimitBytes: number;
+  /** The body limit of the routes that take a user message (chat, chat stream, tasks): images and PDFs are large. */
+  messageBodyLimitBytes: number;
+  /** Decoded bytes of one base64 image in a message. */
+  maxImageBytes: number;
+  /** Decoded bytes of one base64 PDF in a message. */
+  maxDocumentBytes: number;
+  /** Content blocks in one message. */
+  maxMessageBlocks: number;
   /** The tenant of the admin key bootstrapped from ADMIN_API_KEY (and of the local development key). */
   defaultTenant: string;
   /** Empty when unset; else an admin key that is made to exist at boot. */
@@ -62,6 +70,15 @@ export class AppConfig {
   anthropicBaseUrl: string | undefined;
   anthropicModel: string;
   llmMaxTokens: number;
+  /**
+   * Context window overrides and additions, in tokens, by model (a dated id matches its family); `*` sets the
+   * window of a model the table does not know (MODEL_CONTEXT_WINDOWS).
+   */
+  modelContextWindows: Record<string, number>;
+  /** The longest summary one compaction call may write, in tokens (CONTEXT_SUMMARY_MAX_TOKENS). */
+  contextSummaryMaxTokens: number;
+  /** Automatic prompt-cache breakpoints on the tools, the system prompt and the conversation's tail. */
+  promptCaching: boolean;
   llmTimeoutMs: number;
   /** Retries of one model call by our retry policy (the SDK's own retries are off, so the two never multiply). */
   llmMaxRetries: number;

@@ -287,6 +287,27 @@ function modelPrices(env: Env, name: string): Record<string, ModelPriceSetting> 
   return prices;
 }
 
+/** `claude-sonnet-4-6=1000000,*=100000`: context windows in tokens by model (`*`: a model the table does not know). */
+function contextWindows(env: Env, name: string): Record<string, number> {
+  const raw = read(env, name);
+  if (raw === undefined) return {};
+  const windows: Record<string, number> = {};
+  for (const entry of raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const match = /^([A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}|\*)=(\d{1,9})$/.exec(entry);
+    if (!match || Number(match[2]) < 1_000) {
+      throw new ConfigError(
+        `${name} must be a comma-separated list of model=tokens pairs (at least 1000 tokens each; "*" for any ` +
+          `other model) like "claude-sonnet-4-6=200000,*=100000", got "${entry}".`,
+      );
+    }
+    windows[match[1]] = Number(match[2]);
+  }
+  return windows;
+}
+
 function modelPrice(env: Env, name: string, fallback: ModelPriceSetting): ModelPriceSetting {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
@@ -322,6 +343,16 @@ export function loadConfig(env: Env): AppConfig {
   config.databaseMigrate = bool(env, 'DATABASE_MIGRATE', nodeEnv !== 'production');
   config.redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
   config.bodyLimitBytes = int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024);
+  config.maxImageBytes = int(env, 'MAX_IMAGE_BYTES', 5_242_880, 1024);
+  config.maxDocumentBytes = int(env, 'MAX_DOCUMENT_BYTES', 10_485_760, 1024);
+  config.maxMessageBlocks = int(env, 'MAX_MESSAGE_BLOCKS', 20, 1, 1000);
+  // Room for one document of the largest size, base64 (4/3) and JSON framing: what a message body can need.
+  config.messageBodyLimitBytes = int(
+    env,
+    'MESSAGE_BODY_LIMIT_BYTES',
+    Math.max(config.bodyLimitBytes, 16_777_216),
+    config.bodyLimitBytes,
+  );
   config.defaultTenant = tenant(env, 'DEFAULT_TENANT', 'default');
   config.adminApiKey = secret(env, 'ADMIN_API_KEY');
   config.localAdminKeyFile = read(env, 'LOCAL_ADMIN_KEY_FILE') ?? '.local-admin-key';
@@ -347,6 +378,9 @@ export function loadConfig(env: Env): AppConfig {
   config.anthropicModel = read(env, 'ANTHROPIC_MODEL') ?? 'claude-sonnet-4-6';
   config.llmMaxTokens = int(env, 'LLM_MAX_TOKENS', 4096, 1, 200_000);
   config.llmTimeoutMs = int(env, 'LLM_TIMEOUT_MS', 120_000, 100);
+  config.modelContextWindows = contextWindows(env, 'MODEL_CONTEXT_WINDOWS');
+  config.contextSummaryMaxTokens = int(env, 'CONTEXT_SUMMARY_MAX_TOKENS', 2048, 64, 32_000);
+  config.promptCaching = bool(env, 'PROMPT_CACHING', true);
   config.llmMaxRetries = int(env, 'LLM_MAX_RETRIES', 2, 0, 10);
   config.llmRetryBaseMs = int(env, 'LLM_RETRY_BASE_MS', 500, 1, 60_000);
   config.llmRetryMaxDelayMs = int(env, 'LLM_RETRY_MAX_DELAY_MS', 8_000, 1, 300_000);

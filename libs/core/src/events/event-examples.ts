@@ -10,6 +10,12 @@ const tool_use_id = 'toolu_01A09q90qw90lq917835lq9';
 export const SERVER_EVENT_EXAMPLES: { [Name in keyof ServerEventMap]: ServerEventMap[Name] } = {
   run_started: { conversation_id, run_id, seq: 41, source: 'socket' },
   text: { conversation_id, run_id, seq: 42, content: 'Order 1001 has ' },
+  thinking: {
+    conversation_id,
+    run_id,
+    seq: 42,
+    content: 'The customer asks about order 1001; look it up first.',
+  },
   tool_start: {
     conversation_id,
     run_id,
@@ -51,6 +57,8 @@ export const SERVER_EVENT_EXAMPLES: { [Name in keyof ServerEventMap]: ServerEven
     cache_creation_input_tokens: 0,
     cost_usd: 0.0045,
     latency_ms: 950,
+    context_tokens: 640,
+    compacted: false,
   },
   error: {
     conversation_id,

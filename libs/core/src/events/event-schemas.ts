@@ -19,6 +19,7 @@ import {
   StopReason,
   TaskProgressPayload,
   TextPayload,
+  ThinkingPayload,
   ToolEndPayload,
   ToolStartPayload,
 } from './server-events';
@@ -97,6 +98,15 @@ export const SERVER_EVENT_SCHEMAS = {
       description: 'The next piece of the answer; concatenated, the deltas are it.',
     },
   }),
+  thinking: objectSchema<ThinkingPayload>(
+    "A delta of the model's reasoning (agents with extended thinking). Sent only to clients that asked for it: " +
+      '`include_thinking: true` on `message` or `join` (SSE: on `POST /v1/chat/stream`, or ' +
+      '`?include_thinking=true` on `GET /v1/conversations/{id}/events`).',
+    {
+      ...runFields,
+      content: { type: 'string', description: 'The next piece of the reasoning.' },
+    },
+  ),
   tool_start: objectSchema<ToolStartPayload>('The model called a tool; it is running.', {
     ...runFields,
     tool_name: { type: 'string' },
@@ -146,6 +156,14 @@ export const SERVER_EVENT_SCHEMAS = {
     cache_creation_input_tokens: integer('The part of input_tokens written to the prompt cache.'),
     cost_usd: { type: 'number', minimum: 0 },
     latency_ms: integer('From the start of the run to its end.'),
+    context_tokens: integer(
+      "The input tokens of the run's last model call, cache reads and writes included: how full its context was.",
+    ),
+    compacted: {
+      type: 'boolean',
+      description:
+        'True when the run sent the model a compacted history: older turns as a summary, or old tool results cleared.',
+    },
   }),
   error: errorPayload,
   task_progress: objectSchema<TaskProgressPayload>('A subscribed task moved on (`subscribe_task`).', {
@@ -180,6 +198,56 @@ export const SERVER_EVENT_SCHEMAS = {
   },
 } satisfies Record<ServerEventName, JsonSchema>;
 
+const mediaSource = (mediaTypes: string[]): JsonSchema => ({
+  oneOf: [
+    {
+      type: 'object',
+      properties: {
+        type: { const: 'base64' },
+        media_type: { type: 'string', enum: mediaTypes },
+        data: { type: 'string', description: 'Base64.' },
+      },
+      required: ['type', 'media_type', 'data'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: { type: { const: 'url' }, url: { type: 'string', format: 'uri' } },
+      required: ['type', 'url'],
+      additionalProperties: false,
+    },
+  ],
+});
+const userContentBlock: JsonSchema = {
+  oneOf: [
+    {
+      type: 'object',
+      properties: { type: { const: 'text' }, text: { type: 'string', minLength: 1, maxLength: 10000 } },
+      required: ['type', 'text'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: {
+        type: { const: 'image' },
+        source: mediaSource(['image/png', 'image/jpeg', 'image/gif', 'image/webp']),
+      },
+      required: ['type', 'source'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: {
+        type: { const: 'document' },
+        source: mediaSource(['application/pdf']),
+        title: { type: 'string', maxLength: 500 },
+      },
+      required: ['type', 'source'],
+      additionalProperties: false,
+    },
+  ],
+};
+
 // The gateway validates client payloads like their REST twins and refuses unknown fields.
 const closed = { additionalProperties: false };
 const conversationRef = uuid("A conversation of the caller's tenant.");
@@ -190,10 +258,13 @@ export const CLIENT_EVENT_SCHEMAS = {
     'Start a run: send a user message (as `POST /v1/chat/stream`).',
     {
       message: {
-        type: 'string',
-        minLength: 1,
-        maxLength: 10000,
-        description: 'The user message (not blank).',
+        description:
+          'The user message: a non-blank string, or content blocks as `ChatRequest.message` takes them (`text`, ' +
+          '`image` png/jpeg/gif/webp, `document` PDF; base64 or URL). Mind SOCKET_MAX_PAYLOAD_BYTES for inline data.',
+        oneOf: [
+          { type: 'string', minLength: 1, maxLength: 10000 },
+          { type: 'array', minItems: 1, items: userContentBlock },
+        ],
       },
       conversation_id: optional(uuid('Continue this conversation; omit to start a new one.')),
       agent_name: optional({
@@ -215,6 +286,11 @@ export const CLIENT_EVENT_SCHEMAS = {
           'While a run is running on the conversation: `reject` (default, `conversation_busy`), `enqueue` ' +
           '(runs after it, in arrival order) or `interrupt` (cancels it, then runs).',
       }),
+      include_thinking: optional({
+        type: 'boolean',
+        description:
+          "`true`: this socket receives the conversation's `thinking` events from now on; `false`: it stops. Off by default.",
+      }),
     },
     closed,
   ),
@@ -226,6 +302,10 @@ export const CLIENT_EVENT_SCHEMAS = {
       after_seq: optional(
         integer('Resume after this `seq` (the last one received); omitted: live events only.'),
       ),
+      include_thinking: optional({
+        type: 'boolean',
+        description: "`true`: also receive the conversation's `thinking` events. Off by default.",
+      }),
     },
     closed,
   ),

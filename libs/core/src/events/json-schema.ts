@@ -15,12 +15,13 @@ export interface JsonSchema {
   items?: JsonSchema;
   enum?: readonly JsonValue[];
   const?: JsonValue;
-  format?: 'uuid' | 'date-time';
+  format?: 'uuid' | 'date-time' | 'uri';
   pattern?: string;
   minimum?: number;
   maximum?: number;
   minLength?: number;
   maxLength?: number;
+  minItems?: number;
   oneOf?: readonly JsonSchema[];
   examples?: readonly unknown[];
 }

@@ -33,6 +33,10 @@ export interface RunStartedPayload extends RunEventBase {
 export interface TextPayload extends RunEventBase {
   content: string;
 }
+/** A delta of the model's reasoning: sent only to clients that ask for it (`include_thinking`). */
+export interface ThinkingPayload extends RunEventBase {
+  content: string;
+}
 export interface ToolStartPayload extends RunEventBase {
   tool_name: string;
   tool_use_id: string;
@@ -56,6 +60,10 @@ export interface DonePayload extends RunEventBase {
   cache_creation_input_tokens: number;
   cost_usd: number;
   latency_ms: number;
+  /** The input tokens of the run's last model call, cache reads and writes included. */
+  context_tokens: number;
+  /** True when the run sent the model a compacted history (a summary, or cleared tool results). */
+  compacted: boolean;
 }
 export interface ApprovalRequiredPayload extends RunEventBase {
   tool_use_id: string;
@@ -85,6 +93,7 @@ export interface TaskDonePayload {
 export interface RunEventMap {
   run_started: RunStartedPayload;
   text: TextPayload;
+  thinking: ThinkingPayload;
   tool_start: ToolStartPayload;
   tool_end: ToolEndPayload;
   approval_required: ApprovalRequiredPayload;
@@ -92,6 +101,8 @@ export interface RunEventMap {
   error: ErrorPayload & RunEventBase;
 }
 export type RunEventName = keyof RunEventMap;
+/** Events a client receives only when it asks for them. */
+export const OPT_IN_EVENT_NAMES: readonly RunEventName[] = ['thinking'];
 
 /** Every server → client event. */
 export interface ServerEventMap extends Omit<RunEventMap, 'error'> {
@@ -106,16 +117,27 @@ export type RunEvent = {
   [Name in RunEventName]: { name: Name; payload: RunEventMap[Name] };
 }[RunEventName];
 
+/** One content block of a user message: `{type: "text", text}`, or an image or document with its `source`. */
+export type UserContentBlockPayload =
+  | { type: 'text'; text: string }
+  | { type: 'image'; source: MediaSourcePayload }
+  | { type: 'document'; source: MediaSourcePayload; title?: string };
+export type MediaSourcePayload =
+  { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
+
 /** Client → server events and their payloads (each may come with or without an acknowledgement callback). */
 export interface ClientEventMap {
   message: {
-    message: string;
+    /** A string, or content blocks (`text`, `image`, `document`) as `ChatRequest.message` takes them. */
+    message: string | UserContentBlockPayload[];
     conversation_id?: string;
     agent_name?: string;
     on_disconnect?: OnDisconnect;
     multitask_strategy?: MultitaskStrategy;
+    /** This socket receives the conversation's `thinking` events from now on (false: stops them). */
+    include_thinking?: boolean;
   };
-  join: { conversation_id: string; after_seq?: number };
+  join: { conversation_id: string; after_seq?: number; include_thinking?: boolean };
   leave: { conversation_id: string };
   cancel: { conversation_id: string };
   subscribe_task: { task_id: string };
@@ -149,6 +171,7 @@ export interface ClientAckMap {
 export const RUN_EVENT_NAMES: readonly RunEventName[] = [
   'run_started',
   'text',
+  'thinking',
   'tool_start',
   'tool_end',
   'approval_required',
