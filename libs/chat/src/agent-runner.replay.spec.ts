@@ -268,6 +268,8 @@ describe('AgentRunner with a journal', () => {
       pending: [use('t1', 'ticket')],
       // What the run's model calls used so far: the paused run's row and its `done` carry it.
       usage: expect.objectContaining({ input_tokens: 100, output_tokens: 10, tokens_used: 110 }),
+      context_tokens: 100,
+      compacted: false,
     });
     expect(calls.map((c) => c.name)).toEqual(['lookup']);
     expect(journal.stored.filter((s) => s.kind === 'tool')).toEqual([
