@@ -323,6 +323,9 @@ describe('API keys and the global guard', () => {
         return name;
       },
     };
+    const BODIES: Record<string, unknown> = {
+      'POST /v1/runs/{id}/approvals': { decisions: [{ tool_use_id: 'toolu_01', approve: true }] },
+    };
     const emptyConversation = async (a: TestApp): Promise<string> =>
       (await a.request('POST', '/v1/conversations', { json: { agent_name: 'support', title: 'A only' } }))
         .body.id;
@@ -365,7 +368,8 @@ describe('API keys and the global guard', () => {
       for (const op of routes) {
         const aId = await FACTORIES[collectionOf(op.path)](t);
         const missingId = randomUUID();
-        const json = op.method === 'POST' ? {} : undefined;
+        // A valid body where the route takes one, so that only the id can be what is refused.
+        const json = op.method === 'POST' ? (BODIES[label(op)] ?? {}) : undefined;
         const foreign = await b.request(op.method, fill(op.path, aId), { json });
         const missing = await b.request(op.method, fill(op.path, missingId), { json });
         outcomes[label(op)] = [foreign.status, normalise(foreign.body, [aId])];

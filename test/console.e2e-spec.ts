@@ -297,6 +297,8 @@ describeInBrowser('the console in a browser', () => {
     await page.getByLabel('Message').fill('Where is order 1001?');
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByRole('article', { name: 'Approval for lookup_order' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('status').filter({ hasText: 'Waiting for a decision' }).waitFor();
+    await screenshot(page, 'chat-approval');
 
     await page.getByRole('link', { name: 'Approvals' }).click();
     const pending = page.getByRole('article', { name: 'Approval for lookup_order' });
@@ -304,6 +306,8 @@ describeInBrowser('the console in a browser', () => {
     await screenshot(page, 'approvals');
     await pending.getByRole('button', { name: 'Approve' }).click();
     await pending.waitFor({ state: 'detached' });
+    // The decision moves to the decided list, with the key that made it.
+    await page.getByRole('cell', { name: 'approved' }).first().waitFor();
 
     await page.getByRole('link', { name: 'Chat' }).click();
     await page.goto(`${t.url}/console/#/chat/${created.body.id}`);

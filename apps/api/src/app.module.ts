@@ -28,6 +28,7 @@ import { RunsController } from './runs/runs.controller';
 import { McpServersController } from './mcp/mcp-servers.controller';
 import { McpEndpointController } from './mcp/mcp-endpoint.controller';
 import { AgentMcpServer } from './mcp/agent-mcp-server';
+import { ApprovalsController } from './approvals/approvals.controller';
 import { SseStreams } from './chat/sse-stream';
 import { ChatGateway } from './realtime/chat.gateway';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown';
@@ -77,6 +78,7 @@ export class AppModule {
         RunsController,
         McpServersController,
         McpEndpointController,
+        ApprovalsController,
         // With METRICS_PORT, /metrics has a listener of its own (MetricsServer) and is not served here.
         ...(metricsPort === undefined ? [MetricsController] : []),
       ],

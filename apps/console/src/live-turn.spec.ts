@@ -174,6 +174,48 @@ describe('the live turn built from stream events', () => {
     expect(decided.live?.approvals).toEqual([]);
   });
 
+  it('keeps a turn paused for approval live, and goes on with it when its run continues', () => {
+    const approval: Event = [
+      'approval_required',
+      {
+        conversation_id: C,
+        run_id: 'r1',
+        seq: 4,
+        tool_use_id: 't1',
+        tool_name: 'lookup_order',
+        arguments: { order_number: '1001' },
+        arguments_sha256: 'abc',
+        expires_at: '2026-12-06T00:00:00Z',
+      },
+    ];
+    const paused: Event = [
+      'done',
+      { ...run[run.length - 1][1], seq: 5, message_id: null, stop_reason: 'requires_approval' },
+    ];
+    const outcome = play([...run.slice(0, 3), approval, paused]);
+    expect(outcome.ended).toEqual([]);
+    expect(outcome.state.live).toMatchObject({
+      runId: 'r1',
+      waiting: true,
+      approvals: [{ toolUseId: 't1' }],
+    });
+    const resumed = play(
+      [
+        [
+          'tool_start',
+          { conversation_id: C, run_id: 'r1', seq: 6, tool_name: 'lookup_order', tool_use_id: 't1' },
+        ],
+        [
+          'tool_end',
+          { conversation_id: C, run_id: 'r1', seq: 7, tool_name: 'lookup_order', tool_use_id: 't1' },
+        ],
+      ],
+      outcome.state,
+    ).state;
+    expect(resumed.live?.waiting).toBeUndefined();
+    expect(resumed.live?.approvals).toEqual([]);
+  });
+
   it('reads a damaged snapshot as an empty stream', () => {
     expect(parseStream('{not json')).toEqual(emptyStream());
     expect(parseStream(null)).toEqual(emptyStream());

@@ -27,6 +27,8 @@ export interface LiveTurn {
   runId: string | null;
   parts: TurnPart[];
   approvals: PendingApproval[];
+  /** The run paused for decisions (`done` with `stop_reason: "requires_approval"`) and has not gone on yet. */
+  waiting?: boolean;
 }
 
 export interface TurnStats {
@@ -82,7 +84,9 @@ const num = (value: unknown): number => (typeof value === 'number' && Number.isF
 function turnFor(live: LiveTurn | null, payload: Payload): LiveTurn {
   const runId = str(payload.run_id) ?? null;
   if (live && (runId === null || live.runId === null || live.runId === runId)) {
-    return { ...live, runId: live.runId ?? runId };
+    // Any event of the run after a pause means it goes on.
+    const { waiting: _waiting, ...going } = live;
+    return { ...going, runId: live.runId ?? runId };
   }
   return newTurn(runId);
 }
@@ -182,6 +186,13 @@ export function applyEvent(state: StreamState, name: StreamEventName, payload: P
       };
     }
     case 'done': {
+      if (payload.stop_reason === 'requires_approval' && state.live) {
+        // The run waits for decisions on its tool calls: the turn goes on (same run) once they are made.
+        return {
+          state: { lastSeq, live: { ...turnFor(state.live, payload), waiting: true } },
+          applied: true,
+        };
+      }
       const stats: TurnStats = {
         messageId: str(payload.message_id) ?? null,
         stopReason: str(payload.stop_reason) ?? 'end_turn',

@@ -18,6 +18,17 @@ export interface AgentDefinition {
   maxContextTokens?: number | null;
 }
 
+/**
+ * The tools whose calls wait for a person's decision in a conversation of `agent` that added `conversationTools`:
+ * the agent's operator's and the conversation's (a conversation can add approvals, never remove any).
+ */
+export function approvalTools(
+  agent: Pick<AgentDefinition, 'toolsRequiringApproval'>,
+  conversationTools: readonly string[] = [],
+): string[] {
+  return [...new Set([...(agent.toolsRequiringApproval ?? []), ...conversationTools])].sort();
+}
+
 /** One version of a stored agent: its definition as it was saved, and whose agent it is. */
 export interface StoredAgent extends AgentDefinition {
   id: string;

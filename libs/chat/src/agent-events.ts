@@ -64,12 +64,19 @@ export interface RunnerDoneEvent {
 export interface RunnerPausedEvent {
   type: 'runner_paused';
   pending: ToolUseBlock[];
+  /** What the run's model calls used so far (replayed ones included). */
+  usage: TurnUsage;
+  context_tokens: number;
+  compacted: boolean;
 }
 
 /** The turn stopped waiting for the tool calls a gate paused (see RunnerPausedEvent); the run is not over. */
-export interface PausedEvent {
+export interface PausedEvent extends TurnUsage {
   type: 'paused';
   pending: ToolUseBlock[];
+  latency_ms: number;
+  context_tokens: number;
+  compacted: boolean;
 }
 
 /** The last event a transport sees: the turn is stored and `message_id` names its answer. */

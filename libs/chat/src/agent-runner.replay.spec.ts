@@ -263,7 +263,14 @@ describe('AgentRunner with a journal', () => {
     ]);
     const { events, done } = await execute(model, registry, journal, gate);
     expect(done).toBeUndefined();
-    expect(events.at(-1)).toEqual({ type: 'runner_paused', pending: [use('t1', 'ticket')] });
+    expect(events.at(-1)).toEqual({
+      type: 'runner_paused',
+      pending: [use('t1', 'ticket')],
+      // What the run's model calls used so far: the paused run's row and its `done` carry it.
+      usage: expect.objectContaining({ input_tokens: 100, output_tokens: 10, tokens_used: 110 }),
+      context_tokens: 100,
+      compacted: false,
+    });
     expect(calls.map((c) => c.name)).toEqual(['lookup']);
     expect(journal.stored.filter((s) => s.kind === 'tool')).toEqual([
       expect.objectContaining({ tool_use_id: 'c1', content: 'Charges need a manager.', is_error: true }),

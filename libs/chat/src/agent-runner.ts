@@ -20,7 +20,7 @@ import {
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
 import { FirstCall, SpendGuard, SpendReservation } from '@lib/usage';
-import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent } from './agent-events';
+import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent, TurnUsage } from './agent-events';
 import { ReplayedIteration, replayPlan, StepJournal, ToolGate, ToolStep } from './step-journal';
 import { callRecordOf, partialCallRecordOf } from './call-record';
 import { ContextWindow, PreparedRequest, TurnContext } from './context-window';
@@ -151,7 +151,16 @@ export class AgentRunner {
           stopReason = outcome.stop;
           break;
         }
-        if (outcome.paused) return;
+        if (outcome.paused) {
+          yield {
+            type: 'runner_paused',
+            pending: outcome.paused,
+            usage: turnUsage(calls),
+            context_tokens: contextTokens,
+            compacted: context?.compacted ?? false,
+          };
+          return;
+        }
         if (iterations >= maxIterations) {
           stopReason = 'max_iterations';
           break;
@@ -266,7 +275,16 @@ export class AgentRunner {
         stopReason = outcome.stop;
         break;
       }
-      if (outcome.paused) return;
+      if (outcome.paused) {
+        yield {
+          type: 'runner_paused',
+          pending: outcome.paused,
+          usage: turnUsage(calls),
+          context_tokens: contextTokens,
+          compacted: context?.compacted ?? false,
+        };
+        return;
+      }
       if (iterations >= maxIterations) {
         stopReason = 'max_iterations';
         break;
@@ -277,26 +295,13 @@ export class AgentRunner {
       );
     }
 
-    const input = calls.reduce(
-      (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
-      0,
-    );
-    const output = calls.reduce((n, c) => n + c.output_tokens, 0);
-    const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
     yield {
       type: 'runner_done',
       stop_reason: stopReason,
       response,
       messages: turn,
       llm_calls: calls,
-      usage: {
-        input_tokens: input,
-        output_tokens: output,
-        tokens_used: input + output,
-        cache_read_input_tokens: calls.reduce((n, c) => n + c.cache_read_input_tokens, 0),
-        cache_creation_input_tokens: calls.reduce((n, c) => n + c.cache_creation_input_tokens, 0),
-        cost_usd: Math.round(cost * 1e8) / 1e8,
-      },
+      usage: turnUsage(calls),
       iterations,
       context_tokens: contextTokens,
       compacted: context?.compacted ?? false,
@@ -318,7 +323,7 @@ export class AgentRunner {
   /**
    * What follows a model response, live or replayed: it joins the turn; without tool calls the turn ends, else its
    * tools run (those with a recorded result are replayed) and their results join the turn. `paused`: the gate held
-   * back some calls; the loop ends with `runner_paused` (already yielded).
+   * back some calls (the loop ends with `runner_paused`).
    */
   private async *afterModelStep(
     request: RunRequest,
@@ -327,7 +332,7 @@ export class AgentRunner {
     content: ContentBlock[],
     modelStopReason: string,
     replayed: ReplayedIteration | undefined,
-  ): AsyncGenerator<RunnerEvent, { stop?: StopReason; paused?: boolean }> {
+  ): AsyncGenerator<RunnerEvent, { stop?: StopReason; paused?: ToolUseBlock[] }> {
     if (content.length) turn.push({ role: 'assistant', content });
     const toolUses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
     if (!toolUses.length) return { stop: modelStopReason === 'max_tokens' ? 'max_tokens' : 'end_turn' };
@@ -341,8 +346,7 @@ export class AgentRunner {
     for await (const event of this.runTools(toolUses, request, results, paused, trace, replayed)) yield event;
     if (paused.length) {
       // The step's other results are recorded; its paused calls run (or are denied) when the run is executed again.
-      yield { type: 'runner_paused', pending: paused };
-      return { paused: true };
+      return { paused };
     }
     turn.push({ role: 'user', content: results });
     if (request.signal.aborted) return { stop: 'cancelled' };
@@ -597,6 +601,24 @@ export class AgentRunner {
   ): LlmCallRecord {
     return callRecordOf(this.prices, result, request);
   }
+}
+
+/** What the calls of a turn used, summed as the contract counts them (input includes cache reads and writes). */
+function turnUsage(calls: LlmCallRecord[]): TurnUsage {
+  const input = calls.reduce(
+    (n, c) => n + c.input_tokens + c.cache_creation_input_tokens + c.cache_read_input_tokens,
+    0,
+  );
+  const output = calls.reduce((n, c) => n + c.output_tokens, 0);
+  const cost = calls.reduce((n, c) => n + c.cost_usd, 0);
+  return {
+    input_tokens: input,
+    output_tokens: output,
+    tokens_used: input + output,
+    cache_read_input_tokens: calls.reduce((n, c) => n + c.cache_read_input_tokens, 0),
+    cache_creation_input_tokens: calls.reduce((n, c) => n + c.cache_creation_input_tokens, 0),
+    cost_usd: Math.round(cost * 1e8) / 1e8,
+  };
 }
 
 /**

@@ -239,7 +239,14 @@ export class ChatService {
       for await (const event of events) {
         if (event.type === 'runner_paused') {
           // Nothing is stored: the journal holds the run's steps until it is executed again and completes.
-          yield { type: 'paused', pending: event.pending };
+          yield {
+            type: 'paused',
+            pending: event.pending,
+            ...event.usage,
+            latency_ms: Math.round(performance.now() - startedAt),
+            context_tokens: event.context_tokens,
+            compacted: event.compacted,
+          };
           continue;
         }
         if (event.type !== 'runner_done') {

@@ -129,6 +129,7 @@ function toConversation(row: ConversationEntity): Conversation {
       row.cost_limit_usd === null || row.cost_limit_usd === undefined ? null : Number(row.cost_limit_usd),
     maxContextTokens: row.max_context_tokens ?? null,
     toolResultsClearedBefore: row.tool_results_cleared_before ?? 0,
+    requireApproval: row.require_approval ?? [],
     createdAt: new Date(row.created_at),
     lastMessageAt: row.last_message_at ? new Date(row.last_message_at) : null,
   };
@@ -172,8 +173,8 @@ export class ConversationStore {
   ): Promise<ConversationEntity[]> {
     return this.dataSource.query(
       `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
-         cost_limit_usd, agent_id, agent_version, max_context_tokens)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ${tail}`,
+         cost_limit_usd, agent_id, agent_version, max_context_tokens, require_approval)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ${tail}`,
       [
         input.id,
         tenantId,
@@ -186,6 +187,7 @@ export class ConversationStore {
         input.agentPin?.agentId ?? null,
         input.agentPin?.version ?? null,
         input.maxContextTokens ?? null,
+        input.requireApproval ?? [],
       ],
     );
   }

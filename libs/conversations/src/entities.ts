@@ -28,6 +28,8 @@ export class ConversationEntity {
   @Column('timestamptz') last_activity_at: Date;
   /** The fencing token of the last lease that appended a turn (0: none yet). */
   @Column('bigint') fence: string;
+  /** Tools whose calls wait for a decision in this conversation, besides those its agent names. */
+  @Column('text', { array: true }) require_approval: string[];
 }
 
 @Entity({ name: 'messages' })

@@ -22,6 +22,8 @@ export interface Conversation {
   maxContextTokens: number | null;
   /** Tool results of the messages before this position are sent to the model as a short placeholder. */
   toolResultsClearedBefore: number;
+  /** Tools whose calls wait for a person's decision here, added to those the agent's operator named. */
+  requireApproval: string[];
   createdAt: Date;
   lastMessageAt: Date | null;
 }
@@ -43,6 +45,7 @@ export interface NewConversation {
   maxIterations?: number | null;
   metadata?: Record<string, unknown>;
   costLimitUsd?: number | null;
+  requireApproval?: string[];
   maxContextTokens?: number | null;
 }
 

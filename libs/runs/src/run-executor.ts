@@ -3,6 +3,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { RunEvent, RunEventMap, RunEventName, RunSource } from '@lib/core';
 import { RunHandedBackError, Turn } from '@lib/chat';
+import { ApprovalRepository } from './approval-repository';
 import { AsyncQueue } from './async-queue';
 import { EventLog } from './event-log';
 import { RunCancellations } from './run-cancellations';
@@ -69,6 +70,7 @@ export class RunExecutor {
     private readonly feed: RunFeed,
     private readonly log: EventLog,
     private readonly cancellations: RunCancellations,
+    private readonly approvals: ApprovalRepository,
   ) {}
 
   /**
@@ -172,6 +174,47 @@ export class RunExecutor {
     this.feed.publish(run.conversationId, last, true);
   }
 
+  /**
+   * The end of an execution whose tool calls wait for decisions: the run is `requires_action` (recorded first, so a
+   * decider who hears of a call finds the run waiting), each waiting call is announced (`approval_required`), and
+   * `done` with `stop_reason: "requires_approval"` ends this execution's events. The conversation's lock goes with
+   * `done`: a waiting run keeps its conversation through its row, not a lock (see RunRepository.insert).
+   */
+  private async pause(
+    run: RunIdentity,
+    turn: Turn,
+    usage: PausedUsage,
+    event: NextEvent,
+    state: { queuedBehind?: boolean },
+  ): Promise<void> {
+    const pending = await this.approvals.pendingOf([run.id]).then((found) => found.get(run.id) ?? []);
+    const announced = pending.map((approval) =>
+      event('approval_required', {
+        tool_use_id: approval.toolUseId,
+        tool_name: approval.toolName,
+        arguments: approval.arguments,
+        arguments_sha256: approval.argumentsSha256,
+        expires_at: approval.expiresAt.toISOString(),
+      }),
+    );
+    const done = event('done', { message_id: null, stop_reason: 'requires_approval', ...usage });
+    const paused = await this.runs.pause(
+      run.id,
+      {
+        inputTokens: usage.input_tokens,
+        outputTokens: usage.output_tokens,
+        costUsd: usage.cost_usd,
+        lastSeq: done.payload.seq,
+      },
+      turn.lease.fence,
+    );
+    if (!paused) throw new Error(`Run ${run.id} was no longer running when its tool calls paused.`);
+    // Nothing is queued behind a waiting run: it keeps the conversation until it ends.
+    state.queuedBehind = false;
+    for (const required of announced) this.feed.publish(run.conversationId, required);
+    await this.feed.publishLast(run.conversationId, done, () => turn.lease.release());
+  }
+
   private async drive(
     run: RunIdentity,
     turn: Turn,
@@ -211,9 +254,12 @@ export class RunExecutor {
             this.feed.publish(conversationId, event('tool_end', fields));
             break;
           }
-          case 'paused':
-            // The seam for approvals: nothing here waits for a decision yet, so a paused run cannot go on.
-            throw new Error('A tool call was paused, and this deployment has no approval flow to resume it.');
+          case 'paused': {
+            const { type: _type, pending: _pending, ...usage } = turnEvent;
+            await this.pause(run, turn, usage, event, state);
+            ended = true;
+            break;
+          }
           case 'done': {
             state.response = turnEvent.response;
             const done = event('done', {
@@ -309,6 +355,22 @@ interface DriveState {
   failure?: unknown;
   queuedBehind?: boolean;
   response?: string;
+}
+
+/** Builds the next numbered event of a run (see drive()). */
+type NextEvent = <Name extends RunEventName>(name: Name, fields: Fields<Name>) => RunEvent;
+
+/** What a paused execution has used, for the run's row and its `done`. */
+export interface PausedUsage {
+  input_tokens: number;
+  output_tokens: number;
+  tokens_used: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  cost_usd: number;
+  latency_ms: number;
+  context_tokens: number;
+  compacted: boolean;
 }
 
 const NOTHING: FinishedRun = {

@@ -3,7 +3,9 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig, IdGenerator, ShutdownState } from '@lib/core';
 import { Conversation, ConversationLock, ConversationStore } from '@lib/conversations';
+import { ApprovalGates } from './approval-gates';
 import { RunJournal } from './run-journal';
+import type { Run } from './run-records';
 
 @Injectable()
 export class RunInfrastructure {
@@ -13,8 +15,22 @@ export class RunInfrastructure {
     readonly ids: IdGenerator,
     readonly lock: ConversationLock,
     private readonly store: ConversationStore,
+    readonly approvals: ApprovalGates,
     readonly journal: RunJournal,
   ) {}
+
+  /**
+   * Records (and bills) the model calls a run made but will never store with a turn: a run that ended while it
+   * waited for decisions. Each call keeps the id its journal gave it, so it is recorded once however often this runs.
+   */
+  async recordCallsOfUnstoredRun(
+    run: Pick<Run, 'id' | 'tenantId' | 'conversationId' | 'agentName'>,
+  ): Promise<void> {
+    const calls = (await this.journal.steps(run.id)).flatMap((step) =>
+      step.kind === 'model' ? [step.call] : [],
+    );
+    await this.store.recordOrphanCalls(run.tenantId, run.conversationId, run.agentName, calls);
+  }
 
   /** The tenant's conversation (404 for another tenant's or a missing one). */
   conversations(tenantId: string, conversationId: string): Promise<Conversation> {

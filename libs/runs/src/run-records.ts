@@ -3,6 +3,7 @@ import type { AgentPin } from '@lib/agents';
 import type { ErrorPayload, MultitaskStrategy, RunSource, RunState, StopReason } from '@lib/core';
 import type { ToolGate } from '@lib/chat';
 import type { UserMessage } from '@lib/llm';
+import type { PendingApprovalView } from './approval-records';
 
 export interface Run {
   id: string;
@@ -25,6 +26,8 @@ export interface Run {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** The run's tool calls waiting for a decision (read for a run that is `requires_action`). */
+  pendingApprovals?: PendingApprovalView[];
 }
 
 /** What starts a run, whichever transport it came through. */
@@ -83,7 +86,7 @@ export interface RunStatus {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
-  pending_approvals: unknown[];
+  pending_approvals: PendingApprovalView[];
   task_id: string | null;
 }
 
@@ -102,7 +105,7 @@ export function toRunStatus(run: Run): RunStatus {
     created_at: run.createdAt.toISOString(),
     started_at: run.startedAt?.toISOString() ?? null,
     finished_at: run.finishedAt?.toISOString() ?? null,
-    pending_approvals: [],
+    pending_approvals: run.pendingApprovals ?? [],
     task_id: run.taskId,
   };
 }

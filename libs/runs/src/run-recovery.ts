@@ -118,7 +118,8 @@ export class RunRecovery {
         holdLease: true,
         runId: run.id,
         journal,
-        gate: options.gate,
+        // Every execution passes the approval gate: a call decided meanwhile runs or is refused as decided.
+        gate: options.gate ?? this.infra.approvals.for(run.id),
       });
     } catch (error) {
       // Refused as it was to go on (its conversation was deleted, its budget is spent): it ends with that error.

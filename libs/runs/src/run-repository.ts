@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ErrorPayload, RunSource, RunState, StopReason } from '@lib/core';
 import { messageText, UserContentBlock, UserMessage } from '@lib/llm';
-import type { FinishedRun, Run } from './run-records';
+import type { FinishedRun, Run, RunTotals } from './run-records';
 
 interface RunRow {
   id: string;
@@ -84,19 +84,23 @@ export class RunRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   /**
-   * Inserts the run; a running one is started now. With `fence` (the run's lease's fencing token), the conversation
+   * Inserts the run; a running one is started now — unless a run of the conversation waits for a decision on its
+   * tool calls (the conversation is its until it ends): then nothing is inserted and the answer is false. With `fence` (the run's lease's fencing token), the conversation
    * records it in the same statement: from then on a run whose lease expired before this one took the
    * conversation can no longer write to it (ConversationStore.appendTurn checks the fence).
    */
-  async insert(run: NewRun): Promise<void> {
-    await this.db.query(
+  async insert(run: NewRun): Promise<boolean> {
+    const rows: unknown[] = await this.db.query(
       `WITH fenced AS (
          UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
        )
        INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
          priority, started_at, message_content, fence)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb,
-         $11::bigint)`,
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb,
+         $11::bigint
+        WHERE $6 = 'queued'
+           OR NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $3 AND w.status = 'requires_action')
+       RETURNING id`,
       [
         run.id,
         run.tenantId,
@@ -112,6 +116,7 @@ export class RunRepository {
         typeof run.message === 'string' ? null : JSON.stringify(run.message),
       ],
     );
+    return rows.length > 0;
   }
 
   /** A run by its id alone (an execution of it anywhere: the caller is the system, not a tenant). */
@@ -137,7 +142,10 @@ export class RunRepository {
          UPDATE runs SET status = 'running', stop_reason = NULL, error = NULL, finished_at = NULL,
                 started_at = COALESCE(started_at, now()), fence = $2::bigint,
                 resumes = resumes + CASE WHEN $4 THEN 1 ELSE 0 END
-          WHERE id = $1 AND (status IN ('running', 'requires_action') OR ($3 AND status = 'failed'))
+          WHERE id = $1 AND (status = 'running' OR ($3 AND status = 'failed')
+                 -- A run waiting for decisions goes on only once none is pending.
+                 OR (status = 'requires_action'
+                     AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = $1 AND a.status = 'pending')))
           RETURNING ${COLUMNS}, resumes
        ), fenced AS (
          UPDATE conversations SET fence = GREATEST(fence, $2::bigint) WHERE id = (SELECT conversation_id FROM claimed)
@@ -152,6 +160,48 @@ export class RunRepository {
     const rows: RunRow[] = await this.db.query(
       `SELECT ${COLUMNS} FROM runs WHERE id = $1 AND tenant_id = $2`,
       [id, tenantId],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /** The conversation's run that waits for a decision on its tool calls, if any. */
+  async waiting(conversationId: string): Promise<Run | null> {
+    const rows: RunRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM runs WHERE conversation_id = $1 AND status = 'requires_action' LIMIT 1`,
+      [conversationId],
+    );
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /**
+   * A running run stops to wait for decisions (`requires_action`, stop reason `requires_approval`) with what it
+   * has used so far; false when it was not running (any more), or a newer execution (a higher `fence`) owns it.
+   */
+  async pause(id: string, totals: RunTotals & { lastSeq: number }, fence: number): Promise<boolean> {
+    const rows = returned<{ id: string }>(
+      await this.db.query(
+        `UPDATE runs SET status = 'requires_action', stop_reason = 'requires_approval', input_tokens = $2,
+           output_tokens = $3, cost_usd = $4, last_seq = GREATEST(last_seq, $5)
+         WHERE id = $1 AND status = 'running' AND (fence IS NULL OR fence <= $6::bigint) RETURNING id`,
+        [id, totals.inputTokens, totals.outputTokens, totals.costUsd, totals.lastSeq, fence],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Takes a waiting run whose calls have all been decided to execute it again (`running`); null when it does not
+   * wait, still waits for a decision, or another execution took it first.
+   */
+  async claimWaiting(id: string): Promise<Run | null> {
+    const rows = returned<RunRow>(
+      await this.db.query(
+        `UPDATE runs r SET status = 'running', stop_reason = NULL
+          WHERE r.id = $1 AND r.status = 'requires_action'
+            AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending')
+          RETURNING ${COLUMNS}`,
+        [id],
+      ),
     );
     return rows[0] ? toRun(rows[0]) : null;
   }
@@ -230,6 +280,9 @@ export class RunRepository {
       `WITH claimed AS (
          UPDATE runs SET status = 'running', started_at = now(), fence = $2::bigint
           WHERE id = (SELECT id FROM runs WHERE conversation_id = $1 AND status = 'queued'
+                       -- A run waiting for a decision keeps the conversation: queued runs start after it ends.
+                         AND NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $1
+                                          AND w.status = 'requires_action')
                        ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
           RETURNING ${COLUMNS}
        ), fenced AS (
@@ -238,6 +291,26 @@ export class RunRepository {
        SELECT * FROM claimed`,
       [conversationId, fence],
     ); // A statement ending in SELECT: TypeORM answers with the rows alone.
+    return rows[0] ? toRun(rows[0]) : null;
+  }
+
+  /**
+   * Cancels a run that waits for decisions: it ends `cancelled` (its turn is not stored) and its pending approvals
+   * are denied with `reason`. Null when it does not wait (any more).
+   */
+  async cancelWaiting(id: string, reason: string): Promise<Run | null> {
+    // A statement ending in SELECT: TypeORM answers with the rows alone.
+    const rows: RunRow[] = await this.db.query(
+      `WITH cancelled AS (
+           UPDATE runs SET status = 'cancelled', stop_reason = 'cancelled', finished_at = now()
+            WHERE id = $1 AND status = 'requires_action' RETURNING ${COLUMNS}
+         ), denied AS (
+           UPDATE approvals SET status = 'denied', decided_at = now(), reason = $2
+            WHERE run_id = (SELECT id FROM cancelled) AND status = 'pending'
+         )
+         SELECT * FROM cancelled`,
+      [id, reason],
+    );
     return rows[0] ? toRun(rows[0]) : null;
   }
 

@@ -13,6 +13,7 @@ import { RunInfrastructure } from './run-infrastructure';
 import { Resumed, ResumeOptions, RunRecovery } from './run-recovery';
 import { isFinished, Run, RunRequest } from './run-records';
 import { NewRun, RunRepository } from './run-repository';
+import { ConversationAwaitingApprovalError } from './run-errors';
 
 /** How long `cancel` waits for a running run to stop before answering its current status. */
 const CANCEL_WAIT_MS = 5_000;
@@ -82,7 +83,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         runId,
         // A run's first execution: nothing to read, each step recorded as it completes.
         journal: this.infra.journal.fresh(runId),
-        gate: request.gate,
+        gate: request.gate ?? this.infra.approvals.for(runId),
         // A failed first turn deletes its new conversation, and with it the run row. A REST caller never learns
         // either id (it gets the error envelope), so version 1's "no conversation is left" stays; every other
         // client has been told the run id (run_started, the socket ack, TaskStatus) and must be able to read it.
@@ -96,14 +97,23 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       throw error;
     }
     try {
-      await this.runs.insert({
+      const inserted = await this.runs.insert({
         ...newRun(runId, request, turn.conversationId, turn.agentName),
         status: 'running',
         fence: turn.lease.fence,
       });
+      if (!inserted) {
+        // The conversation's run waits for decisions: it keeps the conversation (its lock is free while it waits).
+        const waiting = await this.runs.waiting(turn.conversationId);
+        throw new ConversationAwaitingApprovalError(turn.conversationId, waiting?.id ?? 'unknown');
+      }
     } catch (error) {
       await turn.events.return(undefined);
       await turn.lease.release();
+      const strategy = request.multitaskStrategy ?? 'reject';
+      if (error instanceof ConversationAwaitingApprovalError && strategy !== 'reject') {
+        return this.enqueue(runId, request, strategy === 'interrupt');
+      }
       throw error;
     }
     const run = {
@@ -165,11 +175,13 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
   async get(tenantId: string, runId: string): Promise<Run> {
     const run = await this.runs.get(tenantId, runId);
     if (!run) throw new NotFoundError(`Run ${runId}`);
-    return run;
+    const [withPending] = await this.infra.approvals.withPending([run]);
+    return withPending;
   }
 
-  page(tenantId: string, conversationId: string, page: number, pageSize: number) {
-    return this.runs.page(tenantId, conversationId, page, pageSize);
+  async page(tenantId: string, conversationId: string, page: number, pageSize: number) {
+    const { runs, total } = await this.runs.page(tenantId, conversationId, page, pageSize);
+    return { runs: await this.infra.approvals.withPending(runs), total };
   }
 
   /** The run going on the conversation now, if any. */
@@ -194,6 +206,23 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         return this.get(tenantId, runId);
       }
     }
+    if (run.status === 'requires_action') {
+      const cancelled = await this.runs.cancelWaiting(run.id, 'The run was cancelled.');
+      if (cancelled) {
+        // Its turn is never stored: the model calls it made are recorded (and billed) on their own.
+        await this.infra
+          .recordCallsOfUnstoredRun(cancelled)
+          .catch((e: Error) =>
+            this.logger.error(`Could not record the model calls of run ${run.id}: ${e.message}`),
+          );
+        await this.executor.close(
+          { id: run.id, conversationId: run.conversationId, agentName: run.agentName, source: run.source },
+          { started: true, status: 'cancelled', stopReason: 'cancelled', error: null },
+        );
+        void this.dispatch(run.conversationId);
+        return this.get(tenantId, runId);
+      }
+    }
     await this.cancellations.cancel({ runId: run.id });
     const deadline = Date.now() + CANCEL_WAIT_MS;
     while (Date.now() < deadline) {
@@ -204,9 +233,11 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     return this.get(tenantId, runId);
   }
 
-  /** Stops whichever run the conversation has going (a socket's `cancel`). */
+  /** Stops whichever run the conversation has going (a socket's `cancel`), or the one waiting for decisions. */
   async cancelConversation(conversationId: string): Promise<void> {
     await this.cancellations.cancel({ conversationId });
+    const waiting = await this.runs.waiting(conversationId);
+    if (waiting) await this.cancel(waiting.tenantId, waiting.id);
   }
 
   /** A run for a busy conversation: a row now, started by whoever frees the conversation next. */
@@ -222,7 +253,12 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
     const following = await this.feed.follow(conversation.id, follower);
     follower.onEnd = () => this.feed.unfollow(conversation.id, follower);
     following.start();
-    if (interrupt) await this.cancellations.cancel({ conversationId: conversation.id });
+    if (interrupt) {
+      await this.cancellations.cancel({ conversationId: conversation.id });
+      // A run waiting for decisions is interrupted too: it ends cancelled and this one goes ahead.
+      const waiting = await this.runs.waiting(conversation.id);
+      if (waiting) await this.cancel(request.tenantId, waiting.id);
+    }
     // Until it starts, this instance keeps trying too: the run ahead may have ended just before this row existed.
     const retry = setInterval(() => {
       if (follower.lastSeq >= 0 || follower.queue.isEnded) {
@@ -286,6 +322,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         holdLease: true,
         runId: run.id,
         journal: this.infra.journal.fresh(run.id),
+        gate: this.infra.approvals.for(run.id),
       });
     } catch (error) {
       // Refused when it was to start (its budget is spent, its conversation was deleted): it ends with that error.

@@ -32,6 +32,16 @@ export class BullTaskQueue extends TaskQueue {
     });
   }
 
+  async enqueueResumption(job: TaskJob, key: string): Promise<void> {
+    await this.tasks.add(withTrace(job), {
+      jobId: `${job.taskId}:resume:${key}`,
+      attempts: this.config.taskMaxAttempts,
+      backoff: { type: 'exponential', delay: this.config.taskBackoffMs },
+      removeOnComplete: { age: 7 * DAY_SECONDS, count: 10_000 },
+      removeOnFail: { age: 30 * DAY_SECONDS, count: 10_000 },
+    });
+  }
+
   async removeTask(taskId: string): Promise<TaskRemoval> {
     const job = await this.tasks.getJob(taskId);
     if (!job) return 'missing';

@@ -123,6 +123,12 @@ export class TaskExecutor {
     if (task.runId) {
       const resumed = await this.runs.resume(task.runId, { reopenFailed: true, onIteration });
       if (resumed.kind === 'resumed') handle = resumed.handle;
+      else if (resumed.kind === 'finished' && resumed.run.status === 'requires_action') {
+        // Its run still waits for a decision (this job came early): the task waits with it, without this slot.
+        const waiting = await this.tasks.markRequiresAction(task.id);
+        if (waiting) this.lifecycle.progressed(waiting);
+        return;
+      }
       // Recorded, but the attempt died before the run existed: it starts under that id.
       else if (resumed.kind === 'missing') runId = task.runId;
     }
@@ -146,7 +152,13 @@ export class TaskExecutor {
     for await (const event of handle.events) {
       if (event.name === 'text') result += event.payload.content;
       else if (event.name === 'error') throw handle.failure ?? failureError(event.payload);
-      else if (event.name === 'done') {
+      else if (event.name === 'done' && event.payload.stop_reason === 'requires_approval') {
+        // The run waits for a person: the task waits with it, and this job ends so that its worker slot is free.
+        // The decision queues the task again (TaskResumptions); no webhook until the task ends.
+        const waiting = await this.tasks.markRequiresAction(task.id);
+        if (waiting) this.lifecycle.progressed(waiting);
+        return;
+      } else if (event.name === 'done') {
         const outcome: TaskOutcome = {
           // A resumed run's events carry only what it produced: its answer includes the replayed responses too.
           result: handle.response ?? result,

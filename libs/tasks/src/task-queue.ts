@@ -21,6 +21,11 @@ export abstract class TaskQueue {
   abstract readonly taskQueueName: string;
   /** Adds the task's job; its id is the task id, so adding it twice is harmless. */
   abstract enqueueTask(job: TaskJob): Promise<void>;
+  /**
+   * Adds a job that re-executes a task whose run waited for decisions (its first job has completed). `key` names
+   * the resumption: adding the same one twice is harmless.
+   */
+  abstract enqueueResumption(job: TaskJob, key: string): Promise<void>;
   /** Removes the task's job unless a worker holds it (`active`). */
   abstract removeTask(taskId: string): Promise<TaskRemoval>;
   abstract taskJobState(taskId: string): Promise<{ state: TaskJobState; failedReason?: string }>;

@@ -1,6 +1,14 @@
 // The plain records this lib hands out, and the contract's TaskStatus as REST, Socket.IO and webhooks send it.
 import type { UserMessage } from '@lib/llm';
-export const TASK_STATES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+// `requires_action`: the task's run waits for a person's decision on a tool call (no worker slot is held meanwhile).
+export const TASK_STATES = [
+  'queued',
+  'running',
+  'requires_action',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 export type FinalTaskState = 'completed' | 'failed' | 'cancelled';
 

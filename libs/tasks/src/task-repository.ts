@@ -7,7 +7,9 @@ import { messageText, UserContentBlock } from '@lib/llm';
 import { TaskEntity } from './task.entity';
 import type { FinalTaskState, NewTask, Task, TaskPage, TaskState } from './task-records';
 
-const UNFINISHED = `status IN ('queued', 'running')`;
+const UNFINISHED = `status IN ('queued', 'running', 'requires_action')`;
+/** Unfinished and owned by the queue: a task waiting for a decision has no job until the decision. */
+const QUEUE_OWNED = `status IN ('queued', 'running')`;
 
 /** TypeORM answers an UPDATE … RETURNING with `[rows, affected]`. */
 function returned<T>(result: unknown): T[] {
@@ -136,6 +138,20 @@ export class TaskRepository {
     return rows.length ? toTask(rows[0]) : null;
   }
 
+  /**
+   * A running task whose run waits for a decision on a tool call: `requires_action` until a decision re-executes it
+   * (its job ends meanwhile, freeing the worker's slot). Null when it was not running (any more).
+   */
+  async markRequiresAction(id: string): Promise<Task | null> {
+    const rows = returned<TaskEntity>(
+      await this.dataSource.query(
+        `UPDATE tasks SET status = 'requires_action' WHERE id = $1 AND status = 'running' RETURNING *`,
+        [id],
+      ),
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
   /** The run executing the task's turn now. */
   async recordRun(id: string, runId: string): Promise<void> {
     await this.dataSource.query(`UPDATE tasks SET run_id = $2 WHERE id = $1`, [id, runId]);
@@ -223,7 +239,7 @@ export class TaskRepository {
    */
   async unfinished(queue: string, limit: number, queuedOnly = false): Promise<Task[]> {
     const rows: TaskEntity[] = await this.dataSource.query(
-      `SELECT * FROM tasks WHERE queue = $1 AND ${queuedOnly ? `status = 'queued'` : UNFINISHED}
+      `SELECT * FROM tasks WHERE queue = $1 AND ${queuedOnly ? `status = 'queued'` : QUEUE_OWNED}
        ORDER BY created_at LIMIT $2`,
       [queue, limit],
     );

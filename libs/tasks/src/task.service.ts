@@ -97,6 +97,12 @@ export class TaskService {
         return cancelled ?? this.get(tenantId, id);
       }
     }
+    if (requested.status === 'requires_action' && requested.runId) {
+      // Its run waits for a decision: it ends cancelled where it is, and so does the task (no worker holds it).
+      await this.runs.cancel(tenantId, requested.runId);
+      const cancelled = await this.lifecycle.finish(id, 'cancelled', {});
+      if (cancelled) return cancelled;
+    }
     // While the task runs, its run is the one going on its conversation.
     await this.runs.cancelConversation(task.conversationId).catch((error: Error) => {
       // The worker still sees cancel_requested_at at its next step.

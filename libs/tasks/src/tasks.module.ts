@@ -15,6 +15,7 @@ import { TaskExecutor } from './task-executor';
 import { TaskLifecycle } from './task-lifecycle';
 import { AGENT_TASKS_QUEUE, TaskQueue } from './task-queue';
 import { TaskRecovery } from './task-recovery';
+import { TaskResumptions } from './task-resumptions';
 import { QueueMetrics } from './queue-metrics';
 import { TaskRepository } from './task-repository';
 import { TaskService } from './task.service';
@@ -40,6 +41,7 @@ import { TaskWebhooks } from './task-webhooks';
     TaskService,
     TaskExecutor,
     TaskRecovery,
+    TaskResumptions,
     TaskWebhooks,
     QueueMetrics,
   ],

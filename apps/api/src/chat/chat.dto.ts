@@ -14,6 +14,7 @@ import { MULTITASK_STRATEGIES, ON_DISCONNECT } from '@lib/core';
 import { DOCUMENT_MEDIA_TYPES, IMAGE_MEDIA_TYPES, MAX_TEXT_CHARS, UserMessage } from '@lib/llm';
 import type { MultitaskStrategy, OnDisconnect, RunSource } from '@lib/core';
 import type { RunRequest } from '@lib/runs';
+import { PendingApprovalDto } from '../approvals/approval.dto';
 
 const MEDIA_SOURCE = (mediaTypes: readonly string[]): SchemaObject => ({
   oneOf: [
@@ -204,7 +205,8 @@ export class ChatResponseDto {
   @ApiProperty({ enum: STOP_REASONS, example: 'end_turn' }) stop_reason: (typeof STOP_REASONS)[number];
   @ApiProperty({
     example: 640,
-    description: "The input tokens of the turn's last model call, cache reads and writes included: how full its context was.",
+    description:
+      "The input tokens of the turn's last model call, cache reads and writes included: how full its context was.",
   })
   context_tokens: number;
   @ApiProperty({
@@ -214,6 +216,14 @@ export class ChatResponseDto {
       'The stored history is never changed.',
   })
   compacted: boolean;
+  @ApiPropertyOptional({
+    type: [PendingApprovalDto],
+    description:
+      'With `stop_reason: "requires_approval"`: the tool calls waiting for a decision (POST ' +
+      '/v1/runs/{run_id}/approvals). The run continues once they are decided; follow it with GET ' +
+      "/v1/runs/{run_id} or the conversation's events.",
+  })
+  pending_approvals?: PendingApprovalDto[];
 }
 
 /** A chat request as the run supervisor takes it, whichever transport it came through. */

@@ -1,9 +1,11 @@
 // REST's view of a run: the same events the socket and SSE see, collected into one ChatResponse.
 import { failureError, RunHandle } from '@lib/runs';
+import type { PendingApprovalDto } from '../approvals/approval.dto';
 import type { ChatResponseDto, ToolUsedDto } from './chat.dto';
 
 export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
   const tools = new Map<string, ToolUsedDto>();
+  const pending: PendingApprovalDto[] = [];
   let response = '';
   for await (const event of run.events) {
     switch (event.name) {
@@ -29,6 +31,15 @@ export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
           });
         break;
       }
+      case 'approval_required':
+        pending.push({
+          tool_use_id: event.payload.tool_use_id,
+          tool_name: event.payload.tool_name,
+          arguments: event.payload.arguments,
+          arguments_sha256: event.payload.arguments_sha256,
+          expires_at: event.payload.expires_at,
+        });
+        break;
       case 'done':
         return {
           response,
@@ -47,6 +58,7 @@ export async function collectTurn(run: RunHandle): Promise<ChatResponseDto> {
           stop_reason: event.payload.stop_reason,
           context_tokens: event.payload.context_tokens,
           compacted: event.payload.compacted,
+          ...(event.payload.stop_reason === 'requires_approval' ? { pending_approvals: pending } : {}),
         };
       case 'error':
         throw run.failure ?? failureError(event.payload);

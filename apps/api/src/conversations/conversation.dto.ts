@@ -1,6 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+} from 'class-validator';
 
 export class CreateConversationDto {
   @ApiProperty({ example: 'support' })
@@ -70,6 +81,22 @@ export class CreateConversationDto {
   @Length(1, 200)
   title?: string;
 
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 50,
+    example: ['create_support_ticket'],
+    description:
+      "Tools of the agent whose calls must wait for a person's decision in this conversation, in addition to " +
+      "those the agent's definition names (a client can add approvals, never remove them). Each must be one of " +
+      "the agent's tools.",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @Length(1, 200, { each: true })
+  require_approval?: string[];
+
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { customer_id: 'c_42' } })
   @IsOptional()
   @IsObject()
@@ -123,9 +150,17 @@ export class ConversationSummaryDto {
     nullable: true,
     type: Number,
     example: 50_000,
-    description: "The conversation's own context budget in tokens; null: the agent's, else the model's window.",
+    description:
+      "The conversation's own context budget in tokens; null: the agent's, else the model's window.",
   })
   max_context_tokens: number | null;
+  @ApiProperty({
+    type: [String],
+    example: ['create_support_ticket'],
+    description:
+      'Tools this conversation added to those whose calls wait for a decision (the agent may name more).',
+  })
+  require_approval: string[];
 }
 
 const CONTENT_BLOCK_SCHEMA = {

@@ -14,6 +14,7 @@ export function toSummary(c: Conversation): ConversationSummaryDto {
     total_tokens: c.inputTokens + c.outputTokens,
     cost_usd: c.costUsd,
     cost_limit_usd: c.costLimitUsd,
+    require_approval: c.requireApproval,
     max_context_tokens: c.maxContextTokens,
   };
 }

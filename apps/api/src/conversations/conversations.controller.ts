@@ -6,7 +6,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { IdGenerator } from '@lib/core';
+import { IdGenerator, ValidationError } from '@lib/core';
 import { AgentRegistry } from '@lib/agents';
 import { ConversationLock, ConversationStore } from '@lib/conversations';
 import { ApiErrors, ApiKeyAuth } from '../http/api-errors';
@@ -44,6 +44,12 @@ export class ConversationsController {
   ): Promise<ConversationSummaryDto> {
     this.ceilings.assertPermitted(body.cost_limit_usd, principal.role === 'admin');
     const agent = await this.agents.resolve(principal.tenantId, body.agent_name);
+    const unknownTools = (body.require_approval ?? []).filter((name) => !agent.tools.includes(name));
+    if (unknownTools.length) {
+      throw new ValidationError(`Agent "${agent.name}" has no tool named ${unknownTools.join(', ')}.`, [
+        { field: 'require_approval', message: `must name tools of the agent: ${agent.tools.join(', ')}` },
+      ]);
+    }
     const conversation = await this.store.create(principal.tenantId, {
       id: this.ids.uuid(),
       agentName: agent.name,
@@ -53,6 +59,7 @@ export class ConversationsController {
       maxIterations: body.max_iterations,
       metadata: body.metadata,
       costLimitUsd: body.cost_limit_usd,
+      requireApproval: [...new Set(body.require_approval ?? [])],
       maxContextTokens: body.max_context_tokens,
     });
     return toSummary(conversation);

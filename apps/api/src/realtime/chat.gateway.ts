@@ -17,9 +17,15 @@ import { DomainError, ErrorPayload, Metrics, RunEvent, socketConnections } from 
 import { ConversationStore } from '@lib/conversations';
 import { TaskService } from '@lib/tasks';
 import { CHAT_NAMESPACE, taskRoom } from '@lib/realtime';
-import { offer, RunFeed, RunFollower, RunSupervisor } from '@lib/runs';
+import { offer, RunApprovals, RunFeed, RunFollower, RunSupervisor } from '@lib/runs';
 import { ChatRequestDto, toRunRequest } from '../chat/chat.dto';
-import { ConversationRefPayload, JoinPayload, parsePayload, TaskRefPayload } from './socket-payloads';
+import {
+  ApprovePayload,
+  ConversationRefPayload,
+  JoinPayload,
+  parsePayload,
+  TaskRefPayload,
+} from './socket-payloads';
 import { SocketEventContext } from './socket-event-context';
 
 type AckFn = ((response: unknown) => void) | undefined;
@@ -47,6 +53,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
     private readonly conversations: ConversationStore,
     private readonly auth: SocketGuard,
     private readonly tasks: TaskService,
+    private readonly approvals: RunApprovals,
     metrics: Metrics,
   ) {
     this.connections = socketConnections(metrics);
@@ -193,6 +200,32 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection {
       await this.conversationOfTenant(socket, conversation_id);
       await this.runs.cancelConversation(conversation_id);
       return { conversation_id };
+    });
+  }
+
+  @SubscribeMessage('approve')
+  async onApprove(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+    @Ack() ack: AckFn,
+  ): Promise<void> {
+    await this.answer(socket, ack, async () => {
+      const payload = await parsePayload(ApprovePayload, body);
+      const state = socket.data as SocketState;
+      await this.approvals.decide(
+        state.tenantId,
+        payload.run_id,
+        [
+          {
+            toolUseId: payload.tool_use_id,
+            approve: payload.approve,
+            reason: payload.reason,
+            argumentsSha256: payload.arguments_sha256,
+          },
+        ],
+        state.principal?.apiKeyId ?? null,
+      );
+      return { run_id: payload.run_id, tool_use_id: payload.tool_use_id };
     });
   }
 

@@ -1,6 +1,18 @@
 // Payloads of the client events on /chat, validated with the same rules as their REST twins.
 import { plainToInstance } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsUUID, Max, Min, validate, ValidateIf } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  Min,
+  validate,
+  ValidateIf,
+} from 'class-validator';
 import { ErrorDetail, ValidationError } from '@lib/core';
 import { flattenFieldErrors } from '../http/validation';
 import { inspectJson } from '../http/json-body';
@@ -23,6 +35,28 @@ export class JoinPayload extends ConversationRefPayload {
   @IsOptional()
   @IsBoolean({ message: 'include_thinking must be true or false' })
   include_thinking?: boolean;
+}
+
+/** `approve`: one decision on a run's waiting tool call (the REST route takes several at once). */
+export class ApprovePayload {
+  @IsUUID('all', { message: 'run_id must be a UUID' })
+  run_id: string;
+
+  @IsString({ message: 'tool_use_id must be a string' })
+  @Length(1, 200, { message: 'tool_use_id must be 1 to 200 characters' })
+  tool_use_id: string;
+
+  @IsBoolean({ message: 'approve must be true or false' })
+  approve: boolean;
+
+  @IsOptional()
+  @IsString({ message: 'reason must be a string' })
+  @Length(1, 2000, { message: 'reason must be 1 to 2000 characters' })
+  reason?: string;
+
+  @IsOptional()
+  @Matches(/^[0-9a-f]{64}$/, { message: 'arguments_sha256 must be 64 lower-case hex digits' })
+  arguments_sha256?: string;
 }
 
 export class TaskRefPayload {

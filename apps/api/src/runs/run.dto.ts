@@ -4,6 +4,7 @@ import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { RUN_STATES } from '@lib/core';
 import type { RunSource, RunState, StopReason } from '@lib/core';
 import { STOP_REASONS } from '../chat/chat.dto';
+import { PendingApprovalDto } from '../approvals/approval.dto';
 
 export class RunStatusDto {
   @ApiProperty({ format: 'uuid' }) run_id: string;
@@ -26,8 +27,11 @@ export class RunStatusDto {
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) finished_at: string | null;
-  @ApiProperty({ type: 'array', items: { type: 'object' }, description: 'Tool calls awaiting a decision.' })
-  pending_approvals: unknown[];
+  @ApiProperty({
+    type: [PendingApprovalDto],
+    description: 'The tool calls waiting for a decision (status `requires_action`); `[]` when none.',
+  })
+  pending_approvals: PendingApprovalDto[];
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) task_id: string | null;
 }
 

@@ -390,7 +390,11 @@ export function ChatPage({ session, conversationId }: { session: Session; conver
         </div>
 
         <p className="status" role="status" aria-live="polite">
-          {running ? 'A run is going…' : (notice ?? '')}
+          {stream.live?.waiting
+            ? 'Waiting for a decision on a tool call…'
+            : running
+              ? 'A run is going…'
+              : (notice ?? '')}
         </p>
         <ErrorLine error={error} />
 

@@ -129,6 +129,10 @@ export class AppConfig {
   runEventsBatchMs: number;
   /** How often queued runs whose conversation is free are started, and runs whose instance died are closed. */
   runReconcileIntervalMs: number;
+  /** How long a tool call waits for a person's decision before it counts as denied. */
+  approvalTimeoutSeconds: number;
+  /** How often expired approvals are denied and decided runs whose resumption was lost are resumed. */
+  approvalSweepIntervalMs: number;
   /** Prefix of the Bull queues' Redis keys; deployments (or test runs) sharing a Redis use distinct ones. */
   queuePrefix: string;
   /** The API process runs the queue processors itself (a single-machine install needs no worker). */

@@ -442,6 +442,8 @@ export function loadConfig(env: Env): AppConfig {
   config.runEventsRetentionSeconds = int(env, 'RUN_EVENTS_RETENTION_SECONDS', 900, 1, 7 * 86_400);
   config.runEventsBatchMs = int(env, 'RUN_EVENTS_BATCH_MS', 5, 0, 1_000);
   config.runReconcileIntervalMs = int(env, 'RUN_RECONCILE_INTERVAL_MS', 5_000, 100, 3_600_000);
+  config.approvalTimeoutSeconds = int(env, 'APPROVAL_TIMEOUT_SECONDS', 86_400, 1, 90 * 86_400);
+  config.approvalSweepIntervalMs = int(env, 'APPROVAL_SWEEP_INTERVAL_MS', 5_000, 100, 3_600_000);
   config.queuePrefix = queuePrefix(env, 'QUEUE_PREFIX');
   config.runWorkersInApi = bool(env, 'RUN_WORKERS_IN_API', nodeEnv !== 'production');
   config.taskConcurrency = int(env, 'TASK_CONCURRENCY', 2, 1, 100);

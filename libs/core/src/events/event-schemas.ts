@@ -329,9 +329,21 @@ export const CLIENT_EVENT_SCHEMAS = {
       'with the reason and the model goes on.',
     {
       run_id: uuid('The paused run.'),
-      tool_use_id: { type: 'string' },
+      tool_use_id: { type: 'string', minLength: 1, maxLength: 200 },
       approve: { type: 'boolean' },
-      reason: optional({ type: 'string', description: 'Shown to the model when the tool is denied.' }),
+      reason: optional({
+        type: 'string',
+        minLength: 1,
+        maxLength: 2000,
+        description: 'Recorded with the decision; shown to the model when the tool is denied.',
+      }),
+      arguments_sha256: optional({
+        type: 'string',
+        pattern: '^[0-9a-f]{64}$',
+        description:
+          'The `arguments_sha256` of the `approval_required` the decider saw: a decision on other arguments is ' +
+          'refused (`conversation_busy`, with details) and nothing runs.',
+      }),
     },
     closed,
   ),
@@ -364,10 +376,13 @@ const accepted = {
   subscribe_task: objectSchema<ClientAckMap['subscribe_task']>('Subscribed.', {
     task_id: uuid('The task.'),
   }),
-  approve: objectSchema<ClientAckMap['approve']>('The decision was recorded; the run continues.', {
-    run_id: uuid('The run.'),
-    tool_use_id: { type: 'string' },
-  }),
+  approve: objectSchema<ClientAckMap['approve']>(
+    'The decision was recorded; the run continues once none of its tool calls waits for a decision.',
+    {
+      run_id: uuid('The run.'),
+      tool_use_id: { type: 'string' },
+    },
+  ),
 } satisfies Record<ClientEventName, JsonSchema>;
 
 const refused: JsonSchema = {

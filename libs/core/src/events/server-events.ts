@@ -141,7 +141,14 @@ export interface ClientEventMap {
   leave: { conversation_id: string };
   cancel: { conversation_id: string };
   subscribe_task: { task_id: string };
-  approve: { run_id: string; tool_use_id: string; approve: boolean; reason?: string };
+  approve: {
+    run_id: string;
+    tool_use_id: string;
+    approve: boolean;
+    reason?: string;
+    /** The `arguments_sha256` the decider saw: a decision on other arguments is refused. */
+    arguments_sha256?: string;
+  };
 }
 export type ClientEventName = keyof ClientEventMap;
 

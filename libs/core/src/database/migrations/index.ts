@@ -9,6 +9,7 @@ import { WebhookOutbox1765000000200 } from './1765000000200-WebhookOutbox';
 import { TenantScopedDemoData1765000000300 } from './1765000000300-TenantScopedDemoData';
 import { BilledCallsAndFencing1765000000400 } from './1765000000400-BilledCallsAndFencing';
 import { RunJournal1765000000500 } from './1765000000500-RunJournal';
+import { Approvals1765000000600 } from './1765000000600-Approvals';
 import { ConversationContext1765000000700 } from './1765000000700-ConversationContext';
 import { MessageContentBlocks1765000000800 } from './1765000000800-MessageContentBlocks';
 import { StoredAgents1765000000900 } from './1765000000900-StoredAgents';
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   TenantScopedDemoData1765000000300,
   BilledCallsAndFencing1765000000400,
   RunJournal1765000000500,
+  Approvals1765000000600,
   ConversationContext1765000000700,
   MessageContentBlocks1765000000800,
   StoredAgents1765000000900,
