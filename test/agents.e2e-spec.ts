@@ -168,6 +168,11 @@ describe('agents as data', () => {
       expect(removed.status).toBe(204);
       expect((await a.request('GET', `/v1/agents/${name}`)).status).toBe(404);
       expect((await a.request('DELETE', `/v1/agents/${name}`, { key: a.adminKey })).status).toBe(404);
+      // A name no agent can have (a NUL byte) is nobody's: 404, never a query PostgreSQL would refuse.
+      for (const method of ['GET', 'DELETE'] as const) {
+        const odd = await a.request(method, '/v1/agents/%00?tenant=1e20', { key: a.adminKey });
+        expect([method, odd.status]).toEqual([method, 404]);
+      }
       const listed = await a.request('GET', '/v1/agents');
       expect(listed.body.map((x: { name: string }) => x.name)).not.toContain(name);
       const stored = await a.request('GET', `/v1/conversations/${turn.body.conversation_id}`);

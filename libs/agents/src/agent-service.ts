@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorDetail, NotFoundError, ValidationError } from '@lib/core';
 import { ToolRegistry } from '@lib/tools';
-import { AGENT_DEFAULTS, StoredAgent } from './agent';
+import { AGENT_DEFAULTS, AGENT_NAME_PATTERN, StoredAgent } from './agent';
 import { StoredDefinition, toStoredDefinition } from './agent-definition-json';
 import { AgentRegistry } from './agent-registry';
 import { AgentRepository } from './agent-repository';
@@ -78,6 +78,8 @@ export class AgentService {
 
   /** Read from PostgreSQL, not the cache: a write must act on the latest version. */
   private async target(callerTenant: string, owner: AgentOwnerChoice, name: string): Promise<StoredAgent> {
+    // A name no agent can have (a NUL byte, say) is nobody's agent: never a query PostgreSQL would refuse.
+    if (!AGENT_NAME_PATTERN.test(name)) throw new NotFoundError(`Agent ${name}`);
     const agent =
       owner === undefined
         ? await this.repository.findVisible(callerTenant, name)
