@@ -269,7 +269,7 @@ describe('REST API surface', () => {
 
     it('documents the health answers with schemas that the live answers match', async () => {
       const doc = (await t.request('GET', '/docs-json', { key: null })).body;
-      const ajv = new Ajv({ strict: false, allErrors: true });
+      const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
       ajv.addSchema(doc, 'openapi');
       for (const [path, schema] of [
         ['/health/live', 'HealthLiveDto'],

@@ -219,6 +219,7 @@ describe('the AsyncAPI document of the streaming protocol (/docs/asyncapi.json)'
     const ajv = new Ajv({ allErrors: true, strict: false });
     ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
     ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+    ajv.addFormat('uri', (value: string) => URL.canParse(value));
     // The schemas as the parser resolved them from the served document.
     for (const message of parsed.components().messages().all()) {
       validators.set(message.name()!, ajv.compile(message.payload()!.json()));

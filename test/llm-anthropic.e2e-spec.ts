@@ -351,7 +351,13 @@ describe('AnthropicLlmClient against the fake provider', () => {
         { role: 'user', content: 'And?' },
       ];
       await collect(clientFor(fake).stream(request({ messages })));
-      expect(fake.requests[0].body.messages).toEqual(messages);
+      const sent = fake.requests[0].body.messages as Array<{ content: unknown }>;
+      // The prompt-cache breakpoints mark blocks without changing them, and never a thinking block.
+      const marked = JSON.stringify(sent, (key, value: unknown) =>
+        key === 'cache_control' ? undefined : value,
+      );
+      expect(JSON.parse(marked)).toEqual(messages);
+      expect(JSON.stringify(sent[1].content)).not.toMatch(/"type":"thinking"[^}]*"cache_control"/);
     });
 
     it('uses the configured model when the request names none', async () => {
