@@ -204,13 +204,14 @@ describeInBrowser('the console in a browser', () => {
       expect.objectContaining({ status: 'cancelled', stop_reason: 'cancelled' }),
     ]);
     // One turn stored: the message sent, then what the model said (and, stopped after its tool call, the call and
-    // its result) — never the message typed while it ran.
+    // its result: a Stop between a tool's result and the next model call leaves that result last) — never the
+    // message typed while it ran.
     const stored = await slow.request('GET', `/v1/conversations/${id}`);
     const messages = stored.body.messages as { role: string; content: unknown }[];
     expect(messages[0]).toEqual(
       expect.objectContaining({ role: 'user', content: 'Tell me everything about your products.' }),
     );
-    expect(messages[messages.length - 1].role).toBe('assistant');
+    expect(messages.length).toBeGreaterThan(1);
     for (const later of messages.slice(1).filter((m) => m.role === 'user')) {
       expect((later.content as { type: string }[]).map((block) => block.type)).toEqual(
         expect.arrayContaining(['tool_result']),
