@@ -212,6 +212,27 @@ describe('agents as data', () => {
       expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
     });
 
+    it('keeps a context budget below the window (max_context_tokens), and refuses one out of range', async () => {
+      const name = uniqueName('budget');
+      const created = await a.request('POST', '/v1/agents', {
+        key: a.adminKey,
+        json: body(name, { max_context_tokens: 50_000 }),
+      });
+      expect([created.status, created.body.max_context_tokens]).toEqual([201, 50_000]);
+      expect((await a.request('GET', `/v1/agents/${name}`)).body.max_context_tokens).toBe(50_000);
+      const cleared = await a.request('PUT', `/v1/agents/${name}`, {
+        key: a.adminKey,
+        json: body(name, { max_context_tokens: null }),
+      });
+      expect([cleared.status, cleared.body.max_context_tokens]).toEqual([200, null]);
+      const refused = await a.request('POST', '/v1/agents', {
+        key: a.adminKey,
+        json: body(uniqueName('budget'), { max_context_tokens: 10 }),
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.details).toEqual([expect.objectContaining({ field: 'max_context_tokens' })]);
+    });
+
     it('refuses a tool that does not exist, naming it, and stores nothing', async () => {
       const name = uniqueName('ghost');
       const res = await create(body(name, { tools: ['calculator', 'launch_rockets'] }));

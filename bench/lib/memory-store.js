@@ -12,6 +12,7 @@ const { ConversationStore, titleFrom } = require(
   path.join(dist, 'libs/conversations/src/conversation-store.js'),
 );
 const { RunRepository } = require(path.join(dist, 'libs/runs/src/run-repository.js'));
+const { RunJournal } = require(path.join(dist, 'libs/runs/src/run-journal.js'));
 const { NotFoundError } = require(path.join(dist, 'libs/core/src/index.js'));
 
 const conversations = new Map();
@@ -118,6 +119,8 @@ proto.recordOrphanCalls = async function recordOrphanCalls() {};
 // ------------------------------------------------------------------------------------------------ runs
 
 const runs = new Map();
+/** Each run's journal of completed steps (RunJournal's rows), kept with the run. */
+const steps = new Map();
 /** Runs not finished yet (queued, running, requires_action), so the reconciler never scans every run. */
 const open = new Set();
 const copy = (run) => ({ ...run });
@@ -125,6 +128,8 @@ const isOpen = (status) => status === 'queued' || status === 'running' || status
 
 const runProto = RunRepository.prototype;
 runProto.insert = async function insert(run) {
+  // A conversation whose run waits for a decision takes no new running run (as the SQL's NOT EXISTS).
+  if (run.status !== 'queued' && openOf(run.conversationId, ['requires_action']).length) return false;
   const now = new Date();
   runs.set(run.id, {
     id: run.id,
@@ -146,13 +151,71 @@ runProto.insert = async function insert(run) {
     createdAt: now,
     startedAt: run.status === 'running' ? now : null,
     finishedAt: null,
+    fence: run.fence ?? null,
+    resumes: 0,
   });
   open.add(run.id);
   if (runs.size > MAX_CONVERSATIONS) {
     const oldest = runs.keys().next().value;
     runs.delete(oldest);
     open.delete(oldest);
+    steps.delete(oldest);
   }
+  return true;
+};
+runProto.byId = async function byId(id) {
+  const run = runs.get(id);
+  return run ? copy(run) : null;
+};
+runProto.claimForExecution = async function claimForExecution(id, fence, reopenFailed, byReconciler = false) {
+  const run = runs.get(id);
+  if (!run) return null;
+  const claimable =
+    run.status === 'running' ||
+    (reopenFailed && run.status === 'failed') ||
+    run.status === 'requires_action';
+  if (!claimable) return null;
+  Object.assign(run, {
+    status: 'running',
+    stopReason: null,
+    error: null,
+    finishedAt: null,
+    startedAt: run.startedAt ?? new Date(),
+    fence,
+    resumes: run.resumes + (byReconciler ? 1 : 0),
+  });
+  open.add(id);
+  return copy(run);
+};
+runProto.waiting = async function waiting(conversationId) {
+  const [run] = openOf(conversationId, ['requires_action']);
+  return run ? copy(run) : null;
+};
+runProto.pause = async function pause(id, totals, fence) {
+  const run = runs.get(id);
+  if (!run || run.status !== 'running' || (run.fence !== null && run.fence > fence)) return false;
+  Object.assign(run, {
+    status: 'requires_action',
+    stopReason: 'requires_approval',
+    inputTokens: totals.inputTokens,
+    outputTokens: totals.outputTokens,
+    costUsd: totals.costUsd,
+    lastSeq: Math.max(run.lastSeq, totals.lastSeq),
+  });
+  return true;
+};
+runProto.claimWaiting = async function claimWaiting(id) {
+  const run = runs.get(id);
+  if (!run || run.status !== 'requires_action') return null;
+  Object.assign(run, { status: 'running', stopReason: null });
+  return copy(run);
+};
+runProto.cancelWaiting = async function cancelWaiting(id) {
+  const run = runs.get(id);
+  if (!run || run.status !== 'requires_action') return null;
+  Object.assign(run, { status: 'cancelled', stopReason: 'cancelled', finishedAt: new Date() });
+  open.delete(id);
+  return copy(run);
 };
 runProto.get = async function get(tenantId, id) {
   const run = runs.get(id);
@@ -172,9 +235,10 @@ runProto.active = async function active(conversationId) {
   const [run] = openOf(conversationId, ['running', 'requires_action']);
   return run ? copy(run) : null;
 };
-runProto.finish = async function finish(id, outcome) {
+runProto.finish = async function finish(id, outcome, fence) {
   const run = runs.get(id);
-  if (!run || !isOpen(run.status)) return { queuedBehind: false };
+  if (!run || !isOpen(run.status)) return { queuedBehind: false, recorded: false };
+  if (fence !== undefined && run.fence !== null && run.fence > fence) return { queuedBehind: false, recorded: false };
   Object.assign(run, {
     status: outcome.status,
     stopReason: outcome.stopReason,
@@ -187,13 +251,15 @@ runProto.finish = async function finish(id, outcome) {
     startedAt: run.startedAt ?? new Date(),
   });
   open.delete(id);
-  return { queuedBehind: openOf(run.conversationId, ['queued']).length > 0 };
+  return { queuedBehind: openOf(run.conversationId, ['queued']).length > 0, recorded: true };
 };
-runProto.claimNextQueued = async function claimNextQueued(conversationId) {
+runProto.claimNextQueued = async function claimNextQueued(conversationId, fence) {
+  if (openOf(conversationId, ['requires_action']).length) return null;
   const [next] = openOf(conversationId, ['queued']).sort((a, b) => b.priority - a.priority);
   if (!next) return null;
   next.status = 'running';
   next.startedAt = new Date();
+  next.fence = fence;
   return copy(next);
 };
 runProto.cancelQueued = async function cancelQueued(id) {
@@ -212,10 +278,10 @@ runProto.conversationsWithQueuedRuns = async function conversationsWithQueuedRun
   }
   return [...ids];
 };
-runProto.runningSince = async function runningSince(before, limit = 100) {
+runProto.running = async function running(limit = 500) {
   return [...open]
     .map((id) => runs.get(id))
-    .filter((r) => r && r.status === 'running' && r.startedAt < before)
+    .filter((r) => r && r.status === 'running')
     .slice(0, limit)
     .map(copy);
 };
@@ -224,4 +290,23 @@ runProto.lastSeq = async function lastSeq(conversationId) {
   for (const run of runs.values())
     if (run.conversationId === conversationId) last = Math.max(last, run.lastSeq);
   return last;
+};
+
+// The run journal: each completed step kept with its run, in order, as RunJournal does in run_steps.
+const journalProto = RunJournal.prototype;
+journalProto.resume = async function resume(runId) {
+  const recorded = [...(steps.get(runId) ?? [])];
+  return this.journal(runId, recorded);
+};
+journalProto.journal = function journal(runId, recorded) {
+  return {
+    runId,
+    recorded,
+    newCallId: () => this.ids.uuid(),
+    record: async (entry) => {
+      const list = steps.get(runId);
+      if (list) list.push(entry);
+      else steps.set(runId, [entry]);
+    },
+  };
 };

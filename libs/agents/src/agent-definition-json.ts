@@ -17,6 +17,8 @@ export interface StoredDefinition {
   max_iterations: number;
   max_tokens: number;
   thinking_budget_tokens: number | null;
+  /** A context budget below the model's window; null: the window. */
+  max_context_tokens: number | null;
   tools: StoredToolRef[];
 }
 
@@ -30,6 +32,7 @@ export function toStoredDefinition(agent: Omit<AgentDefinition, 'name'>): Stored
     max_iterations: agent.maxIterations,
     max_tokens: agent.maxTokens,
     thinking_budget_tokens: agent.thinkingBudgetTokens ?? null,
+    max_context_tokens: agent.maxContextTokens ?? null,
     tools: agent.tools.map((name) => ({ name, requires_approval: approval.has(name) })),
   };
 }
@@ -50,5 +53,6 @@ export function fromStoredDefinition(name: string, stored: Partial<StoredDefinit
     tools: tools.map((t) => t.name),
     toolsRequiringApproval: tools.filter((t) => t.requires_approval).map((t) => t.name),
     thinkingBudgetTokens: stored.thinking_budget_tokens ?? null,
+    maxContextTokens: stored.max_context_tokens ?? null,
   };
 }

@@ -18,6 +18,7 @@ export interface AgentInput {
   maxIterations?: number;
   maxTokens?: number;
   thinkingBudgetTokens?: number | null;
+  maxContextTokens?: number | null;
   tools: Array<{ name: string; requiresApproval: boolean }>;
 }
 
@@ -126,6 +127,7 @@ export class AgentService {
       maxIterations: input.maxIterations ?? AGENT_DEFAULTS.maxIterations,
       maxTokens,
       thinkingBudgetTokens: input.thinkingBudgetTokens ?? null,
+      maxContextTokens: input.maxContextTokens ?? null,
       tools: input.tools.map((t) => t.name),
       toolsRequiringApproval: input.tools.filter((t) => t.requiresApproval).map((t) => t.name),
     });

@@ -170,6 +170,22 @@ export class AgentSettingsDto {
 
   @ApiPropertyOptional({
     nullable: true,
+    type: Number,
+    minimum: 1000,
+    maximum: 10_000_000,
+    example: 50_000,
+    description:
+      "The agent's context budget in tokens, below its model's window: longer conversations are cleared and " +
+      "compacted to fit it. Null: the model's window. A conversation's own max_context_tokens may lower it further.",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
+  max_context_tokens?: number | null;
+
+  @ApiPropertyOptional({
+    nullable: true,
     type: String,
     example: 'acme',
     description:
@@ -271,6 +287,7 @@ export class AgentDto {
   @ApiProperty({ example: 6 }) max_iterations: number;
   @ApiProperty({ example: 2048 }) max_tokens: number;
   @ApiProperty({ nullable: true, type: Number, example: null }) thinking_budget_tokens: number | null;
+  @ApiProperty({ nullable: true, type: Number, example: null }) max_context_tokens: number | null;
   @ApiProperty({
     type: [AgentToolDto],
     description:

@@ -178,6 +178,7 @@ export class AgentsController {
       max_iterations: agent.maxIterations,
       max_tokens: agent.maxTokens,
       thinking_budget_tokens: agent.thinkingBudgetTokens ?? null,
+      max_context_tokens: agent.maxContextTokens ?? null,
       tools,
       created_at: agent.createdAt.toISOString(),
       updated_at: agent.updatedAt.toISOString(),
@@ -198,6 +199,7 @@ function toInput(body: AgentSettingsDto): AgentInput {
     maxIterations: body.max_iterations,
     maxTokens: body.max_tokens,
     thinkingBudgetTokens: body.thinking_budget_tokens,
+    maxContextTokens: body.max_context_tokens,
     tools: body.tools.map((t) =>
       typeof t === 'string'
         ? { name: t, requiresApproval: false }
