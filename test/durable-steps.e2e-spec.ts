@@ -344,4 +344,26 @@ describe('durable steps', () => {
       await first.release();
     }
   });
+
+  it('a lease taken before its run was known (a queued run dispatched) is named after the run, which then takes it over at once', async () => {
+    const lock = t.app.get(ConversationLock);
+    const conversationId = randomUUID();
+    const runId = randomUUID();
+    const first = await lock.acquire(conversationId);
+    try {
+      expect((await lock.holders([conversationId])).get(conversationId)).toBeNull();
+      await expect(lock.acquire(conversationId, { runId, takeover: true })).rejects.toBeInstanceOf(
+        ConversationBusyError,
+      );
+      expect(await first.nameRun(runId)).toBe(true);
+      expect((await lock.holders([conversationId])).get(conversationId)).toBe(runId);
+      const second = await lock.acquire(conversationId, { runId, takeover: true });
+      expect(second.fence).toBeGreaterThan(first.fence);
+      // The first lease no longer holds the lock: naming it again changes nothing.
+      expect(await first.nameRun(randomUUID())).toBe(false);
+      await second.release();
+    } finally {
+      await first.release();
+    }
+  });
 });

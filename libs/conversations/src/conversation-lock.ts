@@ -7,6 +7,7 @@ import { AppConfig, ConversationBusyError, lockConflicts, Metrics, RedisService 
 
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const NAME = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL') return 1 else return 0 end`;
 
 // KEYS: 1 lock, 2 fence counter. ARGV: 1 holder value, 2 lock ttl ms, 3 fence ttl ms, 4 the suffix ('|run:<id>') of
 // a holder value this acquisition takes over ('' for none): a run executed again takes its own lock at once, even
@@ -53,6 +54,12 @@ export interface ConversationLease {
    * while Redis or this process stalled). The turn should stop; its final write will be fenced anyway.
    */
   readonly lost: AbortSignal;
+  /**
+   * Names the run this lease is for, when it was taken before the run was known (a queued run claimed under it):
+   * from then on the lock belongs to that run, and an execution of it takes the lock over at once (see acquire).
+   * False when the lease is no longer held.
+   */
+  nameRun(runId: string): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -109,7 +116,7 @@ export class ConversationLock {
     const ttl = this.config.lockTtlMs;
     const since = new Date();
     const runSuffix = owner.runId ? `|run:${owner.runId}` : '';
-    const value = `${randomUUID()}|${since.getTime()}${runSuffix}`;
+    let value = `${randomUUID()}|${since.getTime()}${runSuffix}`;
     const key = this.key(conversationId);
     const [taken, detail] = (await this.redis.client.eval(
       ACQUIRE,
@@ -157,6 +164,12 @@ export class ConversationLock {
       since,
       fence,
       lost: lost.signal,
+      nameRun: async (runId: string) => {
+        const named = `${value.replace(/\|run:.*$/, '')}|run:${runId}`;
+        const done = (await this.redis.client.eval(NAME, 1, key, value, named)) === 1;
+        if (done) value = named;
+        return done;
+      },
       release: async () => {
         if (released) return;
         released = true;

@@ -307,6 +307,10 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     if (!run) return lease.release();
+    // The lock now belongs to this run: if its process dies, its next execution takes the lock over at once.
+    await lease.nameRun(run.id).catch((error: Error) => {
+      this.logger.warn(`Could not name run ${run.id} on its conversation's lock: ${error.message}`);
+    });
     const identity = { id: run.id, conversationId, agentName: run.agentName, source: run.source };
     const controller = new AbortController();
     let turn;
