@@ -13,6 +13,7 @@ const { ConversationStore, titleFrom } = require(
 );
 const { RunRepository } = require(path.join(dist, 'libs/runs/src/run-repository.js'));
 const { RunJournal } = require(path.join(dist, 'libs/runs/src/run-journal.js'));
+const { ApprovalRepository } = require(path.join(dist, 'libs/runs/src/approval-repository.js'));
 const { NotFoundError } = require(path.join(dist, 'libs/core/src/index.js'));
 
 const conversations = new Map();
@@ -25,6 +26,7 @@ function view(row) {
     tenantId: row.tenantId,
     agentName: row.agentName,
     agentPin: row.agentPin,
+    requireApproval: row.requireApproval,
     title: row.title,
     status: 'active',
     temperature: row.temperature,
@@ -52,6 +54,7 @@ function insert(tenantId, input) {
     tenantId,
     agentName: input.agentName,
     agentPin: input.agentPin ?? null,
+    requireApproval: input.requireApproval ?? [],
     title: input.title ?? null,
     temperature: input.temperature ?? null,
     maxIterations: input.maxIterations ?? null,
@@ -308,5 +311,19 @@ journalProto.journal = function journal(runId, recorded) {
       if (list) list.push(entry);
       else steps.set(runId, [entry]);
     },
+  };
+};
+
+// What decides which tool calls of a run wait for a decision: read from the run and its conversation here.
+ApprovalRepository.prototype.scopeOf = async function scopeOf(runId) {
+  const run = runs.get(runId);
+  const conversation = run && conversations.get(run.conversationId);
+  if (!conversation) throw new Error(`Run ${runId} has no conversation to read its approvals from.`);
+  return {
+    tenantId: run.tenantId,
+    conversationId: run.conversationId,
+    agentName: conversation.agentName,
+    agentPin: conversation.agentPin,
+    requireApproval: conversation.requireApproval,
   };
 };
