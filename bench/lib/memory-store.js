@@ -13,7 +13,6 @@ const { ConversationStore, titleFrom } = require(
 );
 const { RunRepository } = require(path.join(dist, 'libs/runs/src/run-repository.js'));
 const { RunJournal } = require(path.join(dist, 'libs/runs/src/run-journal.js'));
-const { ApprovalRepository } = require(path.join(dist, 'libs/runs/src/approval-repository.js'));
 const { NotFoundError } = require(path.join(dist, 'libs/core/src/index.js'));
 
 const conversations = new Map();
@@ -311,19 +310,5 @@ journalProto.journal = function journal(runId, recorded) {
       if (list) list.push(entry);
       else steps.set(runId, [entry]);
     },
-  };
-};
-
-// What decides which tool calls of a run wait for a decision: read from the run and its conversation here.
-ApprovalRepository.prototype.scopeOf = async function scopeOf(runId) {
-  const run = runs.get(runId);
-  const conversation = run && conversations.get(run.conversationId);
-  if (!conversation) throw new Error(`Run ${runId} has no conversation to read its approvals from.`);
-  return {
-    tenantId: run.tenantId,
-    conversationId: run.conversationId,
-    agentName: conversation.agentName,
-    agentPin: conversation.agentPin,
-    requireApproval: conversation.requireApproval,
   };
 };

@@ -107,6 +107,7 @@ async function execute(
   registry: ToolRegistry,
   journal: StepJournal,
   gate?: ToolGate,
+  requireApproval?: string[],
 ): Promise<{ events: RunnerEvent[]; done?: RunnerDoneEvent; error?: unknown }> {
   const runner = new AgentRunner(
     model,
@@ -132,6 +133,7 @@ async function execute(
       signal: new AbortController().signal,
       journal,
       gate,
+      requireApproval,
     })) {
       events.push(event);
     }
@@ -250,9 +252,10 @@ describe('AgentRunner with a journal', () => {
   it('asks the gate before a call runs: a denial is an is_error result with the reason; a pause stops the loop after the other calls', async () => {
     const { registry, calls } = tools();
     const journal = new JournalForTest();
+    const asked: string[] = [];
     const gate: ToolGate = {
       decide: (u) =>
-        u.name === 'charge'
+        (asked.push(u.name), u.name) === 'charge'
           ? { action: 'deny', reason: 'Charges need a manager.' }
           : u.name === 'ticket'
             ? { action: 'pause' }
@@ -261,7 +264,9 @@ describe('AgentRunner with a journal', () => {
     const model = new ScriptedModel([
       { toolUses: [use('c1', 'charge'), use('t1', 'ticket'), use('l1', 'lookup')] },
     ]);
-    const { events, done } = await execute(model, registry, journal, gate);
+    // The conversation's approvals name charge and ticket: lookup runs without asking.
+    const { events, done } = await execute(model, registry, journal, gate, ['charge', 'ticket']);
+    expect(asked).toEqual(['charge', 'ticket']);
     expect(done).toBeUndefined();
     expect(events.at(-1)).toEqual({
       type: 'runner_paused',
@@ -279,7 +284,10 @@ describe('AgentRunner with a journal', () => {
 
     // Executed again once the paused call may run: only it runs, and the model gets every result in order.
     const next = new ScriptedModel([{ text: 'Done.' }]);
-    await execute(next, registry, journal.again(), { decide: () => ({ action: 'run' }) });
+    await execute(next, registry, journal.again(), { decide: () => ({ action: 'run' }) }, [
+      'charge',
+      'ticket',
+    ]);
     expect(calls.map((c) => c.name)).toEqual(['lookup', 'ticket']);
     expect(next.requests[0].messages[2].content).toEqual([
       expect.objectContaining({ tool_use_id: 'c1', is_error: true }),

@@ -1,6 +1,6 @@
 // The one agent loop: model call, tools, model call… as a stream of events. Every transport consumes this.
 import { Injectable, Optional } from '@nestjs/common';
-import type { AgentDefinition } from '@lib/agents';
+import { AgentDefinition, approvalTools } from '@lib/agents';
 import type { LlmCallRecord } from '@lib/conversations';
 import {
   ChatMessage,
@@ -34,6 +34,8 @@ export interface RunRequest {
   userMessage: UserMessage;
   tenantId: string;
   conversationId: string;
+  /** The tools this conversation added to those whose calls wait for a decision (see ToolGate). */
+  requireApproval?: readonly string[];
   taskId?: string;
   signal: AbortSignal;
   /** Called when an iteration (a model call and its tools) has finished and the loop goes on. */
@@ -367,6 +369,8 @@ export class AgentRunner {
     replayed: ReplayedIteration | undefined,
   ): AsyncGenerator<AgentEvent> {
     const journal = request.journal;
+    // The calls that wait for a decision: the agent version's approvals and those the conversation added.
+    const gated = request.gate ? new Set(approvalTools(request.agent, request.requireApproval)) : undefined;
     const outcomes = new Map<string, Pick<ToolStep, 'content' | 'is_error'>>();
     const live: Array<{ use: ToolUseBlock; run: () => Promise<ToolOutcome> }> = [];
     for (const use of toolUses) {
@@ -379,7 +383,13 @@ export class AgentRunner {
         live.push({ use, run: async () => syntheticOutcome(use, INTERRUPTED_RESULT) });
         continue;
       }
-      const decision = request.gate ? await request.gate.decide(use, { runId: journal?.runId }) : RUN;
+      const decision = gated?.has(use.name)
+        ? await request.gate!.decide(use, {
+            runId: journal?.runId,
+            tenantId: request.tenantId,
+            conversationId: request.conversationId,
+          })
+        : RUN;
       if (decision.action === 'pause') {
         paused.push(use);
         continue;

@@ -150,6 +150,7 @@ export class ChatService {
           costLimitUsd: conversation.costLimitUsd,
           spentUsd: conversation.costUsd,
           maxContextTokens: conversation.maxContextTokens,
+          requireApproval: conversation.requireApproval,
           history,
         }),
       };
@@ -213,6 +214,7 @@ export class ChatService {
       costLimitUsd?: number | null;
       spentUsd?: number;
       maxContextTokens?: number | null;
+      requireApproval?: readonly string[];
       /** Loaded by start() for a conversation that has one. */
       history?: ChatMessage[];
     },

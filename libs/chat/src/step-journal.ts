@@ -56,11 +56,20 @@ export interface StepJournal {
 export type ToolDecision = { action: 'run' } | { action: 'deny'; reason: string } | { action: 'pause' };
 
 /**
- * Consulted for each tool call that has no recorded result, in the order the model asked for them, before any of
- * the step's calls runs. Not consulted for replayed results, nor for a non-idempotent call found interrupted.
+ * Consulted for each call of a tool that needs a person's decision (the agent version's `toolsRequiringApproval`
+ * and the conversation's `requireApproval`) and has no recorded result, in the order the model asked for them,
+ * before any of the step's calls runs. Not consulted for replayed results, nor for a non-idempotent call found
+ * interrupted; every other call runs.
  */
 export interface ToolGate {
-  decide(use: ToolUseBlock, context: { runId?: string }): ToolDecision | Promise<ToolDecision>;
+  decide(use: ToolUseBlock, context: ToolGateContext): ToolDecision | Promise<ToolDecision>;
+}
+
+/** The turn a gated call belongs to, as the loop knows it. */
+export interface ToolGateContext {
+  runId?: string;
+  tenantId: string;
+  conversationId: string;
 }
 
 /** A model step of an earlier execution with the tool steps recorded after it. */

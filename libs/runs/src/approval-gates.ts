@@ -2,7 +2,6 @@
 // pending) until one is recorded; an approved call runs, a denied or expired one is refused to the model.
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@lib/core';
-import { AgentRegistry, approvalTools } from '@lib/agents';
 import type { ToolGate } from '@lib/chat';
 import { refusalText, toPendingView } from './approval-records';
 import type { Run } from './run-records';
@@ -13,7 +12,6 @@ import { argumentsSha256 } from './canonical-json';
 export class ApprovalGates {
   constructor(
     private readonly approvals: ApprovalRepository,
-    private readonly agents: AgentRegistry,
     private readonly config: AppConfig,
   ) {}
 
@@ -30,25 +28,12 @@ export class ApprovalGates {
   }
 
   /**
-   * The gate of run `runId`: a call of a tool that its agent's operator or its conversation names waits for a decision.
-   * Which tools those are is read at the run's first tool call (its conversation may be created by its first turn).
+   * The gate of run `runId`. The loop asks it only about calls of tools that need a decision (see ToolGate), with
+   * the turn's tenant and conversation: nothing is read here before the call is recorded.
    */
   for(runId: string): ToolGate {
-    let gated: Promise<{ tenantId: string; conversationId: string; tools: Set<string> }> | undefined;
-    const scope = () =>
-      (gated ??= this.approvals.scopeOf(runId).then(async (found) => {
-        // The agent version the conversation runs with: its operator's approvals are that version's.
-        const agent = await this.agents.pinned(found.tenantId, found.agentPin, found.agentName);
-        return {
-          tenantId: found.tenantId,
-          conversationId: found.conversationId,
-          tools: new Set(approvalTools(agent, found.requireApproval)),
-        };
-      }));
     return {
-      decide: async (use) => {
-        const { tenantId, conversationId, tools } = await scope();
-        if (!tools.has(use.name)) return { action: 'run' };
+      decide: async (use, { tenantId, conversationId }) => {
         const input = use.input ?? {};
         // Recorded as pending the first time; a re-execution of the run finds it as it was decided since.
         const [approval] = await this.approvals.record([

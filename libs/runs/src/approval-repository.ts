@@ -5,7 +5,6 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DomainError, NotFoundError } from '@lib/core';
 import type { RunState } from '@lib/core';
-import type { AgentPin } from '@lib/agents';
 import type { Approval, ApprovalState, Decision } from './approval-records';
 
 interface ApprovalRow {
@@ -61,17 +60,6 @@ export class DecisionConflictError extends DomainError {
   constructor(message: string, field: string, detail: string) {
     super('conversation_busy', message, [{ field, message: detail }]);
   }
-}
-
-/** Whose run it is, and what says which of its tools need a decision. */
-export interface ApprovalScope {
-  tenantId: string;
-  conversationId: string;
-  agentName: string;
-  /** The agent version the conversation runs with (null: rows older than stored agents, the current version). */
-  agentPin: AgentPin | null;
-  /** The tools the conversation added. */
-  requireApproval: string[];
 }
 
 /** The outcome of recording decisions: the run, and how many of its calls still wait. */
@@ -134,31 +122,6 @@ export class ApprovalRepository {
       ],
     );
     return rows.map(toApproval);
-  }
-
-  /** What decides which of a run's tool calls need a decision: its conversation, the agent version, added tools. */
-  async scopeOf(runId: string): Promise<ApprovalScope> {
-    const [row]: {
-      tenant_id: string;
-      conversation_id: string;
-      agent_name: string;
-      agent_id: string | null;
-      agent_version: number | null;
-      require_approval: string[];
-    }[] = await this.db.query(
-      `SELECT r.tenant_id, r.conversation_id, c.agent_name, c.agent_id, c.agent_version, c.require_approval
-         FROM runs r JOIN conversations c ON c.id = r.conversation_id WHERE r.id = $1`,
-      [runId],
-    );
-    if (!row) throw new Error(`Run ${runId} has no conversation to read its approvals from.`);
-    return {
-      tenantId: row.tenant_id,
-      conversationId: row.conversation_id,
-      agentName: row.agent_name,
-      agentPin:
-        row.agent_id && row.agent_version ? { agentId: row.agent_id, version: row.agent_version } : null,
-      requireApproval: row.require_approval ?? [],
-    };
   }
 
   /** A run's approvals, in the order they were asked for. */
