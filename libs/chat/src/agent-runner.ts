@@ -20,7 +20,14 @@ import {
 } from '@lib/llm';
 import { ToolOutcome, ToolRegistry } from '@lib/tools';
 import { FirstCall, SpendGuard, SpendReservation } from '@lib/usage';
-import type { AgentEvent, RunnerEvent, StopReason, ToolEndEvent, TurnUsage } from './agent-events';
+import type {
+  AgentEvent,
+  RunnerEvent,
+  RunnerPausedEvent,
+  StopReason,
+  ToolEndEvent,
+  TurnUsage,
+} from './agent-events';
 import { ReplayedIteration, replayPlan, StepJournal, ToolGate, ToolStep } from './step-journal';
 import { callRecordOf, partialCallRecordOf } from './call-record';
 import { ContextWindow, PreparedRequest, TurnContext } from './context-window';
@@ -128,6 +135,23 @@ export class AgentRunner {
     // once from a "prompt is too long".
     let contextTokens = 0;
     let overflowRecovered = false;
+    // After a step, live or replayed: the turn stops (a reason), ends paused (the event to yield), or goes on.
+    const next = (outcome: {
+      stop?: StopReason;
+      paused?: ToolUseBlock[];
+    }): StopReason | RunnerPausedEvent | undefined => {
+      if (outcome.stop) return outcome.stop;
+      if (outcome.paused) {
+        return {
+          type: 'runner_paused',
+          pending: outcome.paused,
+          usage: turnUsage(calls),
+          context_tokens: contextTokens,
+          compacted: context?.compacted ?? false,
+        };
+      }
+      return iterations >= maxIterations ? 'max_iterations' : undefined;
+    };
 
     while (true) {
       if (signal.aborted) {
@@ -145,26 +169,18 @@ export class AgentRunner {
           replayedCall.cache_creation_input_tokens +
           replayedCall.cache_read_input_tokens;
         for (const block of replayed.content) if (block.type === 'text') response += block.text;
-        const outcome = yield* this.step(
-          calls,
-          this.afterModelStep(request, trace, turn, replayed.content, replayed.call.stop_reason, replayed),
+        const ending = next(
+          yield* this.step(
+            calls,
+            this.afterModelStep(request, trace, turn, replayed.content, replayed.call.stop_reason, replayed),
+          ),
         );
-        if (outcome.stop) {
-          stopReason = outcome.stop;
-          break;
-        }
-        if (outcome.paused) {
-          yield {
-            type: 'runner_paused',
-            pending: outcome.paused,
-            usage: turnUsage(calls),
-            context_tokens: contextTokens,
-            compacted: context?.compacted ?? false,
-          };
+        if (typeof ending === 'object') {
+          yield ending;
           return;
         }
-        if (iterations >= maxIterations) {
-          stopReason = 'max_iterations';
+        if (ending) {
+          stopReason = ending;
           break;
         }
         continue;
@@ -269,26 +285,18 @@ export class AgentRunner {
           throw new AgentTurnError(error, calls);
         }
       }
-      const outcome = yield* this.step(
-        calls,
-        this.afterModelStep(request, trace, turn, content, result.stop_reason, undefined),
+      const ending = next(
+        yield* this.step(
+          calls,
+          this.afterModelStep(request, trace, turn, content, result.stop_reason, undefined),
+        ),
       );
-      if (outcome.stop) {
-        stopReason = outcome.stop;
-        break;
-      }
-      if (outcome.paused) {
-        yield {
-          type: 'runner_paused',
-          pending: outcome.paused,
-          usage: turnUsage(calls),
-          context_tokens: contextTokens,
-          compacted: context?.compacted ?? false,
-        };
+      if (typeof ending === 'object') {
+        yield ending;
         return;
       }
-      if (iterations >= maxIterations) {
-        stopReason = 'max_iterations';
+      if (ending) {
+        stopReason = ending;
         break;
       }
       // A failing hook (e.g. progress not recorded) must not fail the turn it only observes.
