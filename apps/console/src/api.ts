@@ -109,14 +109,21 @@ export class Api {
       `/v1/admin/api-keys?page=${page}&page_size=${pageSize}&include_revoked=${includeRevoked}`,
     );
 
-  /** Whether the key is an admin key: listing keys is admin-only (403 for a user key) and has no side effect. */
-  async isAdmin(): Promise<boolean> {
-    try {
-      await this.keys(1, false, 1);
-      return true;
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 403) return false;
-      throw error;
-    }
+  private admin: Promise<boolean> | undefined;
+
+  /**
+   * Whether the key is an admin key: listing keys is admin-only (403 for a user key) and has no side effect. Asked
+   * once per signed-in key; a failed answer is asked again next time.
+   */
+  isAdmin(): Promise<boolean> {
+    this.admin ??= this.keys(1, false, 1).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof ApiError && error.status === 403) return false;
+        this.admin = undefined;
+        throw error;
+      },
+    );
+    return this.admin;
   }
 }

@@ -1,5 +1,6 @@
 // Small pieces every page uses: the error line, formatting of money, tokens and times, and JSON blocks.
-import { ApiError } from '../api';
+import { useEffect, useState } from 'react';
+import { Api, ApiError } from '../api';
 
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return error.message;
@@ -37,4 +38,20 @@ function prettyIfJson(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** Whether the signed-in key is an admin key: null until known; a failure to find out goes to `onError`. */
+export function useAdmin(api: Api, onError: (message: string) => void): boolean | null {
+  const [admin, setAdmin] = useState<boolean | null>(null);
+  useEffect(() => {
+    let stale = false;
+    api
+      .isAdmin()
+      .then((answer) => !stale && setAdmin(answer))
+      .catch((err) => !stale && onError(errorText(err)));
+    return () => {
+      stale = true;
+    };
+  }, [api, onError]);
+  return admin;
 }

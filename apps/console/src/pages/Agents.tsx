@@ -2,7 +2,7 @@
 import { FormEvent, useCallback, useEffect, useState } from 'react';
 import type { Session } from '../App';
 import type { Agent, AgentBody, ToolInfo } from '../types';
-import { errorText, ErrorLine } from '../components/common';
+import { errorText, ErrorLine, useAdmin } from '../components/common';
 
 interface Draft {
   /** Set while editing an existing agent: its name cannot change. */
@@ -30,10 +30,10 @@ export function AgentsPage({ session }: { session: Session }) {
   const { api } = session;
   const [agents, setAgents] = useState<Agent[] | null>(null);
   const [catalog, setCatalog] = useState<ToolInfo[]>([]);
-  const [admin, setAdmin] = useState<boolean | null>(null);
   const [draft, setDraft] = useState<Draft>(EMPTY);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const admin = useAdmin(api, setError);
 
   const load = useCallback(async () => {
     const [list, tools] = await Promise.all([api.agents(), api.tools()]);
@@ -44,14 +44,10 @@ export function AgentsPage({ session }: { session: Session }) {
   useEffect(() => {
     let stale = false;
     load().catch((err) => !stale && setError(errorText(err)));
-    api
-      .isAdmin()
-      .then((answer) => !stale && setAdmin(answer))
-      .catch((err) => !stale && setError(errorText(err)));
     return () => {
       stale = true;
     };
-  }, [api, load]);
+  }, [load]);
 
   const edit = async (name: string) => {
     setError(null);

@@ -2,7 +2,7 @@
 import { FormEvent, useCallback, useEffect, useState } from 'react';
 import type { Session } from '../App';
 import type { ApiKeyIssued, ApiKeyList } from '../types';
-import { errorText, ErrorLine } from '../components/common';
+import { errorText, ErrorLine, useAdmin } from '../components/common';
 
 const PAGE_SIZE = 20;
 
@@ -19,17 +19,7 @@ export function KeysPage({ session }: { session: Session }) {
   const [notice, setNotice] = useState<string | null>(null);
 
   // null while unknown: listing keys is admin-only, a user key gets a 403.
-  const [admin, setAdmin] = useState<boolean | null>(null);
-  useEffect(() => {
-    let stale = false;
-    api
-      .isAdmin()
-      .then((answer) => !stale && setAdmin(answer))
-      .catch((err) => !stale && setError(errorText(err)));
-    return () => {
-      stale = true;
-    };
-  }, [api]);
+  const admin = useAdmin(api, setError);
 
   const reload = useCallback(async () => {
     try {

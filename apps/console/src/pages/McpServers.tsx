@@ -3,7 +3,7 @@
 import { FormEvent, useCallback, useEffect, useState } from 'react';
 import type { Session } from '../App';
 import type { McpServer } from '../types';
-import { errorText, ErrorLine, Json } from '../components/common';
+import { errorText, ErrorLine, Json, useAdmin } from '../components/common';
 
 /** `Name: value` lines into a headers object; a line without a colon is an error naming it. */
 function parseHeaders(text: string): Record<string, string> {
@@ -20,7 +20,6 @@ function parseHeaders(text: string): Record<string, string> {
 export function McpServersPage({ session }: { session: Session }) {
   const { api } = session;
   const [servers, setServers] = useState<McpServer[] | null>(null);
-  const [admin, setAdmin] = useState<boolean | null>(null);
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
   const [headers, setHeaders] = useState('');
@@ -28,20 +27,17 @@ export function McpServersPage({ session }: { session: Session }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const admin = useAdmin(api, setError);
 
   const load = useCallback(async () => setServers(await api.mcpServers()), [api]);
 
   useEffect(() => {
     let stale = false;
     load().catch((err) => !stale && setError(errorText(err)));
-    api
-      .isAdmin()
-      .then((answer) => !stale && setAdmin(answer))
-      .catch((err) => !stale && setError(errorText(err)));
     return () => {
       stale = true;
     };
-  }, [api, load]);
+  }, [load]);
 
   const register = async (event: FormEvent) => {
     event.preventDefault();
