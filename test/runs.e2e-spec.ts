@@ -4,6 +4,7 @@
 // sockets; only the model provider is the fake server.
 import { randomUUID } from 'node:crypto';
 import type { Namespace } from 'socket.io';
+import { DataSource } from 'typeorm';
 import { ApiKeyService } from '@lib/auth';
 import { taskRoom } from '@lib/realtime';
 import { ToolRegistry } from '@lib/tools';
@@ -891,6 +892,36 @@ describe('durable runs', () => {
       const ack = await s.call('message', { message: 'again', conversation_id: chat.body.conversation_id });
       const done = await s.next('done', (p) => p.run_id === ack.run_id);
       expect(done).toMatchObject({ run_id: ack.run_id, conversation_id: chat.body.conversation_id });
+
+      // A run's row goes in with the conversation its turn creates (REST) or on its own (the socket's second turn);
+      // its last model response (no tool asked for) is journaled and its end recorded by the statement that stores
+      // the turn: row, journal, calls and events agree.
+      const db = a.app.get(DataSource);
+      const rows = await db.query(
+        `SELECT r.id, r.status, r.last_seq, s.step, s.kind, s.data->'call'->>'id' AS call_id,
+                (SELECT count(*)::int FROM llm_calls c WHERE c.id::text = s.data->'call'->>'id') AS billed
+           FROM runs r LEFT JOIN run_steps s ON s.run_id = r.id
+          WHERE r.conversation_id = $1 ORDER BY r.created_at, s.step`,
+        [chat.body.conversation_id],
+      );
+      expect(rows).toEqual([
+        expect.objectContaining({
+          id: chat.body.run_id,
+          status: 'completed',
+          step: 0,
+          kind: 'model',
+          billed: 1,
+        }),
+        {
+          id: ack.run_id,
+          status: 'completed',
+          last_seq: String(done.seq),
+          step: 0,
+          kind: 'model',
+          call_id: expect.any(String),
+          billed: 1,
+        },
+      ]);
     });
 
     it('a failed run records the error envelope body its error event carried', async () => {

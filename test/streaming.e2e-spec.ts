@@ -599,8 +599,9 @@ describe('streaming turns', () => {
         replayed: expect.any(Number),
         truncated: false,
       });
-      // run_started and the first delta had gone out before B joined.
-      expect(joined.replayed).toBeGreaterThanOrEqual(2);
+      // run_started and the first delta had gone out before B joined: at least run_started is replayed (the first
+      // delta may still be in A's few-millisecond append batch, and then reaches B live; the checks below see it).
+      expect(joined.replayed).toBeGreaterThanOrEqual(1);
       gate.release();
       await onB.waitFor(isDone);
       await onA.waitFor(isDone);

@@ -80,6 +80,19 @@ proto.ensure = async function ensure(tenantId, input) {
   insert(tenantId, input);
   return true;
 };
+proto.ensureWithRun = async function ensureWithRun(tenantId, input, birth, fence) {
+  if (conversations.has(input.id)) return false;
+  insert(tenantId, input);
+  await RunRepository.prototype.insert.call(null, {
+    ...birth,
+    tenantId,
+    conversationId: input.id,
+    agentName: input.agentName,
+    status: 'running',
+    fence,
+  });
+  return true;
+};
 proto.deleteIfEmpty = async function deleteIfEmpty(tenantId, id) {
   const row = conversations.get(id);
   if (row && row.tenantId === tenantId && !row.messages.length) conversations.delete(id);
@@ -114,7 +127,12 @@ proto.appendTurn = async function appendTurn(turn) {
   }
   row.title ??= titleFrom(turn.messages);
   row.lastMessageAt = new Date();
-  return { messageIds, conversation: view(row) };
+  if (!turn.run) return { messageIds, conversation: view(row) };
+  // A run's turn: its last journal steps and its end, as the SQL's CTE writes them with the turn.
+  const { id, steps: rows, ...ending } = turn.run;
+  for (const step of rows) journalOf(id).push({ kind: step.kind, ...step.data });
+  const run = await RunRepository.prototype.finish.call(null, id, { ...ending, error: null }, turn.fence);
+  return { messageIds, conversation: view(row), run };
 };
 proto.recordOrphanCalls = async function recordOrphanCalls() {};
 
@@ -173,9 +191,7 @@ runProto.claimForExecution = async function claimForExecution(id, fence, reopenF
   const run = runs.get(id);
   if (!run) return null;
   const claimable =
-    run.status === 'running' ||
-    (reopenFailed && run.status === 'failed') ||
-    run.status === 'requires_action';
+    run.status === 'running' || (reopenFailed && run.status === 'failed') || run.status === 'requires_action';
   if (!claimable) return null;
   Object.assign(run, {
     status: 'running',
@@ -240,7 +256,8 @@ runProto.active = async function active(conversationId) {
 runProto.finish = async function finish(id, outcome, fence) {
   const run = runs.get(id);
   if (!run || !isOpen(run.status)) return { queuedBehind: false, recorded: false };
-  if (fence !== undefined && run.fence !== null && run.fence > fence) return { queuedBehind: false, recorded: false };
+  if (fence !== undefined && run.fence !== null && run.fence > fence)
+    return { queuedBehind: false, recorded: false };
   Object.assign(run, {
     status: outcome.status,
     stopReason: outcome.stopReason,
@@ -305,10 +322,18 @@ journalProto.journal = function journal(runId, recorded) {
     runId,
     recorded,
     newCallId: () => this.ids.uuid(),
+    row: (entry) => {
+      const { kind, ...data } = entry;
+      return { step: journalOf(runId).length, kind, tool_use_id: entry.tool_use_id ?? null, data };
+    },
     record: async (entry) => {
-      const list = steps.get(runId);
-      if (list) list.push(entry);
-      else steps.set(runId, [entry]);
+      journalOf(runId).push(entry);
     },
   };
 };
+
+function journalOf(runId) {
+  let list = steps.get(runId);
+  if (!list) steps.set(runId, (list = []));
+  return list;
+}

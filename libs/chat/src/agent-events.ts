@@ -1,6 +1,7 @@
 // The events of one agent turn: what REST collects, SSE writes, the gateway emits and the task processor follows.
 import type { ChatMessage, ToolUseBlock } from '@lib/llm';
 import type { LlmCallRecord } from '@lib/conversations';
+import type { ModelStep } from './step-journal';
 
 export type StopReason = 'end_turn' | 'max_iterations' | 'cost_limit' | 'cancelled' | 'max_tokens';
 
@@ -55,6 +56,11 @@ export interface RunnerDoneEvent {
   context_tokens: number;
   /** True when a call of this turn sent a compacted history (a summary, or cleared tool results). */
   compacted: boolean;
+  /**
+   * With a journal: the turn's last model response when it asked for no tool, not recorded yet. Whoever stores the
+   * turn records it, in the same statement when it can (ChatService), and before giving the run up otherwise.
+   */
+  final_step?: ModelStep;
 }
 
 /**
@@ -89,6 +95,8 @@ export interface DoneEvent extends TurnUsage {
   /** See RunnerDoneEvent. */
   context_tokens: number;
   compacted: boolean;
+  /** The turn was a run's (TurnRequest.run): storing it recorded the run's end too (see AppendedTurn.run). */
+  run_ended?: { recorded: boolean; queuedBehind: boolean };
 }
 
 export type AgentEvent = TextEvent | ThinkingEvent | ToolStartEvent | ToolEndEvent;

@@ -4,6 +4,7 @@ import { AppConfig, Metrics } from '@lib/core';
 import type { AgentDefinition } from '@lib/agents';
 import { LlmClient, LlmError, LlmRequest, LlmStreamEvent, PriceTable, ToolUseBlock } from '@lib/llm';
 import { ToolContext, ToolRegistry } from '@lib/tools';
+import type { RunStepRow } from '@lib/conversations';
 import type { SpendGuard } from '@lib/usage';
 import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, INTERRUPTED_RESULT } from './agent-runner';
@@ -59,6 +60,10 @@ class JournalForTest implements StepJournal {
   }
   async record(step: JournalStep): Promise<void> {
     this.stored.push(structuredClone(step));
+  }
+  row(step: JournalStep): RunStepRow {
+    const { kind, ...data } = step;
+    return { step: this.stored.length, kind, tool_use_id: null, data };
   }
   /** The journal a later execution of the run reads. */
   again(): this {
@@ -141,7 +146,10 @@ async function execute(
     return { events, error };
   }
   const last = events.at(-1);
-  return { events, done: last?.type === 'runner_done' ? last : undefined };
+  const done = last?.type === 'runner_done' ? last : undefined;
+  // As the turn's store does: the last response, which asked for no tool, is recorded with the turn.
+  if (done?.final_step) await journal.record(done.final_step);
+  return { events, done };
 }
 
 describe('AgentRunner with a journal', () => {
@@ -159,6 +167,41 @@ describe('AgentRunner with a journal', () => {
       call: { id: expect.any(String), input_tokens: 100, status: 'completed' },
     });
     expect(journal.stored[1]).toMatchObject({ tool_use_id: 't1', content: 'ticket done', is_error: false });
+  });
+
+  it('leaves the last response, which asks for no tool, to whoever stores the turn: runner_done carries it', async () => {
+    const { registry } = tools();
+    const journal = new JournalForTest();
+    const runner = new AgentRunner(
+      new ScriptedModel([{ text: 'Opening.', toolUses: [use('t1', 'ticket')] }, { text: 'Done.' }]),
+      registry,
+      new PriceTable(),
+      {
+        isUnlimited: () => true,
+        reserve: async () => ({ granted: true, reservation: { settle: async () => undefined } }),
+      } as unknown as SpendGuard,
+      new TurnTelemetry(new Metrics()),
+    );
+    let done: RunnerDoneEvent | undefined;
+    for await (const event of runner.run({
+      agent,
+      history: [],
+      userMessage: 'hi',
+      tenantId: 't',
+      conversationId: 'c',
+      signal: new AbortController().signal,
+      journal,
+    })) {
+      if (event.type === 'runner_done') done = event;
+    }
+    // The loop wrote the response that asked for a tool and the tool's result, not the last response.
+    expect(journal.stored.map((s) => s.kind)).toEqual(['model', 'tool']);
+    expect(done!.final_step).toEqual({
+      kind: 'model',
+      content: [{ type: 'text', text: 'Done.' }],
+      call: done!.llm_calls[1],
+    });
+    expect(journal.row(done!.final_step!)).toMatchObject({ step: 2, kind: 'model', tool_use_id: null });
   });
 
   it('replays recorded steps: no model request, no tool run, no event for them; it goes on from the first step not completed', async () => {

@@ -28,7 +28,7 @@ import type {
   ToolEndEvent,
   TurnUsage,
 } from './agent-events';
-import { ReplayedIteration, replayPlan, StepJournal, ToolGate, ToolStep } from './step-journal';
+import { ModelStep, ReplayedIteration, replayPlan, StepJournal, ToolGate, ToolStep } from './step-journal';
 import { callRecordOf, partialCallRecordOf } from './call-record';
 import { ContextWindow, PreparedRequest, TurnContext } from './context-window';
 import { summarize } from './summarize';
@@ -135,6 +135,8 @@ export class AgentRunner {
     // once from a "prompt is too long".
     let contextTokens = 0;
     let overflowRecovered = false;
+    // The last model response when it asked for no tool: the journal gets it with the stored turn.
+    let finalStep: ModelStep | undefined;
     // After a step, live or replayed: the turn stops (a reason), ends paused (the event to yield), or goes on.
     const next = (outcome: {
       stop?: StopReason;
@@ -277,12 +279,18 @@ export class AgentRunner {
 
       // The provider refuses an empty or whitespace-only text block in every later request: never store one.
       const content = result.content.filter((b) => !(b.type === 'text' && !b.text.trim()));
-      // Stored before any of its tools runs: an execution that dies from here on never asks the model again.
       if (journal && !signal.aborted) {
-        try {
-          await journal.record({ kind: 'model', content, call });
-        } catch (error) {
-          throw new AgentTurnError(error, calls);
+        if (content.some((b) => b.type === 'tool_use')) {
+          // Stored before any of its tools runs: an execution that dies from here on never asks the model again.
+          try {
+            await journal.record({ kind: 'model', content, call });
+          } catch (error) {
+            throw new AgentTurnError(error, calls);
+          }
+        } else {
+          // A response without tool calls ends the turn (afterModelStep): nothing runs between it and the
+          // statement that stores the turn, which records it (see RunnerDoneEvent.final_step).
+          finalStep = { kind: 'model', content, call };
         }
       }
       const ending = next(
@@ -315,6 +323,7 @@ export class AgentRunner {
       iterations,
       context_tokens: contextTokens,
       compacted: context?.compacted ?? false,
+      ...(finalStep ? { final_step: finalStep } : {}),
     };
   }
 

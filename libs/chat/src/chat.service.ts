@@ -9,7 +9,7 @@ import {
   UpstreamError,
 } from '@lib/core';
 import { AgentDefinition, AgentPin, AgentRegistry, DEFAULT_AGENT } from '@lib/agents';
-import { ConversationLease, ConversationLock, ConversationStore } from '@lib/conversations';
+import { ConversationLease, ConversationLock, ConversationStore, RunBirth } from '@lib/conversations';
 import { ChatMessage, LlmError, UserMessage } from '@lib/llm';
 import { CostAnomalies, SpendGuard } from '@lib/usage';
 import type { TurnEvent } from './agent-events';
@@ -57,6 +57,26 @@ export interface TurnRequest {
   journal?: StepJournal;
   /** Decides whether each tool call runs (see ToolGate). */
   gate?: ToolGate;
+  /**
+   * The run this turn carries out (`runId`), when the run's row is written by the turn's own statements: its
+   * insert with the conversation the turn creates (TurnRun.birth) and its end with the stored turn.
+   */
+  run?: TurnRun;
+}
+
+/**
+ * What the statements of a run's turn write about the run (RunSupervisor creates it, RunExecutor numbers the run's
+ * events with it). A new conversation and the run's row are one INSERT (ConversationStore.ensureWithRun); the
+ * stored turn, the run's last journal step and the run's end are one statement (ConversationStore.appendTurn).
+ */
+export class TurnRun {
+  /** The `seq` of the run's next event: when the turn is stored, the `seq` its `done` will carry. */
+  nextSeq = 0;
+
+  constructor(
+    /** The run's row, inserted with the conversation when the turn creates it (its first execution only). */
+    readonly birth?: RunBirth,
+  ) {}
 }
 
 /**
@@ -80,6 +100,10 @@ export interface Turn {
   lease: ConversationLease;
   agentName: string;
   isNewConversation: boolean;
+  /** The run's row was inserted with the new conversation (TurnRun.birth): the caller must not insert it again. */
+  runInserted: boolean;
+  /** TurnRequest.run, when given. */
+  run?: TurnRun;
   events: AsyncGenerator<TurnEvent>;
 }
 
@@ -144,6 +168,8 @@ export class ChatService {
         lease,
         agentName: agent.name,
         isNewConversation: false,
+        runInserted: false,
+        run: request.run,
         events: this.run(request, agent, conversation.id, lease, false, {
           temperature: conversation.temperature,
           maxIterations: conversation.maxIterations,
@@ -168,12 +194,16 @@ export class ChatService {
     // started a turn in it (a task's re-run finds its conversation and reads what is there).
     const lease = await this.lock.acquire(conversationId, { runId: request.runId });
     let created: boolean;
+    const birth = request.run?.birth;
     try {
-      created = await this.store.ensure(request.tenantId, {
+      const conversation = {
         id: conversationId,
         agentName: agent.name,
         agentPin: { agentId: agent.id, version: agent.version },
-      });
+      };
+      created = birth
+        ? await this.store.ensureWithRun(request.tenantId, conversation, birth, lease.fence)
+        : await this.store.ensure(request.tenantId, conversation);
     } catch (error) {
       await lease.release();
       throw error;
@@ -183,6 +213,8 @@ export class ChatService {
       lease,
       agentName: agent.name,
       isNewConversation: created,
+      runInserted: created && birth !== undefined,
+      run: request.run,
       events: this.run(request, agent, conversationId, lease, created, created ? { history: [] } : {}),
     };
   }
@@ -255,8 +287,23 @@ export class ChatService {
           yield event;
           continue;
         }
+        const journal = request.journal;
+        const finalStep = event.final_step;
+        // The last response goes into the journal now when the turn is not stored with its run below (or cannot
+        // be): an execution that continues the run replays it instead of asking the model again.
+        const journalFinalStep = async () => {
+          if (finalStep && journal) await journal.record(finalStep);
+        };
         // Handed back: nothing is stored; the journal keeps the completed steps for the execution that resumes it.
-        if (handedBack(request.signal)) throw new AgentTurnError(request.signal!.reason, event.llm_calls);
+        if (handedBack(request.signal)) {
+          await journalFinalStep().catch(() => undefined);
+          throw new AgentTurnError(request.signal!.reason, event.llm_calls);
+        }
+        const run = request.run && request.runId && journal ? request.run : undefined;
+        if (!run)
+          await journalFinalStep().catch((e: unknown) =>
+            Promise.reject(new AgentTurnError(e, event.llm_calls)),
+          );
         const appended = await this.store
           .appendTurn({
             tenantId: request.tenantId,
@@ -265,9 +312,26 @@ export class ChatService {
             agentName: agent.name,
             messages: event.messages,
             llmCalls: event.llm_calls,
+            ...(run
+              ? {
+                  run: {
+                    id: request.runId!,
+                    status: event.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
+                    stopReason: event.stop_reason,
+                    inputTokens: event.usage.input_tokens,
+                    outputTokens: event.usage.output_tokens,
+                    costUsd: event.usage.cost_usd,
+                    lastSeq: run.nextSeq,
+                    steps: finalStep ? [journal!.row(finalStep)] : [],
+                  },
+                }
+              : {}),
           })
           // The calls were made and billed whatever stops the final write: they are recorded below.
-          .catch((error: unknown) => Promise.reject(new AgentTurnError(error, event.llm_calls)));
+          .catch(async (error: unknown) => {
+            if (run) await journalFinalStep().catch(() => undefined);
+            return Promise.reject(new AgentTurnError(error, event.llm_calls));
+          });
         // Off the turn's path: an alert must never delay or fail the answer.
         void this.anomalies
           .check({
@@ -287,6 +351,7 @@ export class ChatService {
           latency_ms: Math.round(performance.now() - startedAt),
           context_tokens: event.context_tokens,
           compacted: event.compacted,
+          ...(appended.run ? { run_ended: appended.run } : {}),
         };
       }
     } catch (error) {

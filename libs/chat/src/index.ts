@@ -1,5 +1,5 @@
 export { ChatModule } from './chat.module';
-export { ChatService, RunHandedBackError, toDomainError } from './chat.service';
+export { ChatService, RunHandedBackError, toDomainError, TurnRun } from './chat.service';
 export type { Turn, TurnRequest } from './chat.service';
 export { AgentRunner, AgentTurnError } from './agent-runner';
 export type { RunRequest, IterationHook } from './agent-runner';

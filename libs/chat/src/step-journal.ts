@@ -1,7 +1,7 @@
 // The seams between the agent loop and what a run adds around it: the run's journal of completed steps (replayed
 // when the run is executed again) and the gate a tool call passes before it runs. @lib/runs implements the journal
 // (RunJournal, PostgreSQL); a gate is whatever the caller passes (the default lets every call run).
-import type { LlmCallRecord } from '@lib/conversations';
+import type { LlmCallRecord, RunStepRow } from '@lib/conversations';
 import type { ContentBlock, ToolUseBlock } from '@lib/llm';
 
 /** A completed model response: the assistant message as the loop keeps it, and the call that produced it. */
@@ -44,6 +44,11 @@ export interface StepJournal {
   readonly recorded: readonly JournalStep[];
   /** Stores a step; resolves once it is durable. */
   record(step: JournalStep): Promise<void>;
+  /**
+   * Numbers a step as record() would, without writing it: the row goes into the statement that stores the turn
+   * (a run's last model response, see RunnerDoneEvent.final_step).
+   */
+  row(step: JournalStep): RunStepRow;
   /** A new id for a model call's record (see ModelStep.call). */
   newCallId(): string;
 }

@@ -2,7 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { DomainError, IdGenerator, NotFoundError } from '@lib/core';
+import { DomainError, IdGenerator, NotFoundError, PreparedStatement } from '@lib/core';
 import type { ChatMessage } from '@lib/llm';
 import { ConversationEntity, MessageEntity } from './entities';
 import type {
@@ -11,6 +11,7 @@ import type {
   LlmCallRecord,
   NewConversation,
   Page,
+  RunBirth,
   StoredMessage,
   TurnRecord,
 } from './records';
@@ -57,7 +58,7 @@ const insertCalls = (conversation: string, agent: string, calls: string, from = 
  * nor when a lease newer than the turn's ($10, its fencing token; null: unfenced) has already written to it. The
  * row lock makes the fence check see the latest committed fence, so two appends cannot both pass it stale.
  */
-const APPEND_TURN = `
+const appendTurn = (run: boolean) => `
 WITH conv AS (
   SELECT message_count FROM conversations
    WHERE id = $1 AND tenant_id = $2 AND ($10::bigint IS NULL OR fence <= $10::bigint) FOR UPDATE
@@ -65,7 +66,7 @@ WITH conv AS (
   INSERT INTO messages (id, conversation_id, seq, role, content)
   SELECT m.id, $1, conv.message_count + m.ord - 1, m.role, m.content
     FROM conv, unnest($3::uuid[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS m(id, role, content, ord)
-), calls AS (${insertCalls('$1', '$6', '$7', 'conv, ')}
+), calls AS (${insertCalls('$1', '$6', '$7', 'conv, ')}${run ? RUN_ENDING : ''}
 ), added AS (
   SELECT COALESCE(sum(input), 0) AS input, COALESCE(sum(output), 0) AS output, COALESCE(sum(cost), 0) AS cost
     FROM calls
@@ -76,7 +77,72 @@ UPDATE conversations SET
   last_message_at = now(), last_activity_at = now(), fence = GREATEST(fence, COALESCE($10::bigint, fence))
 FROM added
 WHERE id = $1 AND tenant_id = $2 AND EXISTS (SELECT 1 FROM conv)
-RETURNING conversations.*`;
+RETURNING conversations.*${run ? ', EXISTS (SELECT 1 FROM ended) AS run_recorded, (SELECT queued_behind FROM ended) AS run_queued_behind' : ''}`;
+
+/**
+ * A run's turn also writes the run's journal steps not written yet ($11, a JSON array of RunStepRow) and records
+ * the run's end as RunRepository.finish does (same columns, same guards: a run that has ended stays as it is, and
+ * a newer execution's fence wins), in the statement that stores the turn: the turn and its run end together.
+ */
+const RUN_ENDING = `
+), steps AS (
+  INSERT INTO run_steps (run_id, step, kind, tool_use_id, data)
+  SELECT $12, s.step, s.kind, s.tool_use_id, s.data
+    FROM conv, jsonb_to_recordset($11::jsonb) AS s(step int, kind text, tool_use_id text, data jsonb)
+), ended AS (
+  UPDATE runs r SET status = $13, stop_reason = $14, error = NULL, input_tokens = $15, output_tokens = $16,
+    cost_usd = $17, last_seq = GREATEST(r.last_seq, $18), finished_at = now(), started_at = COALESCE(r.started_at, now())
+    FROM conv
+   WHERE r.id = $12 AND r.status IN ('queued', 'running', 'requires_action')
+     AND ($10::bigint IS NULL OR r.fence IS NULL OR r.fence <= $10::bigint)
+  RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
+    AS queued_behind`;
+
+const APPEND_TURN = new PreparedStatement<ConversationEntity>('conversations_append_turn', appendTurn(false));
+const APPEND_RUN_TURN = new PreparedStatement<
+  ConversationEntity & { run_recorded: boolean; run_queued_behind: boolean | null }
+>('conversations_append_run_turn', appendTurn(true));
+
+const INSERT_CONVERSATION = `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations,
+  metadata, cost_limit_usd, agent_id, agent_version, max_context_tokens, require_approval)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+
+/**
+ * A new conversation and its first run (see ConversationStore.ensureWithRun): $13 the run's fencing token, then the
+ * run's id, source, message, API key, task, priority and message content. The run is inserted only with the
+ * conversation (the foreign key is checked at the end of the statement, when both rows exist).
+ */
+const ENSURE_WITH_RUN = new PreparedStatement(
+  'conversations_ensure_with_run',
+  `
+WITH conv AS (
+  INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
+    cost_limit_usd, agent_id, agent_version, max_context_tokens, require_approval, fence)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::bigint)
+  ON CONFLICT (id) DO NOTHING RETURNING id
+)
+INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
+  priority, started_at, message_content, fence)
+SELECT $14, $2, conv.id, $3, $15, 'running', $16, $17, $18, $19, now(), $20::jsonb, $13::bigint FROM conv
+RETURNING 1`,
+);
+
+const ENSURE = new PreparedStatement(
+  'conversations_ensure',
+  `${INSERT_CONVERSATION} ON CONFLICT (id) DO NOTHING RETURNING 1`,
+);
+
+const GET = new PreparedStatement<ConversationEntity>(
+  'conversations_get',
+  `SELECT * FROM conversations WHERE id = $1 AND tenant_id = $2`,
+);
+
+const HISTORY = new PreparedStatement<Pick<MessageEntity, 'role' | 'content'>>(
+  'conversations_history',
+  `SELECT m.role, m.content FROM messages m
+   JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = $2
+   WHERE m.conversation_id = $1 ORDER BY m.seq`,
+);
 
 /**
  * Model calls of a failed turn, in one statement: on the conversation when it is still there (and its totals
@@ -162,7 +228,33 @@ export class ConversationStore {
 
   /** Creates the conversation unless it exists; true when this call created it. */
   async ensure(tenantId: string, input: NewConversation): Promise<boolean> {
-    const rows = await this.insert(tenantId, input, 'ON CONFLICT (id) DO NOTHING RETURNING 1');
+    const rows = await ENSURE.run(this.dataSource, this.conversationValues(tenantId, input));
+    return rows.length > 0;
+  }
+
+  /**
+   * Creates the conversation unless it exists and, when this call created it, the running run that is its first
+   * turn, in one statement: the conversation records the run's fencing token as RunRepository.insert would (a new
+   * conversation has no run waiting for a decision, the one case in which that insert refuses). Answers whether
+   * this call created them; a conversation that existed is left as it was, and the caller inserts the run.
+   */
+  async ensureWithRun(
+    tenantId: string,
+    input: NewConversation,
+    run: RunBirth,
+    fence: number,
+  ): Promise<boolean> {
+    const rows = await ENSURE_WITH_RUN.run(this.dataSource, [
+      ...this.conversationValues(tenantId, input),
+      fence,
+      run.id,
+      run.source,
+      run.message,
+      run.apiKeyId,
+      run.taskId,
+      run.priority,
+      run.messageContent,
+    ]);
     return rows.length > 0;
   }
 
@@ -171,25 +263,25 @@ export class ConversationStore {
     input: NewConversation,
     tail = 'RETURNING *',
   ): Promise<ConversationEntity[]> {
-    return this.dataSource.query(
-      `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations, metadata,
-         cost_limit_usd, agent_id, agent_version, max_context_tokens, require_approval)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ${tail}`,
-      [
-        input.id,
-        tenantId,
-        input.agentName,
-        input.title ?? null,
-        input.temperature ?? null,
-        input.maxIterations ?? null,
-        JSON.stringify(input.metadata ?? {}),
-        input.costLimitUsd ?? null,
-        input.agentPin?.agentId ?? null,
-        input.agentPin?.version ?? null,
-        input.maxContextTokens ?? null,
-        input.requireApproval ?? [],
-      ],
-    );
+    return this.dataSource.query(`${INSERT_CONVERSATION} ${tail}`, this.conversationValues(tenantId, input));
+  }
+
+  /** The parameters $1–$12 of INSERT_CONVERSATION. */
+  private conversationValues(tenantId: string, input: NewConversation): unknown[] {
+    return [
+      input.id,
+      tenantId,
+      input.agentName,
+      input.title ?? null,
+      input.temperature ?? null,
+      input.maxIterations ?? null,
+      JSON.stringify(input.metadata ?? {}),
+      input.costLimitUsd ?? null,
+      input.agentPin?.agentId ?? null,
+      input.agentPin?.version ?? null,
+      input.maxContextTokens ?? null,
+      input.requireApproval ?? [],
+    ];
   }
 
   /** Removes a conversation that has no messages (a first turn that failed). */
@@ -202,10 +294,7 @@ export class ConversationStore {
 
   /** The conversation, or NotFoundError — also when it belongs to another tenant. */
   async get(tenantId: string, id: string): Promise<Conversation> {
-    const rows: ConversationEntity[] = await this.dataSource.query(
-      `SELECT * FROM conversations WHERE id = $1 AND tenant_id = $2`,
-      [id, tenantId],
-    );
+    const rows = await GET.run(this.dataSource, [id, tenantId]);
     if (!rows.length) throw new NotFoundError(`Conversation ${id}`);
     return toConversation(rows[0]);
   }
@@ -242,12 +331,7 @@ export class ConversationStore {
 
   /** The history as the model takes it; empty for a conversation of another tenant. */
   async history(tenantId: string, conversationId: string): Promise<ChatMessage[]> {
-    const rows: Array<Pick<MessageEntity, 'role' | 'content'>> = await this.dataSource.query(
-      `SELECT m.role, m.content FROM messages m
-       JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = $2
-       WHERE m.conversation_id = $1 ORDER BY m.seq`,
-      [conversationId, tenantId],
-    );
+    const rows = await HISTORY.run(this.dataSource, [conversationId, tenantId]);
     return rows.map((r) => ({ role: r.role, content: r.content }));
   }
 
@@ -267,8 +351,7 @@ export class ConversationStore {
    */
   async appendTurn(turn: TurnRecord): Promise<AppendedTurn> {
     const messageIds = turn.messages.map(() => this.ids.uuid());
-    // An UPDATE through TypeORM answers [rows, affected].
-    const [rows] = (await this.dataSource.query(APPEND_TURN, [
+    const params: unknown[] = [
       turn.conversationId,
       turn.tenantId,
       messageIds,
@@ -279,9 +362,37 @@ export class ConversationStore {
       turn.messages.length,
       titleFrom(turn.messages),
       turn.fence ?? null,
-    ])) as [ConversationEntity[], number];
+    ];
+    const run = turn.run;
+    if (run) {
+      params.push(
+        JSON.stringify(run.steps),
+        run.id,
+        run.status,
+        run.stopReason,
+        run.inputTokens,
+        run.outputTokens,
+        run.costUsd,
+        run.lastSeq,
+      );
+    }
+    const rows = run
+      ? await APPEND_RUN_TURN.run(this.dataSource, params)
+      : await APPEND_TURN.run(this.dataSource, params);
     if (!rows.length) throw await this.whyNotAppended(turn);
-    return { messageIds, conversation: toConversation(rows[0]) };
+    const row = rows[0];
+    return {
+      messageIds,
+      conversation: toConversation(row),
+      ...(run
+        ? {
+            run: {
+              recorded: 'run_recorded' in row && row.run_recorded === true,
+              queuedBehind: 'run_queued_behind' in row && row.run_queued_behind === true,
+            },
+          }
+        : {}),
+    };
   }
 
   /** Nothing was appended: the conversation is gone, or a newer lease has written to it (the fence). */

@@ -13,4 +13,7 @@ export type {
   TurnRecord,
   AppendedTurn,
   Page,
+  RunBirth,
+  RunEnding,
+  RunStepRow,
 } from './records';

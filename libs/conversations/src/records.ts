@@ -107,11 +107,59 @@ export interface TurnRecord {
   agentName: string;
   messages: ChatMessage[];
   llmCalls: LlmCallRecord[];
+  /** The run the turn carried out: storing the turn ends it, in the same statement (see ConversationStore.appendTurn). */
+  run?: RunEnding;
 }
 
 export interface AppendedTurn {
   messageIds: string[];
   conversation: Conversation;
+  /**
+   * With TurnRecord.run: whether the run's end was recorded (false: a newer execution of the run had taken it
+   * over, see RunRepository.finish) and whether runs of the conversation are queued behind it.
+   */
+  run?: { recorded: boolean; queuedBehind: boolean };
+}
+
+/**
+ * A run's row as the first statement of its turn writes it, with the conversation the turn creates (the `runs`
+ * table is RunRepository's; ConversationStore.ensure writes this row so that a new conversation's turn starts with
+ * one statement, not two).
+ */
+export interface RunBirth {
+  id: string;
+  source: string;
+  /** The user message as text (runs.message). */
+  message: string;
+  /** The user message's content blocks as JSON, when it has blocks (runs.message_content). */
+  messageContent: string | null;
+  apiKeyId: string | null;
+  taskId: string | null;
+  priority: number;
+}
+
+/** A step of a run's journal as a row of `run_steps` (RunJournal numbers and writes them). */
+export interface RunStepRow {
+  step: number;
+  kind: 'model' | 'tool_started' | 'tool';
+  tool_use_id: string | null;
+  data: Record<string, unknown>;
+}
+
+/**
+ * How a run ends when its turn is stored: the same columns RunRepository.finish writes, and the journal steps
+ * not written yet (the last model response, which asked for no tool: nothing ran after it).
+ */
+export interface RunEnding {
+  id: string;
+  status: 'completed' | 'cancelled';
+  stopReason: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  /** The `seq` of the run's last event (its `done`). */
+  lastSeq: number;
+  steps: RunStepRow[];
 }
 
 export interface Page<T> {

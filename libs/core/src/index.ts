@@ -4,6 +4,7 @@ export { loadConfig, ConfigError } from './config/load-config';
 export { dataSourceOptions } from './database/data-source-options';
 export type { DatabaseSettings } from './database/data-source-options';
 export { ensureDatabaseExists } from './database/ensure-database';
+export { PreparedStatement } from './database/prepared-statement';
 export { DEMO_TEMPLATE_TENANT } from './database/demo-data';
 export { Clock, SystemClock } from './clock';
 export { IdGenerator, RandomIdGenerator } from './id-generator';

@@ -225,11 +225,13 @@ export class RunExecutor {
   ): Promise<void> {
     const conversationId = run.conversationId;
     const fence = turn.lease.fence;
-    let seq = firstSeq;
+    // Shared with the turn (TurnRun): the statement that stores it records the `seq` its `done` gets.
+    const numbering = turn.run ?? { nextSeq: 0 };
+    numbering.nextSeq = firstSeq;
     const event = <Name extends RunEventName>(name: Name, fields: Fields<Name>): RunEvent =>
       ({
         name,
-        payload: { conversation_id: conversationId, run_id: run.id, seq: seq++, ...fields },
+        payload: { conversation_id: conversationId, run_id: run.id, seq: numbering.nextSeq++, ...fields },
       }) as unknown as RunEvent;
     // A run executed again continues its numbering after what the log has: its `run_started` and the events of
     // the steps it replays were published by its earlier execution.
@@ -275,25 +277,28 @@ export class RunExecutor {
               context_tokens: turnEvent.context_tokens,
               compacted: turnEvent.compacted,
             });
-            // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended.
-            const finished = await this.runs
-              .finish(
-                run.id,
-                {
-                  status: turnEvent.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
-                  stopReason: turnEvent.stop_reason,
-                  error: null,
-                  inputTokens: turnEvent.input_tokens,
-                  outputTokens: turnEvent.output_tokens,
-                  costUsd: turnEvent.cost_usd,
-                  lastSeq: done.payload.seq,
-                },
-                fence,
-              )
-              .catch((error: Error) => {
-                this.logger.error(`Could not record the end of run ${run.id}: ${error.message}`);
-                return { queuedBehind: true, recorded: true };
-              });
+            // Recorded before anyone hears of the end: a client that reads the run after `done` sees it ended
+            // (with the stored turn, in the same statement, when the turn is the run's: TurnRun).
+            const finished =
+              turnEvent.run_ended ??
+              (await this.runs
+                .finish(
+                  run.id,
+                  {
+                    status: turnEvent.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
+                    stopReason: turnEvent.stop_reason,
+                    error: null,
+                    inputTokens: turnEvent.input_tokens,
+                    outputTokens: turnEvent.output_tokens,
+                    costUsd: turnEvent.cost_usd,
+                    lastSeq: done.payload.seq,
+                  },
+                  fence,
+                )
+                .catch((error: Error) => {
+                  this.logger.error(`Could not record the end of run ${run.id}: ${error.message}`);
+                  return { queuedBehind: true, recorded: true };
+                }));
             state.queuedBehind = finished.queuedBehind;
             ended = true;
             await this.publishEnd(run, finished.recorded, done, turn);

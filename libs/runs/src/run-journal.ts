@@ -11,8 +11,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { IdGenerator } from '@lib/core';
+import { IdGenerator, PreparedStatement } from '@lib/core';
 import type { JournalStep, StepJournal } from '@lib/chat';
+import type { RunStepRow } from '@lib/conversations';
 
 interface StepRow {
   step: number;
@@ -21,7 +22,10 @@ interface StepRow {
   data: Record<string, unknown>;
 }
 
-const INSERT = `INSERT INTO run_steps (run_id, step, kind, tool_use_id, data) VALUES ($1, $2, $3, $4, $5)`;
+const INSERT = new PreparedStatement(
+  'run_steps_insert',
+  `INSERT INTO run_steps (run_id, step, kind, tool_use_id, data) VALUES ($1, $2, $3, $4, $5)`,
+);
 
 @Injectable()
 export class RunJournal {
@@ -51,20 +55,24 @@ export class RunJournal {
 
   private journal(runId: string, recorded: JournalStep[], next: number): StepJournal {
     let step = next;
+    // Numbered when called, not when written: concurrent tool results keep the order they completed in.
+    const row = (entry: JournalStep): RunStepRow => {
+      const { kind, ...data } = entry;
+      return { step: step++, kind, tool_use_id: 'tool_use_id' in entry ? entry.tool_use_id : null, data };
+    };
     return {
       runId,
       recorded,
       newCallId: () => this.ids.uuid(),
+      row,
       record: async (entry) => {
-        // Numbered when called, not when written: concurrent tool results keep the order they completed in.
-        const number = step++;
-        const { kind, ...data } = entry;
-        await this.db.query(INSERT, [
+        const numbered = row(entry);
+        await INSERT.run(this.db, [
           runId,
-          number,
-          kind,
-          'tool_use_id' in entry ? entry.tool_use_id : null,
-          JSON.stringify(data),
+          numbered.step,
+          numbered.kind,
+          numbered.tool_use_id,
+          JSON.stringify(numbered.data),
         ]);
       },
     };

@@ -11,7 +11,7 @@
 // gives up on fails its run.
 import { Injectable, Logger } from '@nestjs/common';
 import { ConversationBusyError } from '@lib/core';
-import { ChatService } from '@lib/chat';
+import { ChatService, TurnRun } from '@lib/chat';
 import type { ToolGate } from '@lib/chat';
 import { RunExecutor, RunHandle, RunIdentity } from './run-executor';
 import { failureBody } from './run-failures';
@@ -120,6 +120,7 @@ export class RunRecovery {
         journal,
         // Every execution passes the approval gate: a call decided meanwhile runs or is refused as decided.
         gate: options.gate ?? this.infra.approvals.for(run.id),
+        run: new TurnRun(),
       });
     } catch (error) {
       // Refused as it was to go on (its conversation was deleted, its budget is spent): it ends with that error.

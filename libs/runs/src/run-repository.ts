@@ -2,8 +2,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { PreparedStatement } from '@lib/core';
 import type { ErrorPayload, RunSource, RunState, StopReason } from '@lib/core';
 import { messageText, UserContentBlock, UserMessage } from '@lib/llm';
+import type { RunBirth } from '@lib/conversations';
 import type { FinishedRun, Run, RunTotals } from './run-records';
 
 interface RunRow {
@@ -69,6 +71,24 @@ export interface NewRun {
 }
 
 /**
+ * A run's row as ConversationStore.ensureWithRun writes it with a new conversation (the run's first statement):
+ * the same values insert() writes.
+ */
+export function runBirth(
+  run: Pick<NewRun, 'id' | 'source' | 'message' | 'apiKeyId' | 'taskId' | 'priority'>,
+): RunBirth {
+  return {
+    id: run.id,
+    source: run.source,
+    message: messageText(run.message),
+    messageContent: typeof run.message === 'string' ? null : JSON.stringify(run.message),
+    apiKeyId: run.apiKeyId,
+    taskId: run.taskId,
+    priority: run.priority ?? 0,
+  };
+}
+
+/**
  * TypeORM answers an UPDATE … RETURNING with `[rows, affected]` (a SELECT or INSERT with the rows alone): read as
  * rows, the first "row" would be that array, truthy even when nothing was updated.
  */
@@ -78,6 +98,32 @@ function returned<T>(result: unknown): T[] {
 
 const COLUMNS = `id, tenant_id, conversation_id, agent_name, source, status, stop_reason, error, message, message_content,
   api_key_id, task_id, input_tokens, output_tokens, cost_usd, last_seq, created_at, started_at, finished_at`;
+
+/** See insert(). */
+const INSERT = new PreparedStatement(
+  'runs_insert',
+  `WITH fenced AS (
+         UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
+       )
+       INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
+         priority, started_at, message_content, fence)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb,
+         $11::bigint
+        WHERE $6 = 'queued'
+           OR NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $3 AND w.status = 'requires_action')
+       RETURNING id`,
+);
+
+/** See finish(). */
+const FINISH = new PreparedStatement<{ queued_behind: boolean }>(
+  'runs_finish',
+  `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
+         cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
+       WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')
+         AND ($9::bigint IS NULL OR r.fence IS NULL OR r.fence <= $9::bigint)
+       RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
+         AS queued_behind`,
+);
 
 @Injectable()
 export class RunRepository {
@@ -90,32 +136,21 @@ export class RunRepository {
    * conversation can no longer write to it (ConversationStore.appendTurn checks the fence).
    */
   async insert(run: NewRun): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
-      `WITH fenced AS (
-         UPDATE conversations SET fence = GREATEST(fence, $11::bigint) WHERE id = $3 AND $11::bigint IS NOT NULL
-       )
-       INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
-         priority, started_at, message_content, fence)
-       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $6 = 'running' THEN now() END, $12::jsonb,
-         $11::bigint
-        WHERE $6 = 'queued'
-           OR NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $3 AND w.status = 'requires_action')
-       RETURNING id`,
-      [
-        run.id,
-        run.tenantId,
-        run.conversationId,
-        run.agentName,
-        run.source,
-        run.status,
-        messageText(run.message),
-        run.apiKeyId,
-        run.taskId,
-        run.priority ?? 0,
-        run.fence ?? null,
-        typeof run.message === 'string' ? null : JSON.stringify(run.message),
-      ],
-    );
+    const birth = runBirth(run);
+    const rows = await INSERT.run(this.db, [
+      run.id,
+      run.tenantId,
+      run.conversationId,
+      run.agentName,
+      run.source,
+      run.status,
+      birth.message,
+      birth.apiKeyId,
+      birth.taskId,
+      birth.priority,
+      run.fence ?? null,
+      birth.messageContent,
+    ]);
     return rows.length > 0;
   }
 
@@ -247,27 +282,17 @@ export class RunRepository {
     outcome: FinishedRun,
     fence?: number,
   ): Promise<{ queuedBehind: boolean; recorded: boolean }> {
-    const rows = returned<{ queued_behind: boolean }>(
-      await this.db.query(
-        `UPDATE runs r SET status = $2, stop_reason = $3, error = $4, input_tokens = $5, output_tokens = $6,
-         cost_usd = $7, last_seq = GREATEST(last_seq, $8), finished_at = now(), started_at = COALESCE(started_at, now())
-       WHERE id = $1 AND status IN ('queued', 'running', 'requires_action')
-         AND ($9::bigint IS NULL OR r.fence IS NULL OR r.fence <= $9::bigint)
-       RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
-         AS queued_behind`,
-        [
-          id,
-          outcome.status,
-          outcome.stopReason,
-          outcome.error ? JSON.stringify(outcome.error) : null,
-          outcome.inputTokens,
-          outcome.outputTokens,
-          outcome.costUsd,
-          outcome.lastSeq,
-          fence ?? null,
-        ],
-      ),
-    );
+    const rows = await FINISH.run(this.db, [
+      id,
+      outcome.status,
+      outcome.stopReason,
+      outcome.error ? JSON.stringify(outcome.error) : null,
+      outcome.inputTokens,
+      outcome.outputTokens,
+      outcome.costUsd,
+      outcome.lastSeq,
+      fence ?? null,
+    ]);
     return { queuedBehind: rows[0]?.queued_behind ?? false, recorded: rows.length > 0 };
   }
 

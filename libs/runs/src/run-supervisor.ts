@@ -4,7 +4,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConversationBusyError, NotFoundError, ServiceUnavailableError, ValidationError } from '@lib/core';
 import { userMessageProblems } from '@lib/llm';
-import { ChatService } from '@lib/chat';
+import { ChatService, TurnRun } from '@lib/chat';
 import { RunCancellations } from './run-cancellations';
 import { RunEventQueue, RunExecutor, RunHandle } from './run-executor';
 import { RunFeed } from './run-feed';
@@ -12,7 +12,7 @@ import { failureBody } from './run-failures';
 import { RunInfrastructure } from './run-infrastructure';
 import { Resumed, ResumeOptions, RunRecovery } from './run-recovery';
 import { isFinished, Run, RunRequest } from './run-records';
-import { NewRun, RunRepository } from './run-repository';
+import { NewRun, RunRepository, runBirth } from './run-repository';
 import { ConversationAwaitingApprovalError } from './run-errors';
 
 /** How long `cancel` waits for a running run to stop before answering its current status. */
@@ -83,6 +83,16 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         runId,
         // A run's first execution: nothing to read, each step recorded as it completes.
         journal: this.infra.journal.fresh(runId),
+        // Its row goes in with a conversation the turn creates, and its end with the stored turn.
+        run: new TurnRun(
+          runBirth({
+            id: runId,
+            source: request.source,
+            message: request.message,
+            apiKeyId: request.apiKeyId ?? null,
+            taskId: request.taskId ?? null,
+          }),
+        ),
         gate: request.gate ?? this.infra.approvals.for(runId),
         // A failed first turn deletes its new conversation, and with it the run row. A REST caller never learns
         // either id (it gets the error envelope), so version 1's "no conversation is left" stays; every other
@@ -97,11 +107,13 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
       throw error;
     }
     try {
-      const inserted = await this.runs.insert({
-        ...newRun(runId, request, turn.conversationId, turn.agentName),
-        status: 'running',
-        fence: turn.lease.fence,
-      });
+      const inserted =
+        turn.runInserted ||
+        (await this.runs.insert({
+          ...newRun(runId, request, turn.conversationId, turn.agentName),
+          status: 'running',
+          fence: turn.lease.fence,
+        }));
       if (!inserted) {
         // The conversation's run waits for decisions: it keeps the conversation (its lock is free while it waits).
         const waiting = await this.runs.waiting(turn.conversationId);
@@ -327,6 +339,7 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         runId: run.id,
         journal: this.infra.journal.fresh(run.id),
         gate: this.infra.approvals.for(run.id),
+        run: new TurnRun(),
       });
     } catch (error) {
       // Refused when it was to start (its budget is spent, its conversation was deleted): it ends with that error.
