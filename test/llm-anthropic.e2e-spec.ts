@@ -666,3 +666,69 @@ describe('AnthropicLlmClient against the fake provider', () => {
     });
   });
 });
+
+// LLM_HTTP_CLIENT: undici's request under the SDK (the default, node-fetch.ts) and Node's global fetch behave alike.
+describe.each(['undici', 'fetch'] as const)('AnthropicLlmClient over LLM_HTTP_CLIENT=%s', (llmHttpClient) => {
+  let fake: FakeAnthropic;
+
+  beforeEach(async () => {
+    fake = await FakeAnthropic.start();
+  });
+
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  it("streams an answer, sending the SDK's headers and the JSON request", async () => {
+    fake.enqueue({ text: 'Order 1001 shipped yesterday.' });
+    const { texts, result } = await collect(clientFor(fake, { llmHttpClient }).stream(request()));
+    expect(texts.join('')).toBe('Order 1001 shipped yesterday.');
+    expect(result.stop_reason).toBe('end_turn');
+    expect(fake.requests[0].headers).toMatchObject({
+      'anthropic-version': expect.any(String),
+      'content-type': 'application/json',
+    });
+    expect(fake.requests[0].body).toMatchObject({ model: 'claude-sonnet-4-6', stream: true });
+  });
+
+  it('maps an HTTP error with its body and retry-after', async () => {
+    fake.enqueue({ status: 429, retryAfter: 7 });
+    const error = await failureOf(clientFor(fake, { llmHttpClient }).stream(request()));
+    expect(error).toMatchObject({ kind: 'rate_limited', retryAfterSeconds: 7 });
+  });
+
+  it('reports a stream cut mid-way, an unreachable provider and a slow first byte as connection failures', async () => {
+    fake.enqueue({ text: 'This answer is cut off before the end', cutAfterEvents: 6 });
+    expect(await failureOf(clientFor(fake, { llmHttpClient }).stream(request()))).toMatchObject({
+      kind: 'connection',
+      message: 'The connection to the model provider was lost before the answer was complete.',
+    });
+    const gone = await FakeAnthropic.start();
+    await gone.stop();
+    expect(
+      await failureOf(clientFor(fake, { llmHttpClient, anthropicBaseUrl: gone.url }).stream(request())),
+    ).toMatchObject({ kind: 'connection', message: 'The model provider could not be reached.' });
+    fake.enqueue({ text: 'Too late', firstByteDelayMs: 1_000 });
+    expect(
+      await failureOf(clientFor(fake, { llmHttpClient, llmTimeoutMs: 150 }).stream(request())),
+    ).toMatchObject({ kind: 'connection', message: 'The model provider did not answer in time.' });
+  });
+
+  it('stops the request when the caller aborts mid-stream', async () => {
+    const gate = fake.gate();
+    fake.enqueue({ text: 'A long answer that waits', chunkSize: 4, gate });
+    const controller = new AbortController();
+    let failure: LlmError | undefined;
+    try {
+      for await (const event of clientFor(fake, { llmHttpClient }).stream(
+        request({ signal: controller.signal }),
+      )) {
+        if (event.type === 'text') controller.abort();
+      }
+    } catch (error) {
+      failure = error as LlmError;
+    }
+    expect(failure?.kind).toBe('aborted');
+    await fake.waitForAborts(1);
+  });
+});

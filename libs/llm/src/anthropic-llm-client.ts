@@ -16,6 +16,7 @@ import { LlmClient, LlmRequest, LlmResult, LlmStreamEvent, LlmUsage } from './ll
 import { withCacheBreakpoints } from './cache-breakpoints';
 import { LlmError } from './llm-error';
 import { contextOverflowOf } from './prompt-too-long';
+import { nodeFetch } from './node-fetch';
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -54,6 +55,8 @@ export class AnthropicLlmClient extends LlmClient {
       maxRetries: options.maxRetries ?? 0,
       timeout: config.llmTimeoutMs,
       logger: sdkLogger(this.logger),
+      // Node streams under the SDK instead of fetch's web streams: about half the SDK's CPU per call (node-fetch.ts).
+      ...(config.llmHttpClient === 'fetch' ? {} : { fetch: nodeFetch() as unknown as typeof fetch }),
       // The SDK's own client spans (under `llm.call`) and trace-context headers only while tracing is on: with
       // no OpenTelemetry SDK registered they would be built for a no-op tracer on every call.
       ...(tracingActive() ? {} : { openTelemetry: { traces: false, propagation: false } }),
@@ -320,10 +323,14 @@ function redact(text: string): string {
   return clipped.replace(/\b(sk-ant-|sk-)[A-Za-z0-9_-]{8,}/g, '$1[redacted]');
 }
 
-/** undici's own error for a body cut mid-way (the raw stream passes it through). */
+/**
+ * undici's own error for a body cut mid-way (the raw stream passes it through): fetch's TypeError("terminated"), or
+ * under nodeFetch undici's socket and body errors (`UND_ERR_*` codes).
+ */
 function isFetchTermination(error: unknown): boolean {
   // Duck-typed: fetch's errors come from Node's own realm, where `instanceof` can fail.
-  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  const { name, message, code } = (error ?? {}) as { name?: unknown; message?: unknown; code?: unknown };
+  if (typeof code === 'string' && code.startsWith('UND_ERR_')) return true;
   return (
     name === 'TypeError' && typeof message === 'string' && /terminated|fetch failed|socket/i.test(message)
   );

@@ -80,6 +80,11 @@ export class AppConfig {
   /** Automatic prompt-cache breakpoints on the tools, the system prompt and the conversation's tail. */
   promptCaching: boolean;
   llmTimeoutMs: number;
+  /**
+   * What carries the SDK's HTTP requests: `undici` (default), undici's `request` over a keep-alive agent, read as
+   * Node streams; `fetch`, Node's global fetch (the SDK's own default).
+   */
+  llmHttpClient: 'undici' | 'fetch';
   /** Retries of one model call by our retry policy (the SDK's own retries are off, so the two never multiply). */
   llmMaxRetries: number;
   /** Full-jitter backoff: the n-th retry waits a random time in [0, min(max, base·2ⁿ)). */

@@ -395,6 +395,7 @@ export function loadConfig(env: Env): AppConfig {
   config.anthropicModel = read(env, 'ANTHROPIC_MODEL') ?? 'claude-sonnet-4-6';
   config.llmMaxTokens = int(env, 'LLM_MAX_TOKENS', 4096, 1, 200_000);
   config.llmTimeoutMs = int(env, 'LLM_TIMEOUT_MS', 120_000, 100);
+  config.llmHttpClient = oneOf(env, 'LLM_HTTP_CLIENT', 'undici', ['undici', 'fetch'] as const);
   config.modelContextWindows = contextWindows(env, 'MODEL_CONTEXT_WINDOWS');
   config.contextSummaryMaxTokens = int(env, 'CONTEXT_SUMMARY_MAX_TOKENS', 2048, 64, 32_000);
   config.promptCaching = bool(env, 'PROMPT_CACHING', true);
