@@ -42,8 +42,10 @@ export class TaskExecutor {
     const controller = new AbortController();
     let task: Task | null = null;
     try {
-      // The usual case, a queued task with no cancel requested, is read and claimed by the one UPDATE.
-      const running = await this.tasks.markRunning(run.taskId);
+      // The usual case, a queued task with no cancel requested, is read and claimed, and its run's id recorded
+      // before the run starts (an attempt that dies at any point leaves it to the next one), by the one UPDATE.
+      const claimed = await this.tasks.markRunning(run.taskId, this.ids.uuid());
+      const running = claimed?.task ?? null;
       task = running ?? (await this.tasks.findById(run.taskId));
       if (!task) {
         this.logger.warn(`Task ${run.taskId} has no row (deleted?); its job is dropped.`);
@@ -60,7 +62,7 @@ export class TaskExecutor {
         `Task ${task.id} running (run ${running.attempts}, attempt ${run.attempt} of ${run.maxAttempts})`,
       );
       this.lifecycle.progressed(running);
-      await this.runTurn(running, controller);
+      await this.runTurn(running, claimed!.previousRunId, controller);
     } catch (error) {
       if (!task) throw error;
       await this.handleFailure(task, run, error, controller.signal);
@@ -89,7 +91,11 @@ export class TaskExecutor {
     if (task?.runId) await this.runs.abandon(task.runId, reason);
   }
 
-  private async runTurn(task: Task, controller: AbortController): Promise<void> {
+  private async runTurn(
+    task: Task,
+    previousRunId: string | null,
+    controller: AbortController,
+  ): Promise<void> {
     // A previous run may have stored the turn and died before recording the outcome: never run it twice.
     // (On the first run, `attempts` is 1 and there was no previous run to look for.)
     const stored = task.attempts > 1 ? await this.storedOutcome(task) : null;
@@ -116,12 +122,12 @@ export class TaskExecutor {
       this.lifecycle.progressed({ id: task.id, status: 'running', progress: recorded.progress });
     };
     // Every attempt of the task executes the same run: a later attempt replays what the earlier ones recorded (the
-    // model is not asked again, a tool that completed does not run again) and goes on from there. The run's id is
-    // recorded before the run starts, so an attempt that dies at any point leaves it to the next one.
+    // model is not asked again, a tool that completed does not run again) and goes on from there. The claim
+    // recorded the run's id (markRunning): a new one on the first attempt, the earlier attempts' one after.
     let handle: RunHandle | undefined;
-    let runId = this.ids.uuid();
-    if (task.runId) {
-      const resumed = await this.runs.resume(task.runId, { reopenFailed: true, onIteration });
+    let runId = task.runId ?? this.ids.uuid();
+    if (previousRunId) {
+      const resumed = await this.runs.resume(previousRunId, { reopenFailed: true, onIteration });
       if (resumed.kind === 'resumed') handle = resumed.handle;
       else if (resumed.kind === 'finished' && resumed.run.status === 'requires_action') {
         // Its run still waits for a decision (this job came early): the task waits with it, without this slot.
@@ -130,10 +136,11 @@ export class TaskExecutor {
         return;
       }
       // Recorded, but the attempt died before the run existed: it starts under that id.
-      else if (resumed.kind === 'missing') runId = task.runId;
+      else if (resumed.kind === 'missing') runId = previousRunId;
+      // It cannot go on (it ended otherwise): a run of its own.
+      else runId = this.ids.uuid();
     }
     if (!handle) {
-      // The first attempt, or a run that cannot go on (it ended otherwise): a run of its own.
       if (runId !== task.runId) await this.tasks.recordRun(task.id, runId);
       handle = await this.runs.start({
         tenantId: task.tenantId,
@@ -172,6 +179,7 @@ export class TaskExecutor {
           task.id,
           event.payload.stop_reason === 'cancelled' ? 'cancelled' : 'completed',
           outcome,
+          task,
         );
         return;
       }

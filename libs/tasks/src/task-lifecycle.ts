@@ -2,6 +2,7 @@
 // events to its room, through the Redis emitter so any API instance delivers them, and the webhook — staged in the
 // outbox in the transaction that ends the task, then handed to the queue (or, should that fail, to the relay).
 import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { Metrics, taskDuration } from '@lib/core';
 import { RealtimePublisher } from '@lib/realtime';
 import { WebhookOutbox } from '@lib/webhooks';
@@ -31,18 +32,28 @@ export class TaskLifecycle {
    * Ends the task if it is still unfinished, then tells its subscribers and its webhook. Null when it had
    * already ended: only the first ending counts, and only it is announced.
    */
-  async finish(taskId: string, state: FinalTaskState, outcome: TaskOutcome): Promise<Task | null> {
+  async finish(
+    taskId: string,
+    state: FinalTaskState,
+    outcome: TaskOutcome,
+    /** The task as its caller read it: one without a webhook ends with one UPDATE, no transaction around it. */
+    known?: Pick<Task, 'webhookUrl'>,
+  ): Promise<Task | null> {
     let webhookId: string | null = null;
-    const task = await this.tasks.finish(taskId, state, outcome, async (ended, db) => {
-      if (!ended.webhookUrl) return;
-      webhookId = await this.webhooks.stage(db, {
-        tenantId: ended.tenantId,
-        taskId: ended.id,
-        event: webhookEventOf(state),
-        url: ended.webhookUrl,
-        body: JSON.stringify({ event: webhookEventOf(state), task: toTaskStatus(ended) }),
-      });
-    });
+    const stage =
+      known && !known.webhookUrl
+        ? undefined
+        : async (ended: Task, db: EntityManager) => {
+            if (!ended.webhookUrl) return;
+            webhookId = await this.webhooks.stage(db, {
+              tenantId: ended.tenantId,
+              taskId: ended.id,
+              event: webhookEventOf(state),
+              url: ended.webhookUrl,
+              body: JSON.stringify({ event: webhookEventOf(state), task: toTaskStatus(ended) }),
+            });
+          };
+    const task = await this.tasks.finish(taskId, state, outcome, stage);
     if (!task) return null;
     this.logger.log(
       { task_id: task.id, request_id: task.requestId, attempts: task.attempts },

@@ -3,6 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { PreparedStatement } from '@lib/core';
 import { messageText, UserContentBlock } from '@lib/llm';
 import { TaskEntity } from './task.entity';
 import type { FinalTaskState, NewTask, Task, TaskPage, TaskState } from './task-records';
@@ -10,6 +11,26 @@ import type { FinalTaskState, NewTask, Task, TaskPage, TaskState } from './task-
 const UNFINISHED = `status IN ('queued', 'running', 'requires_action')`;
 /** Unfinished and owned by the queue: a task waiting for a decision has no job until the decision. */
 const QUEUE_OWNED = `status IN ('queued', 'running')`;
+
+/** See TaskRepository.markRunning. */
+const MARK_RUNNING = new PreparedStatement<TaskEntity & { previous_run_id: string | null }>(
+  'tasks_mark_running',
+  `UPDATE tasks t SET status = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()),
+     error = NULL, run_id = COALESCE(t.run_id, $2::uuid)
+     FROM (SELECT run_id AS previous_run_id FROM tasks WHERE id = $1) earlier
+    WHERE t.id = $1 AND t.${UNFINISHED} AND t.cancel_requested_at IS NULL
+   RETURNING t.*, earlier.previous_run_id`,
+);
+
+/** See TaskRepository.finish. */
+const FINISH = new PreparedStatement<TaskEntity>(
+  'tasks_finish',
+  `UPDATE tasks SET status = $2, result = $3, error = $4,
+     progress = CASE WHEN $2 = 'completed' THEN 1 ELSE progress END,
+     input_tokens = COALESCE($5, input_tokens), output_tokens = COALESCE($6, output_tokens),
+     cost_usd = COALESCE($7, cost_usd), finished_at = now()
+   WHERE id = $1 AND ${UNFINISHED} RETURNING *`,
+);
 
 /** TypeORM answers an UPDATE … RETURNING with `[rows, affected]`. */
 function returned<T>(result: unknown): T[] {
@@ -124,18 +145,14 @@ export class TaskRepository {
     return { items: rows.map(toTask), total: count[0].total };
   }
 
-  /** Starts a run: counts the attempt. Null when the task has ended meanwhile (a cancel won the race). */
-  /** Claims the task for a run; null when it is gone, finished, or has a cancel requested (nothing changed). */
-  async markRunning(id: string): Promise<Task | null> {
-    const rows = returned<TaskEntity>(
-      await this.dataSource.query(
-        `UPDATE tasks SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()),
-         error = NULL
-       WHERE id = $1 AND ${UNFINISHED} AND cancel_requested_at IS NULL RETURNING *`,
-        [id],
-      ),
-    );
-    return rows.length ? toTask(rows[0]) : null;
+  /**
+   * Claims the task for an attempt and counts it; null when it is gone, finished, or has a cancel requested
+   * (nothing changed). The task's run is recorded in the same statement: `runId` unless the task has one from an
+   * earlier attempt (`previousRunId`, which that attempt's run is).
+   */
+  async markRunning(id: string, runId: string): Promise<{ task: Task; previousRunId: string | null } | null> {
+    const rows = await MARK_RUNNING.run(this.dataSource, [id, runId]);
+    return rows.length ? { task: toTask(rows[0]), previousRunId: rows[0].previous_run_id } : null;
   }
 
   /**
@@ -195,28 +212,25 @@ export class TaskRepository {
     alongside?: (task: Task, db: EntityManager) => Promise<void>,
   ): Promise<Task | null> {
     const usage = outcome.usage;
+    const values = [
+      id,
+      state,
+      outcome.result ?? null,
+      outcome.error ?? null,
+      usage?.inputTokens ?? null,
+      usage?.outputTokens ?? null,
+      usage?.costUsd ?? null,
+    ];
+    if (!alongside) {
+      // Nothing to write with it: one statement, its own transaction.
+      const rows = await FINISH.run(this.dataSource, values);
+      return rows.length ? toTask(rows[0]) : null;
+    }
     return this.dataSource.transaction(async (db) => {
-      const rows = returned<TaskEntity>(
-        await db.query(
-          `UPDATE tasks SET status = $2, result = $3, error = $4,
-         progress = CASE WHEN $2 = 'completed' THEN 1 ELSE progress END,
-         input_tokens = COALESCE($5, input_tokens), output_tokens = COALESCE($6, output_tokens),
-         cost_usd = COALESCE($7, cost_usd), finished_at = now()
-       WHERE id = $1 AND ${UNFINISHED} RETURNING *`,
-          [
-            id,
-            state,
-            outcome.result ?? null,
-            outcome.error ?? null,
-            usage?.inputTokens ?? null,
-            usage?.outputTokens ?? null,
-            usage?.costUsd ?? null,
-          ],
-        ),
-      );
+      const rows = returned<TaskEntity>(await db.query(FINISH.text, values));
       if (!rows.length) return null;
       const task = toTask(rows[0]);
-      await alongside?.(task, db);
+      await alongside(task, db);
       return task;
     });
   }
