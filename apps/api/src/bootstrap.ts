@@ -1,5 +1,4 @@
 // Builds the configured API application; main.ts and the end-to-end tests both start it from here.
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -15,6 +14,7 @@ import { RedisIoAdapter } from './realtime/redis-io.adapter';
 import { observeRequests } from './http/request-observability';
 import { inspectBodies } from './http/json-body';
 import { answerClientError, answerFrameworkError } from './http/client-errors';
+import { registerSecurityHeaders } from './http/security-headers';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -103,7 +103,7 @@ export async function createApp(options: CoreModuleOptions = {}): Promise<NestFa
   // Swagger UI and the console load only their own scripts (no inline ones), so the default policy fits them;
   // the console's Socket.IO connection is same-origin ('self' covers ws:/wss: to this host). Plain-HTTP
   // deployments behind a TLS proxy must not have their requests upgraded.
-  await app.register(helmet, {
+  registerSecurityHeaders(app.getHttpAdapter().getInstance(), {
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, connectSrc: ["'self'"] } },
   });
   if (config.corsOrigins.length) {
