@@ -380,6 +380,13 @@ async function restRun(shared, target, spec) {
   const calls = commands.total;
   const providerAfter = await shared.fake.call('stats');
   const turns = result.ok;
+  // RSS as the run left it (above), and what the process still holds after forced GCs: the live heap and the RSS
+  // the heap's high-water mark leaves behind.
+  const rssNow = target.kind === 'provider' ? null : proc.rssBytes(target.pid);
+  const settled =
+    target.kind === 'provider' || !target.child
+      ? null
+      : await target.child.call('mem', { gc: true }).catch(() => null);
   return {
     target: target.name,
     kind: target.kind,
@@ -397,7 +404,9 @@ async function restRun(shared, target, spec) {
     postgresCpuMsPerTurn: round((usage.cpu.postgres * 1000) / Math.max(1, turns), 3),
     redisCpuMsPerTurn: round((usage.cpu.redis * 1000) / Math.max(1, turns), 3),
     redisCommandsPerTurn: target.kind.startsWith('app') ? round(calls / Math.max(1, turns), 2) : 0,
-    rssMB: target.kind === 'provider' ? null : round(proc.rssBytes(target.pid) / 1024 ** 2, 1),
+    rssMB: rssNow === null ? null : round(rssNow / 1024 ** 2, 1),
+    rssAfterGcMB: settled ? round(settled.rss / 1024 ** 2, 1) : null,
+    heapUsedAfterGcMB: settled ? round(settled.heapUsed / 1024 ** 2, 1) : null,
     redisPerTurn: target.kind.startsWith('app') ? perUnit(commands, turns) : null,
     writeSyscallsPerTurn: round(usage.targetSyscalls.writes / Math.max(1, turns), 1),
     readSyscallsPerTurn: round(usage.targetSyscalls.reads / Math.max(1, turns), 1),
