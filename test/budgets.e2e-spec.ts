@@ -100,6 +100,10 @@ describe('cost budgets', () => {
         message: expect.stringContaining('cost ceiling of 0.1 USD'),
       });
       expect(fake.requests).toHaveLength(calls);
+      // The refused turn leaves no run: the conversation lists only the run that reached its ceiling.
+      const runs = await t.request('GET', `/v1/conversations/${id}/runs`);
+      expect(runs.status).toBe(200);
+      expect(runs.body.runs.map((r: { run_id: string }) => r.run_id)).toEqual([res.body.run_id]);
     });
 
     it('is never overshot by CJK and emoji text, even counted by a tokenizer that makes a token of every byte', async () => {

@@ -93,6 +93,22 @@ proto.ensureWithRun = async function ensureWithRun(tenantId, input, birth, fence
   });
   return true;
 };
+proto.historyWithRun = async function historyWithRun(tenantId, id, agentName, birth, fence) {
+  const history = await proto.history.call(this, tenantId, id);
+  const runInserted = await RunRepository.prototype.insert.call(null, {
+    ...birth,
+    tenantId,
+    conversationId: id,
+    agentName,
+    status: 'running',
+    fence,
+  });
+  return { history, runInserted };
+};
+proto.removeRun = async function removeRun(runId) {
+  runs.delete(runId);
+  open.delete(runId);
+};
 proto.deleteIfEmpty = async function deleteIfEmpty(tenantId, id) {
   const row = conversations.get(id);
   if (row && row.tenantId === tenantId && !row.messages.length) conversations.delete(id);

@@ -66,15 +66,16 @@ export interface TurnRequest {
 
 /**
  * What the statements of a run's turn write about the run (RunSupervisor creates it, RunExecutor numbers the run's
- * events with it). A new conversation and the run's row are one INSERT (ConversationStore.ensureWithRun); the
- * stored turn, the run's last journal step and the run's end are one statement (ConversationStore.appendTurn).
+ * events with it). A new conversation and the run's row are one INSERT (ConversationStore.ensureWithRun), the
+ * history of an existing one and the run's row one statement (historyWithRun); the stored turn, the run's last
+ * journal step and the run's end are one statement (ConversationStore.appendTurn).
  */
 export class TurnRun {
   /** The `seq` of the run's next event: when the turn is stored, the `seq` its `done` will carry. */
   nextSeq = 0;
 
   constructor(
-    /** The run's row, inserted with the conversation when the turn creates it (its first execution only). */
+    /** The run's row, inserted with the conversation the turn creates or with the history it reads (its first execution only). */
     readonly birth?: RunBirth,
   ) {}
 }
@@ -100,7 +101,10 @@ export interface Turn {
   lease: ConversationLease;
   agentName: string;
   isNewConversation: boolean;
-  /** The run's row was inserted with the new conversation (TurnRun.birth): the caller must not insert it again. */
+  /**
+   * The run's row (TurnRun.birth) was inserted by the turn's first statement, with the new conversation or with the
+   * history read: the caller must not insert it again.
+   */
   runInserted: boolean;
   /** TurnRequest.run, when given. */
   run?: TurnRun;
@@ -147,9 +151,22 @@ export class ChatService {
         request.lease ??
         (await this.lock.acquire(conversation.id, { runId: request.runId, takeover: request.takeover }));
       let history: ChatMessage[];
+      const birth = request.run?.birth;
+      let runInserted = false;
       try {
-        // Under the lock, so the history is the one the turn continues; the first call includes all of it.
-        history = await this.store.history(request.tenantId, conversation.id);
+        // Under the lock, so the history is the one the turn continues; the first call includes all of it. A run's
+        // first execution inserts its row in the same statement.
+        if (birth) {
+          ({ history, runInserted } = await this.store.historyWithRun(
+            request.tenantId,
+            conversation.id,
+            agent.name,
+            birth,
+            lease.fence,
+          ));
+        } else {
+          history = await this.store.history(request.tenantId, conversation.id);
+        }
         await this.spend.assertCanStart(
           {
             tenantId: request.tenantId,
@@ -160,6 +177,12 @@ export class ChatService {
           this.runner.firstCall(agent, request.message, history, conversation.maxContextTokens),
         );
       } catch (error) {
+        // Refused before it ran: its run leaves no row, as if it had never been inserted.
+        if (runInserted) {
+          await this.store
+            .removeRun(birth!.id)
+            .catch((e: Error) => this.logger.error(`Could not remove a refused run: ${e.message}`));
+        }
         await lease.release();
         throw error;
       }
@@ -168,7 +191,7 @@ export class ChatService {
         lease,
         agentName: agent.name,
         isNewConversation: false,
-        runInserted: false,
+        runInserted,
         run: request.run,
         events: this.run(request, agent, conversation.id, lease, false, {
           temperature: conversation.temperature,

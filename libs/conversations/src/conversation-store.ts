@@ -127,6 +127,36 @@ SELECT $14, $2, conv.id, $3, $15, 'running', $16, $17, $18, $19, now(), $20::jso
 RETURNING 1`,
 );
 
+/**
+ * An existing conversation's history, read under its lock, and its new running run (see
+ * ConversationStore.historyWithRun): the conversation records the run's fencing token ($3) and the run is inserted
+ * unless a run of the conversation waits for a decision, both as RunRepository.insert does; then the run's id,
+ * agent, source, message, API key, task, priority and message content. One row: whether the run was inserted, and
+ * the history as a JSON array in order.
+ */
+const HISTORY_WITH_RUN = new PreparedStatement<{ run_inserted: boolean; history: ChatMessage[] }>(
+  'conversations_history_with_run',
+  `
+WITH fenced AS (
+  UPDATE conversations SET fence = GREATEST(fence, $3::bigint) WHERE id = $1 AND tenant_id = $2
+), run AS (
+  INSERT INTO runs (id, tenant_id, conversation_id, agent_name, source, status, message, api_key_id, task_id,
+    priority, started_at, message_content, fence)
+  SELECT $4, $2, $1, $5, $6, 'running', $7, $8, $9, $10, now(), $11::jsonb, $3::bigint
+   WHERE NOT EXISTS (SELECT 1 FROM runs w WHERE w.conversation_id = $1 AND w.status = 'requires_action')
+  RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM run) AS run_inserted,
+  COALESCE((SELECT json_agg(json_build_object('role', m.role, 'content', m.content) ORDER BY m.seq)
+              FROM messages m JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = $2
+             WHERE m.conversation_id = $1), '[]'::json) AS history`,
+);
+
+const REMOVE_RUN = new PreparedStatement(
+  'conversations_remove_run',
+  `DELETE FROM runs WHERE id = $1 AND status = 'running' AND NOT EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = $1)`,
+);
+
 const ENSURE = new PreparedStatement(
   'conversations_ensure',
   `${INSERT_CONVERSATION} ON CONFLICT (id) DO NOTHING RETURNING 1`,
@@ -330,6 +360,40 @@ export class ConversationStore {
   }
 
   /** The history as the model takes it; empty for a conversation of another tenant. */
+  /**
+   * history() and, in the same statement, the running run that continues the conversation (its first execution;
+   * the caller holds the conversation's lock with `fence`). `runInserted` is false when a run of the conversation
+   * waits for a decision on its tool calls: the caller then refuses or queues the run as RunRepository.insert's
+   * refusal says.
+   */
+  async historyWithRun(
+    tenantId: string,
+    conversationId: string,
+    agentName: string,
+    run: RunBirth,
+    fence: number,
+  ): Promise<{ history: ChatMessage[]; runInserted: boolean }> {
+    const [row] = await HISTORY_WITH_RUN.run(this.dataSource, [
+      conversationId,
+      tenantId,
+      fence,
+      run.id,
+      agentName,
+      run.source,
+      run.message,
+      run.apiKeyId,
+      run.taskId,
+      run.priority,
+      run.messageContent,
+    ]);
+    return { history: row.history, runInserted: row.run_inserted };
+  }
+
+  /** Removes a run historyWithRun inserted for a turn refused before it ran (its budget): nothing names it yet. */
+  async removeRun(runId: string): Promise<void> {
+    await REMOVE_RUN.run(this.dataSource, [runId]);
+  }
+
   async history(tenantId: string, conversationId: string): Promise<ChatMessage[]> {
     const rows = await HISTORY.run(this.dataSource, [conversationId, tenantId]);
     return rows.map((r) => ({ role: r.role, content: r.content }));
