@@ -66,7 +66,9 @@ describe('ConversationStore: turns and model calls', () => {
       ],
     });
     expect(one.messageIds).toHaveLength(4);
-    expect(one.conversation).toMatchObject({
+    expect(one.costUsd).toBeCloseTo(0.0009, 10);
+    const afterOne = await store.get(tenant, id);
+    expect(afterOne).toMatchObject({
       id,
       messageCount: 4,
       inputTokens: 2 * 112,
@@ -74,7 +76,7 @@ describe('ConversationStore: turns and model calls', () => {
       costUsd: 0.0009,
       title: awkward.replace(/\s+/g, ' '),
     });
-    expect(one.conversation.lastMessageAt).toBeInstanceOf(Date);
+    expect(afterOne.lastMessageAt).toBeInstanceOf(Date);
 
     const two = await store.appendTurn({
       tenantId: tenant,
@@ -86,10 +88,11 @@ describe('ConversationStore: turns and model calls', () => {
       ],
       llmCalls: [call()],
     });
-    expect(two.conversation).toMatchObject({
+    expect(two.costUsd).toBeCloseTo(0.0009 + 0.00045, 10);
+    expect(await store.get(tenant, id)).toMatchObject({
       messageCount: 6,
       outputTokens: 30,
-      title: one.conversation.title,
+      title: afterOne.title,
     });
 
     const stored = await store.messages(tenant, id);

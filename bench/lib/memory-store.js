@@ -143,12 +143,12 @@ proto.appendTurn = async function appendTurn(turn) {
   }
   row.title ??= titleFrom(turn.messages);
   row.lastMessageAt = new Date();
-  if (!turn.run) return { messageIds, conversation: view(row) };
+  if (!turn.run) return { messageIds, costUsd: row.costUsd };
   // A run's turn: its last journal steps and its end, as the SQL's CTE writes them with the turn.
   const { id, steps: rows, ...ending } = turn.run;
   for (const step of rows) journalOf(id).push({ kind: step.kind, ...step.data });
   const run = await RunRepository.prototype.finish.call(null, id, { ...ending, error: null }, turn.fence);
-  return { messageIds, conversation: view(row), run };
+  return { messageIds, costUsd: row.costUsd, run };
 };
 proto.recordOrphanCalls = async function recordOrphanCalls() {};
 

@@ -361,7 +361,7 @@ export class ChatService {
             tenantId: request.tenantId,
             conversationId,
             agentName: agent.name,
-            costUsd: appended.conversation.costUsd,
+            costUsd: appended.costUsd,
           })
           .catch((e: Error) => this.logger.error(`Could not check the conversation's cost: ${e.message}`));
         const answerIndex = event.messages.map((m) => m.role).lastIndexOf('assistant');

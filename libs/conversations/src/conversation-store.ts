@@ -77,7 +77,7 @@ UPDATE conversations SET
   last_message_at = now(), last_activity_at = now(), fence = GREATEST(fence, COALESCE($10::bigint, fence))
 FROM added
 WHERE id = $1 AND tenant_id = $2 AND EXISTS (SELECT 1 FROM conv)
-RETURNING conversations.*${run ? ', EXISTS (SELECT 1 FROM ended) AS run_recorded, (SELECT queued_behind FROM ended) AS run_queued_behind' : ''}`;
+RETURNING conversations.cost_usd${run ? ', EXISTS (SELECT 1 FROM ended) AS run_recorded, (SELECT queued_behind FROM ended) AS run_queued_behind' : ''}`;
 
 /**
  * A run's turn also writes the run's journal steps not written yet ($11, a JSON array of RunStepRow) and records
@@ -98,9 +98,12 @@ const RUN_ENDING = `
   RETURNING EXISTS (SELECT 1 FROM runs q WHERE q.conversation_id = r.conversation_id AND q.status = 'queued')
     AS queued_behind`;
 
-const APPEND_TURN = new PreparedStatement<ConversationEntity>('conversations_append_turn', appendTurn(false));
+const APPEND_TURN = new PreparedStatement<Pick<ConversationEntity, 'cost_usd'>>(
+  'conversations_append_turn',
+  appendTurn(false),
+);
 const APPEND_RUN_TURN = new PreparedStatement<
-  ConversationEntity & { run_recorded: boolean; run_queued_behind: boolean | null }
+  Pick<ConversationEntity, 'cost_usd'> & { run_recorded: boolean; run_queued_behind: boolean | null }
 >('conversations_append_run_turn', appendTurn(true));
 
 const INSERT_CONVERSATION = `INSERT INTO conversations (id, tenant_id, agent_name, title, temperature, max_iterations,
@@ -447,7 +450,7 @@ export class ConversationStore {
     const row = rows[0];
     return {
       messageIds,
-      conversation: toConversation(row),
+      costUsd: Number(row.cost_usd),
       ...(run
         ? {
             run: {

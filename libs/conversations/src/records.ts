@@ -113,7 +113,8 @@ export interface TurnRecord {
 
 export interface AppendedTurn {
   messageIds: string[];
-  conversation: Conversation;
+  /** The conversation's cost with this turn's calls. */
+  costUsd: number;
   /**
    * With TurnRecord.run: whether the run's end was recorded (false: a newer execution of the run had taken it
    * over, see RunRepository.finish) and whether runs of the conversation are queued behind it.
