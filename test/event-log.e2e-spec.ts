@@ -39,6 +39,14 @@ describe('the run event log (Redis)', () => {
     expect(await log.open(id, async () => 0)).toBe(7);
   });
 
+  it("numbers a new conversation's first run 1 without waiting, and takes the number for a run that resumes it", async () => {
+    const id = randomUUID();
+    expect(log.openNew(id)).toBe(1);
+    // The run dies before its first batch is appended: the counter still holds its number.
+    const resumed = await log.open(id, async () => 0);
+    expect(resumed).toBe(2);
+  });
+
   it('includes the events of this process not sent yet', async () => {
     const id = randomUUID();
     const first = await log.open(id, async () => 0);

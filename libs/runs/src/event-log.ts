@@ -87,6 +87,23 @@ export class EventLog {
     return Number(await this.redis.client.eval(OPEN, 2, ...keys, await floor(), SEQ_TTL_SECONDS, retention));
   }
 
+  /**
+   * open() for a conversation this run has just created: nobody can have numbered an event of it, so its first
+   * number is 1, known without waiting. The counter is still set (the OPEN script, sent now and ahead of the run's
+   * first batch on the same connection), so that a run that dies before its first batch is appended leaves its
+   * number taken for the execution that resumes it.
+   */
+  openNew(conversationId: string): number {
+    const keys = [seqKey(conversationId), streamKey(conversationId)] as const;
+    this.expiredAt.set(conversationId, Date.now());
+    this.redis.client
+      .eval(OPEN, 2, ...keys, 0, SEQ_TTL_SECONDS, this.config.runEventsRetentionSeconds)
+      .catch((error: Error) =>
+        this.logger.warn(`Could not number the first run of ${conversationId}: ${error.message}`),
+      );
+    return 1;
+  }
+
   /** Queues an event for the log; `now` sends what is queued for the conversation at once (a run's last event). */
   append(conversationId: string, event: RunEvent, now = false): void {
     const queued = this.pending.get(conversationId);

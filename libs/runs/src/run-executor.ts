@@ -86,11 +86,10 @@ export class RunExecutor {
   ): Promise<RunHandle> {
     let firstSeq: number;
     try {
-      // A conversation this run created has no earlier number anywhere.
-      firstSeq = await this.log.open(
-        run.conversationId,
-        turn.isNewConversation ? 0 : () => this.runs.lastSeq(run.conversationId),
-      );
+      // A conversation this run created has no earlier number anywhere: its first is known without a round trip.
+      firstSeq = turn.isNewConversation
+        ? this.log.openNew(run.conversationId)
+        : await this.log.open(run.conversationId, () => this.runs.lastSeq(run.conversationId));
     } catch (error) {
       await turn.events.return(undefined);
       await turn.lease.release();
