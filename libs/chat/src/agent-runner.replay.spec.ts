@@ -113,6 +113,8 @@ async function execute(
   journal: StepJournal,
   gate?: ToolGate,
   requireApproval?: string[],
+  /** Record the last response as the turn's store does (false: leave it on runner_done). */
+  storeFinalStep = true,
 ): Promise<{ events: RunnerEvent[]; done?: RunnerDoneEvent; error?: unknown }> {
   const runner = new AgentRunner(
     model,
@@ -148,7 +150,7 @@ async function execute(
   const last = events.at(-1);
   const done = last?.type === 'runner_done' ? last : undefined;
   // As the turn's store does: the last response, which asked for no tool, is recorded with the turn.
-  if (done?.final_step) await journal.record(done.final_step);
+  if (storeFinalStep && done?.final_step) await journal.record(done.final_step);
   return { events, done };
 }
 
@@ -172,28 +174,14 @@ describe('AgentRunner with a journal', () => {
   it('leaves the last response, which asks for no tool, to whoever stores the turn: runner_done carries it', async () => {
     const { registry } = tools();
     const journal = new JournalForTest();
-    const runner = new AgentRunner(
+    const { done } = await execute(
       new ScriptedModel([{ text: 'Opening.', toolUses: [use('t1', 'ticket')] }, { text: 'Done.' }]),
       registry,
-      new PriceTable(),
-      {
-        isUnlimited: () => true,
-        reserve: async () => ({ granted: true, reservation: { settle: async () => undefined } }),
-      } as unknown as SpendGuard,
-      new TurnTelemetry(new Metrics()),
-    );
-    let done: RunnerDoneEvent | undefined;
-    for await (const event of runner.run({
-      agent,
-      history: [],
-      userMessage: 'hi',
-      tenantId: 't',
-      conversationId: 'c',
-      signal: new AbortController().signal,
       journal,
-    })) {
-      if (event.type === 'runner_done') done = event;
-    }
+      undefined,
+      undefined,
+      false,
+    );
     // The loop wrote the response that asked for a tool and the tool's result, not the last response.
     expect(journal.stored.map((s) => s.kind)).toEqual(['model', 'tool']);
     expect(done!.final_step).toEqual({

@@ -194,6 +194,11 @@ UPDATE conversations SET input_tokens = input_tokens + added.input, output_token
 FROM added
 WHERE id = (SELECT id FROM target)`;
 
+/** A new run's columns after its id (and agent) in ENSURE_WITH_RUN and HISTORY_WITH_RUN, in their order. */
+function birthValues(run: RunBirth): unknown[] {
+  return [run.source, run.message, run.apiKeyId, run.taskId, run.priority, run.messageContent];
+}
+
 /** The calls as the JSON array `insertCalls` reads, each with its id (a new one when it has none). */
 function callRows(calls: LlmCallRecord[], ids: IdGenerator): string {
   return JSON.stringify(
@@ -281,12 +286,7 @@ export class ConversationStore {
       ...this.conversationValues(tenantId, input),
       fence,
       run.id,
-      run.source,
-      run.message,
-      run.apiKeyId,
-      run.taskId,
-      run.priority,
-      run.messageContent,
+      ...birthValues(run),
     ]);
     return rows.length > 0;
   }
@@ -382,12 +382,7 @@ export class ConversationStore {
       fence,
       run.id,
       agentName,
-      run.source,
-      run.message,
-      run.apiKeyId,
-      run.taskId,
-      run.priority,
-      run.messageContent,
+      ...birthValues(run),
     ]);
     return { history: row.history, runInserted: row.run_inserted };
   }
