@@ -80,30 +80,26 @@ proto.ensure = async function ensure(tenantId, input) {
   insert(tenantId, input);
   return true;
 };
-proto.ensureWithRun = async function ensureWithRun(tenantId, input, birth, fence) {
-  if (conversations.has(input.id)) return false;
-  insert(tenantId, input);
-  await RunRepository.prototype.insert.call(null, {
+/** A turn's running run, inserted as RunRepository.insert does (ConversationStore's statements that insert it). */
+function startRun(birth, tenantId, conversationId, agentName, fence) {
+  return RunRepository.prototype.insert.call(null, {
     ...birth,
     tenantId,
-    conversationId: input.id,
-    agentName: input.agentName,
-    status: 'running',
-    fence,
-  });
-  return true;
-};
-proto.historyWithRun = async function historyWithRun(tenantId, id, agentName, birth, fence) {
-  const history = await proto.history.call(this, tenantId, id);
-  const runInserted = await RunRepository.prototype.insert.call(null, {
-    ...birth,
-    tenantId,
-    conversationId: id,
+    conversationId,
     agentName,
     status: 'running',
     fence,
   });
-  return { history, runInserted };
+}
+proto.ensureWithRun = async function ensureWithRun(tenantId, input, birth, fence) {
+  if (conversations.has(input.id)) return false;
+  insert(tenantId, input);
+  await startRun(birth, tenantId, input.id, input.agentName, fence);
+  return true;
+};
+proto.historyWithRun = async function historyWithRun(tenantId, id, agentName, birth, fence) {
+  const history = await proto.history.call(this, tenantId, id);
+  return { history, runInserted: await startRun(birth, tenantId, id, agentName, fence) };
 };
 proto.removeRun = async function removeRun(runId) {
   runs.delete(runId);
@@ -244,12 +240,16 @@ runProto.claimWaiting = async function claimWaiting(id) {
   Object.assign(run, { status: 'running', stopReason: null });
   return copy(run);
 };
-runProto.cancelWaiting = async function cancelWaiting(id) {
+/** Cancels the run if it is in `status` (the SQL's conditional UPDATE); null otherwise. */
+function cancelIf(id, status) {
   const run = runs.get(id);
-  if (!run || run.status !== 'requires_action') return null;
+  if (!run || run.status !== status) return null;
   Object.assign(run, { status: 'cancelled', stopReason: 'cancelled', finishedAt: new Date() });
   open.delete(id);
   return copy(run);
+}
+runProto.cancelWaiting = async function cancelWaiting(id) {
+  return cancelIf(id, 'requires_action');
 };
 runProto.get = async function get(tenantId, id) {
   const run = runs.get(id);
@@ -298,11 +298,7 @@ runProto.claimNextQueued = async function claimNextQueued(conversationId, fence)
   return copy(next);
 };
 runProto.cancelQueued = async function cancelQueued(id) {
-  const run = runs.get(id);
-  if (!run || run.status !== 'queued') return null;
-  Object.assign(run, { status: 'cancelled', stopReason: 'cancelled', finishedAt: new Date() });
-  open.delete(id);
-  return copy(run);
+  return cancelIf(id, 'queued');
 };
 runProto.conversationsWithQueuedRuns = async function conversationsWithQueuedRuns(limit = 100) {
   const ids = new Set();

@@ -18,10 +18,8 @@ interface FetchInit {
 export class NodeFetchResponse {
   readonly ok: boolean;
   readonly headers: Headers;
+  /** The SDK's middleware checks it before reading a body. */
   readonly bodyUsed = false;
-  readonly redirected = false;
-  readonly type = 'basic';
-  readonly statusText = '';
 
   constructor(
     readonly url: string,
@@ -43,10 +41,6 @@ export class NodeFetchResponse {
 
   json(): Promise<unknown> {
     return this.body.json();
-  }
-
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    return this.body.arrayBuffer();
   }
 }
 

@@ -1,7 +1,7 @@
 // Carries out a run whose turn has started: numbers its events, hands them to its followers and the event log,
 // records how it ended, and only then lets the conversation go.
 import { Injectable, Logger } from '@nestjs/common';
-import type { RunEvent, RunEventMap, RunEventName, RunSource } from '@lib/core';
+import type { DonePayload, RunEvent, RunEventBase, RunEventMap, RunEventName, RunSource } from '@lib/core';
 import { RunHandedBackError, Turn } from '@lib/chat';
 import { ApprovalRepository } from './approval-repository';
 import { AsyncQueue } from './async-queue';
@@ -364,18 +364,8 @@ interface DriveState {
 /** Builds the next numbered event of a run (see drive()). */
 type NextEvent = <Name extends RunEventName>(name: Name, fields: Fields<Name>) => RunEvent;
 
-/** What a paused execution has used, for the run's row and its `done`. */
-export interface PausedUsage {
-  input_tokens: number;
-  output_tokens: number;
-  tokens_used: number;
-  cache_read_input_tokens: number;
-  cache_creation_input_tokens: number;
-  cost_usd: number;
-  latency_ms: number;
-  context_tokens: number;
-  compacted: boolean;
-}
+/** What a paused execution has used, for the run's row and its `done`: the usage fields of `done`. */
+export type PausedUsage = Omit<DonePayload, keyof RunEventBase | 'message_id' | 'stop_reason'>;
 
 const NOTHING: FinishedRun = {
   status: 'failed',

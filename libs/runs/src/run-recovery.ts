@@ -11,7 +11,7 @@
 // gives up on fails its run.
 import { Injectable, Logger } from '@nestjs/common';
 import { ConversationBusyError } from '@lib/core';
-import { ChatService, TurnRun } from '@lib/chat';
+import { ChatService } from '@lib/chat';
 import type { ToolGate } from '@lib/chat';
 import { RunExecutor, RunHandle, RunIdentity } from './run-executor';
 import { failureBody } from './run-failures';
@@ -113,14 +113,9 @@ export class RunRecovery {
         apiKeyId: run.apiKeyId,
         taskId: run.taskId ?? undefined,
         onIteration: options.onIteration,
-        signal: controller.signal,
         lease,
-        holdLease: true,
-        runId: run.id,
-        journal,
         // Every execution passes the approval gate: a call decided meanwhile runs or is refused as decided.
-        gate: options.gate ?? this.infra.approvals.for(run.id),
-        run: new TurnRun(),
+        ...this.infra.execution(run.id, controller.signal, journal, { gate: options.gate }),
       });
     } catch (error) {
       // Refused as it was to go on (its conversation was deleted, its budget is spent): it ends with that error.

@@ -4,7 +4,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConversationBusyError, NotFoundError, ServiceUnavailableError, ValidationError } from '@lib/core';
 import { userMessageProblems } from '@lib/llm';
-import { ChatService, TurnRun } from '@lib/chat';
+import { ChatService } from '@lib/chat';
 import { RunCancellations } from './run-cancellations';
 import { RunEventQueue, RunExecutor, RunHandle } from './run-executor';
 import { RunFeed } from './run-feed';
@@ -78,22 +78,18 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         taskId: request.taskId,
         newConversationId: request.newConversationId,
         onIteration: request.onIteration,
-        signal: controller.signal,
-        holdLease: true,
-        runId,
-        // A run's first execution: nothing to read, each step recorded as it completes.
-        journal: this.infra.journal.fresh(runId),
-        // Its row goes in with a conversation the turn creates, and its end with the stored turn.
-        run: new TurnRun(
-          runBirth({
+        // A run's first execution: nothing to read, each step recorded as it completes; its row goes in with the
+        // turn's first statement and its end with the stored turn.
+        ...this.infra.execution(runId, controller.signal, this.infra.journal.fresh(runId), {
+          gate: request.gate,
+          birth: runBirth({
             id: runId,
             source: request.source,
             message: request.message,
             apiKeyId: request.apiKeyId ?? null,
             taskId: request.taskId ?? null,
           }),
-        ),
-        gate: request.gate ?? this.infra.approvals.for(runId),
+        }),
         // A failed first turn deletes its new conversation, and with it the run row. A REST caller never learns
         // either id (it gets the error envelope), so version 1's "no conversation is left" stays; every other
         // client has been told the run id (run_started, the socket ack, TaskStatus) and must be able to read it.
@@ -333,13 +329,8 @@ export class RunSupervisor implements OnApplicationBootstrap, OnModuleDestroy {
         conversationId,
         apiKeyId: run.apiKeyId,
         taskId: run.taskId ?? undefined,
-        signal: controller.signal,
         lease,
-        holdLease: true,
-        runId: run.id,
-        journal: this.infra.journal.fresh(run.id),
-        gate: this.infra.approvals.for(run.id),
-        run: new TurnRun(),
+        ...this.infra.execution(run.id, controller.signal, this.infra.journal.fresh(run.id)),
       });
     } catch (error) {
       // Refused when it was to start (its budget is spent, its conversation was deleted): it ends with that error.

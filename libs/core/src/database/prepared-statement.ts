@@ -17,20 +17,8 @@ export class PreparedStatement<Row = Record<string, unknown>> {
 
   /** The rows the statement returns (for an UPDATE or DELETE too: its RETURNING rows, never a count). */
   async run(db: DataSource, values: unknown[]): Promise<Row[]> {
-    const pool = (db.driver as unknown as { master?: PgPool }).master;
-    // Not PostgreSQL through pg (never the case in this application): the unprepared path.
-    if (!pool) return rowsOf<Row>(await db.query(this.text, values));
+    const pool = (db.driver as unknown as { master: PgPool }).master;
     const result = await pool.query({ name: this.name, text: this.text, values });
     return result.rows as Row[];
   }
-}
-
-/** TypeORM answers an UPDATE … RETURNING with [rows, affected], a SELECT or INSERT with the rows. */
-function rowsOf<Row>(result: unknown): Row[] {
-  return Array.isArray(result) &&
-    result.length === 2 &&
-    Array.isArray(result[0]) &&
-    typeof result[1] === 'number'
-    ? (result[0] as Row[])
-    : (result as Row[]);
 }
