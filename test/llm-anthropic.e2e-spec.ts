@@ -688,6 +688,8 @@ describe.each(['undici', 'fetch'] as const)('AnthropicLlmClient over LLM_HTTP_CL
       'anthropic-version': expect.any(String),
       'content-type': 'application/json',
     });
+    // Which client sent it: Node's fetch adds the Fetch metadata header, undici's request sends only the SDK's.
+    expect(fake.requests[0].headers['sec-fetch-mode']).toBe(llmHttpClient === 'fetch' ? 'cors' : undefined);
     expect(fake.requests[0].body).toMatchObject({ model: 'claude-sonnet-4-6', stream: true });
   });
 

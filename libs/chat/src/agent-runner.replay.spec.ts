@@ -2,53 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { AppConfig, Metrics } from '@lib/core';
 import type { AgentDefinition } from '@lib/agents';
-import { LlmClient, LlmError, LlmRequest, LlmStreamEvent, PriceTable, ToolUseBlock } from '@lib/llm';
+import { LlmError, PriceTable, ToolUseBlock } from '@lib/llm';
 import { ToolContext, ToolRegistry } from '@lib/tools';
 import type { RunStepRow } from '@lib/conversations';
 import type { SpendGuard } from '@lib/usage';
 import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
 import { AgentRunner, AgentTurnError, INTERRUPTED_RESULT } from './agent-runner';
 import type { JournalStep, StepJournal, ToolGate } from './step-journal';
+import { ScriptedModel } from './scripted-model.spec-helper';
 import { TurnTelemetry } from './turn-telemetry';
-
-type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError };
-
-/** A model that answers from a script and counts what it was asked. */
-class ScriptedModel extends LlmClient {
-  readonly kind = 'scripted';
-  readonly requests: LlmRequest[] = [];
-  constructor(private readonly steps: Step[]) {
-    super();
-  }
-  modelFor(): string {
-    return 'claude-sonnet-4-6';
-  }
-  async *stream(request: LlmRequest): AsyncIterable<LlmStreamEvent> {
-    this.requests.push(structuredClone({ ...request, signal: undefined }));
-    const step = this.steps.shift() ?? { text: 'done' };
-    if (step.fail) throw step.fail;
-    if (step.text) yield { type: 'text', text: step.text };
-    yield {
-      type: 'result',
-      result: {
-        model: 'claude-sonnet-4-6',
-        content: [
-          ...(step.text ? [{ type: 'text' as const, text: step.text }] : []),
-          ...(step.toolUses ?? []),
-        ],
-        stop_reason: step.toolUses?.length ? 'tool_use' : 'end_turn',
-        usage: {
-          input_tokens: 100,
-          output_tokens: 10,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: 0,
-        },
-        latency_ms: 5,
-        time_to_first_token_ms: 1,
-      },
-    };
-  }
-}
 
 /** A journal kept in memory: what the PostgreSQL one stores, in the order it was asked to. */
 class JournalForTest implements StepJournal {

@@ -1,56 +1,18 @@
 // The agent loop's own rules, against a scripted model and in-test tools (the model port is injected).
 import { AppConfig, Metrics } from '@lib/core';
 import type { AgentDefinition } from '@lib/agents';
-import {
-  LlmClient,
-  LlmRequest,
-  LlmResult,
-  LlmStreamEvent,
-  LlmError,
-  PriceTable,
-  ToolUseBlock,
-} from '@lib/llm';
+import { LlmError, PriceTable, ToolUseBlock } from '@lib/llm';
 import { ToolRegistry } from '@lib/tools';
 import type { ReservationOutcome, SpendGuard, SpendScope } from '@lib/usage';
 import type { RunnerDoneEvent, RunnerEvent } from './agent-events';
+import { ScriptedModel as BaseScriptedModel, ScriptedStep } from './scripted-model.spec-helper';
 import { TurnTelemetry } from './turn-telemetry';
 import { AgentRunner, AgentTurnError, thinkingSettings } from './agent-runner';
 
-type Step = { text?: string; toolUses?: ToolUseBlock[]; fail?: LlmError; cancelAfterText?: AbortController };
-
-class ScriptedModel extends LlmClient {
-  readonly kind = 'scripted';
-  readonly requests: LlmRequest[] = [];
-  constructor(private readonly steps: Step[]) {
-    super();
-  }
-  modelFor(): string {
-    return 'claude-sonnet-4-6';
-  }
-  async *stream(request: LlmRequest): AsyncIterable<LlmStreamEvent> {
-    this.requests.push(structuredClone({ ...request, signal: undefined }));
-    const step = this.steps.shift() ?? { text: 'done' };
-    if (step.fail) throw step.fail;
-    if (request.signal?.aborted) throw new LlmError('aborted', 'aborted');
-    if (step.text) yield { type: 'text', text: step.text };
-    if (step.cancelAfterText) {
-      step.cancelAfterText.abort();
-      throw new LlmError('aborted', 'aborted');
-    }
-    const result: LlmResult = {
-      model: 'claude-sonnet-4-6',
-      content: [...(step.text ? [{ type: 'text' as const, text: step.text }] : []), ...(step.toolUses ?? [])],
-      stop_reason: step.toolUses?.length ? 'tool_use' : 'end_turn',
-      usage: {
-        input_tokens: 100,
-        output_tokens: 10,
-        cache_creation_input_tokens: 20,
-        cache_read_input_tokens: 50,
-      },
-      latency_ms: 5,
-      time_to_first_token_ms: 1,
-    };
-    yield { type: 'result', result };
+/** The cache tokens this spec's model reports with every answer. */
+class ScriptedModel extends BaseScriptedModel {
+  constructor(steps: ScriptedStep[]) {
+    super(steps, { creation: 20, read: 50 });
   }
 }
 
