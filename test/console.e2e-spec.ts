@@ -358,6 +358,8 @@ describeInBrowser('the console in a browser', () => {
       .filter({ hasText: `Saved ${name} version 1.` })
       .waitFor();
     await page.getByRole('button', { name: `Edit ${name}` }).click();
+    // The form holds the stored version once the agent has been read (typing before that races the read).
+    await page.getByRole('button', { name: 'Save new version' }).waitFor();
     await page.getByLabel('System prompt').fill('Second prompt.');
     await page.getByRole('checkbox', { name: 'calculator needs approval' }).check();
     await page.getByRole('button', { name: 'Save new version' }).click();

@@ -41,16 +41,11 @@ function toApproval(row: ApprovalRow): Approval {
   };
 }
 
-export interface NewApproval {
-  runId: string;
-  toolUseId: string;
-  tenantId: string;
-  conversationId: string;
-  toolName: string;
-  arguments: Record<string, unknown>;
-  argumentsSha256: string;
-  timeoutSeconds: number;
-}
+/** A call that waits for a decision, as the gate records it: it expires `timeoutSeconds` from now. */
+export type NewApproval = Pick<
+  Approval,
+  'runId' | 'toolUseId' | 'tenantId' | 'conversationId' | 'toolName' | 'arguments' | 'argumentsSha256'
+> & { timeoutSeconds: number };
 
 /**
  * A decision the contract refuses with 409: the call was decided already, its arguments are not the ones the client

@@ -40,6 +40,17 @@ function prettyIfJson(text: string): string {
   }
 }
 
+/** Runs `load` when the page opens and whenever `load` changes; a failure goes to `onError` unless the page moved on. */
+export function useLoad(load: () => Promise<void>, onError: (message: string) => void): void {
+  useEffect(() => {
+    let stale = false;
+    load().catch((err) => !stale && onError(errorText(err)));
+    return () => {
+      stale = true;
+    };
+  }, [load, onError]);
+}
+
 /** Whether the signed-in key is an admin key: null until known; a failure to find out goes to `onError`. */
 export function useAdmin(api: Api, onError: (message: string) => void): boolean | null {
   const [admin, setAdmin] = useState<boolean | null>(null);

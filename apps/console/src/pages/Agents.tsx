@@ -1,8 +1,8 @@
 // The agents the tenant can use; an admin key also creates them, saves new versions and deletes them.
-import { FormEvent, useCallback, useEffect, useState } from 'react';
+import { FormEvent, useCallback, useState } from 'react';
 import type { Session } from '../App';
 import type { Agent, AgentBody, ToolInfo } from '../types';
-import { errorText, ErrorLine, useAdmin } from '../components/common';
+import { errorText, ErrorLine, useAdmin, useLoad } from '../components/common';
 
 interface Draft {
   /** Set while editing an existing agent: its name cannot change. */
@@ -41,13 +41,7 @@ export function AgentsPage({ session }: { session: Session }) {
     setCatalog(tools);
   }, [api]);
 
-  useEffect(() => {
-    let stale = false;
-    load().catch((err) => !stale && setError(errorText(err)));
-    return () => {
-      stale = true;
-    };
-  }, [load]);
+  useLoad(load, setError);
 
   const edit = async (name: string) => {
     setError(null);

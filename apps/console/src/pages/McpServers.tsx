@@ -1,9 +1,9 @@
 // MCP servers: the tools the tenant's agents can call from other services. Everyone sees the servers and their
 // tools; an admin key registers one (its headers are sent once and never shown again) and removes one.
-import { FormEvent, useCallback, useEffect, useState } from 'react';
+import { FormEvent, useCallback, useState } from 'react';
 import type { Session } from '../App';
 import type { McpServer } from '../types';
-import { errorText, ErrorLine, Json, useAdmin } from '../components/common';
+import { errorText, ErrorLine, Json, useAdmin, useLoad } from '../components/common';
 
 /** `Name: value` lines into a headers object; a line without a colon is an error naming it. */
 function parseHeaders(text: string): Record<string, string> {
@@ -31,13 +31,7 @@ export function McpServersPage({ session }: { session: Session }) {
 
   const load = useCallback(async () => setServers(await api.mcpServers()), [api]);
 
-  useEffect(() => {
-    let stale = false;
-    load().catch((err) => !stale && setError(errorText(err)));
-    return () => {
-      stale = true;
-    };
-  }, [load]);
+  useLoad(load, setError);
 
   const register = async (event: FormEvent) => {
     event.preventDefault();
